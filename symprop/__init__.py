@@ -1,0 +1,53 @@
+"""symprop: backpropagation with exact symbolic derivatives.
+
+Build a computation graph of named SymPy nodes, run its exact backward pass,
+and read every local derivative and chain-rule product:
+
+>>> import symprop
+>>> g = symprop.Graph.from_formulas(["c = w*x", "a = c + b", "d = a - y", "J = d**2/2"], params=["w", "b"])
+>>> bp = symprop.backward(g, {"w": -2, "x": 2, "b": 8, "y": 1})
+>>> bp.gradients["w"].value, bp.gradients["b"].value
+(6, 3)
+"""
+
+__version__ = "0.1.0"
+
+from .backprop import Adjoint, BackwardPass, FanIn, Step, Term, backward
+from .errors import (
+    EvaluationError,
+    FormulaError,
+    GraphError,
+    LimitError,
+    PointError,
+    SpecError,
+    SympropError,
+)
+from .expr import parse_formula
+from .functions import leaky_relu, relu, sigmoid, softplus
+from .graph import Graph, Node
+
+__all__ = [
+    # graph and backward pass
+    "Graph",
+    "Node",
+    "backward",
+    "BackwardPass",
+    "Step",
+    "Term",
+    "Adjoint",
+    "FanIn",
+    "parse_formula",
+    # functions
+    "sigmoid",
+    "relu",
+    "leaky_relu",
+    "softplus",
+    # errors
+    "SympropError",
+    "FormulaError",
+    "GraphError",
+    "PointError",
+    "EvaluationError",
+    "SpecError",
+    "LimitError",
+]

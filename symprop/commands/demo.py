@@ -1,0 +1,38 @@
+"""``symprop demo``: a built-in walkthrough that needs no file."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..backprop import backward
+from ..graph import Graph
+from .common import write_output
+from .explain import add_format_arguments, render
+
+#: The computation graph of a classic course lab on backprop: one neuron,
+#: half squared error. Its published gradients: dJ/dw = 6, dJ/db = 3.
+DEMO_NODES = ["c = w*x", "a = c + b", "d = a - y", "J = d**2/2"]
+DEMO_POINT = {"w": -2, "x": 2, "b": 8, "y": 1}
+DEMO_PARAMS = ["w", "b"]
+
+
+def demo_graph() -> Graph:
+    """The demo's graph: ``J = (w*x + b - y)**2 / 2`` as four named nodes."""
+    return Graph.from_formulas(DEMO_NODES, DEMO_PARAMS)
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "demo",
+        help="a built-in walkthrough (no input needed)",
+        description="Walk through the backward pass of J = (w*x + b - y)**2/2 as four nodes "
+        "(c = w*x, a = c + b, d = a - y, J = d**2/2) at w=-2, x=2, b=8, y=1.",
+    )
+    add_format_arguments(parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    bp = backward(demo_graph(), DEMO_POINT)
+    write_output(render(bp, args.format, args.digits, args.output), args.output)
+    return 0

@@ -1,0 +1,460 @@
+"""A computation graph: ordered, named nodes, each a SymPy formula.
+
+A node's formula is written in leaves (inputs, parameters, constants) and
+earlier nodes; the last node is the output (the loss). Three ways to build one:
+
+>>> g = Graph.from_formulas(["c = w*x", "a = c + b", "d = a - y", "J = d**2/2"])
+>>> [n.name for n in g.nodes], [s.name for s in g.leaves]
+(['c', 'a', 'd', 'J'], ['w', 'x', 'b', 'y'])
+
+>>> import sympy
+>>> w, x = sympy.symbols("w x")
+>>> Graph.trace(sympy.sin(w * x) ** 2).formulas()
+['prod1 = w*x', 'sin1 = sin(prod1)', 'L = sin1**2']
+
+and :meth:`Graph.from_exprs` for ready SymPy expressions. Evaluating a graph at
+a point gives every node's value; :mod:`symprop.backprop` runs it backwards.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterable, Mapping, Sequence
+
+import sympy
+from sympy import Symbol
+
+from .errors import EvaluationError, GraphError, LimitError, PointError
+from .expr import check_name, make_symbol, parse_node, parse_number
+
+__all__ = ["Node", "Graph", "to_number", "MAX_EXPANDED_OPS"]
+
+#: Bound on the size (``count_ops``) of an expanded, leaves-only expression.
+MAX_EXPANDED_OPS = 20_000
+
+
+@dataclass(frozen=True)
+class Node:
+    """One named step of the computation: ``symbol = formula``.
+
+    Attributes:
+        symbol: the node's own symbol, used by later nodes.
+        formula: a SymPy expression of leaves and earlier nodes.
+        inputs: the symbols the formula uses, in the order they were written.
+    """
+
+    symbol: Symbol
+    formula: sympy.Expr
+    inputs: tuple[Symbol, ...]
+
+    @property
+    def name(self) -> str:
+        return self.symbol.name
+
+    def __str__(self) -> str:
+        return f"{self.name} = {sympy.sstr(self.formula)}"
+
+
+def _ordered_inputs(formula: sympy.Expr, names: Sequence[str] | None) -> tuple[Symbol, ...]:
+    free = formula.free_symbols
+    if names is None:
+        return tuple(sorted(free, key=sympy.default_sort_key))
+    by_name = {s.name: s for s in free}
+    return tuple(by_name[n] for n in names if n in by_name)
+
+
+class Graph:
+    """Ordered, named nodes with one output (the last node).
+
+    Args:
+        nodes: the nodes in forward order.
+        params: the leaves to differentiate for (default: every leaf).
+        labels: optional display labels for symbols (e.g. ``W1[2,1]`` for a
+            symbol named ``W1_2_1``); renderers use :meth:`label`.
+
+    Raises:
+        GraphError: a repeated name, a node used before it is defined, a node
+            the output does not use, or a parameter that is not a leaf.
+    """
+
+    def __init__(
+        self,
+        nodes: Sequence[Node],
+        params: Iterable[str | Symbol] | None = None,
+        *,
+        labels: Mapping[Symbol, str] | None = None,
+    ):
+        if not nodes:
+            raise GraphError("a graph needs at least one node")
+        self.nodes: tuple[Node, ...] = tuple(nodes)
+        self.labels: dict[Symbol, str] = dict(labels or {})
+        self._by_symbol: dict[Symbol, Node] = {}
+        self._by_name: dict[str, Symbol] = {}
+        leaves: dict[Symbol, None] = {}
+        for node in self.nodes:
+            if node.name in self._by_name:
+                raise GraphError(f"node {node.name!r} is defined twice")
+            for symbol in node.inputs:
+                if symbol == node.symbol:
+                    raise GraphError(f"node {node.name!r} uses itself")
+                if symbol not in self._by_symbol:
+                    if any(n.symbol == symbol for n in self.nodes):
+                        raise GraphError(
+                            f"node {node.name!r} uses {symbol.name!r} before it is defined"
+                        )
+                    if symbol.name in self._by_name and self._by_name[symbol.name] != symbol:
+                        raise GraphError(f"two different symbols are named {symbol.name!r}")
+                    leaves.setdefault(symbol)
+                    self._by_name[symbol.name] = symbol
+            self._by_symbol[node.symbol] = node
+            self._by_name[node.name] = node.symbol
+        self.leaves: tuple[Symbol, ...] = tuple(leaves)
+        self.consumers: dict[Symbol, list[Node]] = {s: [] for s in (*self.leaves, *self._by_symbol)}
+        for node in self.nodes:
+            for symbol in node.inputs:
+                self.consumers[symbol].append(node)
+        for node in self.nodes[:-1]:
+            if not self._reaches_output(node.symbol):
+                raise GraphError(
+                    f"node {node.name!r} is not used by the output {self.output.name!r}"
+                )
+        if params is None:
+            self.params: tuple[Symbol, ...] = self.leaves
+        else:
+            self.params = tuple(self._param(p) for p in params)
+            if len(set(self.params)) != len(self.params):
+                raise GraphError("a parameter is named twice")
+        self._expanded: dict[Symbol, sympy.Expr] = {}
+
+    # -- construction ---------------------------------------------------
+
+    @classmethod
+    def from_formulas(
+        cls,
+        lines: Sequence[str],
+        params: Iterable[str] | None = None,
+        *,
+        exact: bool = False,
+    ) -> "Graph":
+        """Build a graph from node definitions like ``"a = c + b"`` (safely parsed).
+
+        ``lines`` may also be one string with nodes separated by ``;`` or newlines.
+        """
+        if isinstance(lines, str):
+            lines = [part for part in lines.replace("\n", ";").split(";") if part.strip()]
+        symbols: dict[str, Symbol] = {}
+        nodes = []
+        for line in lines:
+            name, formula, names = parse_node(line, symbols, exact=exact)
+            symbol = symbols.setdefault(name, make_symbol(name))
+            nodes.append(Node(symbol, formula, _ordered_inputs(formula, names)))
+        return cls(nodes, params)
+
+    @classmethod
+    def from_exprs(
+        cls,
+        items: Mapping[str | Symbol, sympy.Expr] | Sequence[tuple[str | Symbol, sympy.Expr]],
+        params: Iterable[str | Symbol] | None = None,
+        *,
+        labels: Mapping[Symbol, str] | None = None,
+    ) -> "Graph":
+        """Build a graph from ``name -> SymPy expression`` pairs in forward order.
+
+        A name may be a string or a ``Symbol``; later expressions refer to
+        earlier nodes by those symbols.
+        """
+        pairs = items.items() if isinstance(items, Mapping) else items
+        nodes = []
+        known: dict[str, Symbol] = {}
+        for name, formula in pairs:
+            if not isinstance(formula, sympy.Basic):
+                raise GraphError(f"node {name!s}: expected a SymPy expression, got {type(formula).__name__}")
+            formula = sympy.sympify(formula)  # numbers only: formula is already SymPy
+            for s in formula.free_symbols:
+                known.setdefault(s.name, s)
+            if isinstance(name, Symbol):
+                symbol = name
+            else:
+                check_name(name, what="node name")
+                symbol = known.get(name) or make_symbol(name)
+            known[symbol.name] = symbol
+            nodes.append(Node(symbol, formula, _ordered_inputs(formula, None)))
+        return cls(nodes, params, labels=labels)
+
+    @classmethod
+    def trace(
+        cls,
+        expression: sympy.Expr,
+        *,
+        output: str = "L",
+        params: Iterable[str | Symbol] | None = None,
+    ) -> "Graph":
+        """Decompose a scalar SymPy expression into one node per operation.
+
+        Nodes are named after their operation (``sum1``, ``prod1``, ``pow1``,
+        ``sigmoid1``, ...); the last one is called ``output``. Numeric
+        coefficients, negation and constant powers of a leaf stay inside their
+        node (``d**2/2`` is one node, not three).
+        """
+        expression = sympy.sympify(expression)
+        if not isinstance(expression, sympy.Expr):
+            raise GraphError("trace needs a scalar SymPy expression")
+        return cls.from_exprs(_Tracer(expression, output).pairs, params)
+
+    # -- queries --------------------------------------------------------
+
+    @property
+    def output(self) -> Symbol:
+        """The output node's symbol (the loss)."""
+        return self.nodes[-1].symbol
+
+    def node(self, name: str | Symbol) -> Node:
+        """The node called ``name``."""
+        symbol = self._by_name.get(name) if isinstance(name, str) else name
+        if symbol not in self._by_symbol:
+            raise GraphError(f"{name!s} is not a node of the graph")
+        return self._by_symbol[symbol]
+
+    def is_node(self, symbol: Symbol) -> bool:
+        return symbol in self._by_symbol
+
+    def symbol(self, name: str | Symbol) -> Symbol:
+        """The leaf or node symbol called ``name``."""
+        if isinstance(name, Symbol):
+            name = name.name
+        if name not in self._by_name:
+            raise GraphError(f"{name!r} is not in the graph")
+        return self._by_name[name]
+
+    def label(self, symbol: Symbol) -> str:
+        """How a symbol is shown to people (its label, else its name)."""
+        return self.labels.get(symbol, symbol.name)
+
+    def formulas(self) -> list[str]:
+        """The nodes as ``name = formula`` lines, in forward order."""
+        return [str(node) for node in self.nodes]
+
+    def _param(self, name: str | Symbol) -> Symbol:
+        key = name.name if isinstance(name, Symbol) else str(name).strip()
+        symbol = self._by_name.get(key)
+        if symbol is None:
+            raise GraphError(f"parameter {key!r} is not in the formula")
+        if symbol in self._by_symbol:
+            raise GraphError(f"{key!r} is a node, not a leaf: only leaves can be parameters")
+        return symbol
+
+    def _reaches_output(self, symbol: Symbol) -> bool:
+        seen, todo = set(), [symbol]
+        while todo:
+            s = todo.pop()
+            if s == self.output:
+                return True
+            for node in self.consumers[s]:
+                if node.symbol not in seen:
+                    seen.add(node.symbol)
+                    todo.append(node.symbol)
+        return False
+
+    # -- values ---------------------------------------------------------
+
+    def point(self, at: Mapping[str | Symbol, object], *, exact: bool = False) -> dict[Symbol, sympy.Expr]:
+        """Check and convert a point: one number for every leaf, nothing else.
+
+        Raises:
+            PointError: a missing leaf, a name that is not a leaf, a non-number.
+        """
+        values: dict[Symbol, sympy.Expr] = {}
+        for key, raw in at.items():
+            name = key.name if isinstance(key, Symbol) else str(key).strip()
+            symbol = self._by_name.get(name)
+            if symbol is None:
+                raise PointError(f"{name!r} is not in the formula")
+            if symbol in self._by_symbol:
+                raise PointError(f"{name!r} is a node, computed from its formula; give values for leaves only")
+            if symbol in values:
+                raise PointError(f"{name!r} is given twice")
+            values[symbol] = to_number(raw, name=name, exact=exact)
+        missing = [s.name for s in self.leaves if s not in values]
+        if missing:
+            raise PointError(f"no value for {', '.join(repr(m) for m in missing)}")
+        return values
+
+    def evaluate(self, at: Mapping[str | Symbol, object], *, exact: bool = False) -> dict[Symbol, sympy.Expr]:
+        """Every leaf's and node's value at the point, in forward order.
+
+        Exact inputs (integers, rationals) give exact values (closed forms
+        such as ``exp(-1)`` stay symbolic); any float makes the result float.
+
+        Raises:
+            EvaluationError: a node is undefined or not real at the point.
+        """
+        values = self.point(at, exact=exact)
+        for node in self.nodes:
+            value = node.formula.xreplace(values)
+            values[node.symbol] = check_value(value, f"node {node.name!r} = {sympy.sstr(node.formula)}", values, self)
+        return values
+
+    def expanded(self, symbol: Symbol) -> sympy.Expr:
+        """A node's formula with every earlier node substituted: leaves only.
+
+        Raises:
+            LimitError: if the expression would pass :data:`MAX_EXPANDED_OPS`.
+        """
+        if symbol not in self._by_symbol:
+            return symbol
+        if symbol not in self._expanded:
+            for node in self.nodes:
+                if node.symbol in self._expanded:
+                    continue
+                sub = {s: self._expanded[s] for s in node.inputs if s in self._expanded}
+                expression = node.formula.xreplace(sub)
+                check_size(expression, f"the expanded form of {node.name!r}")
+                self._expanded[node.symbol] = expression
+                if node.symbol == symbol:
+                    break
+        return self._expanded[symbol]
+
+    def expand(self, expression: sympy.Expr) -> sympy.Expr:
+        """Any expression in node symbols, rewritten in leaves only."""
+        sub = {s: self.expanded(s) for s in expression.free_symbols if s in self._by_symbol}
+        result = expression.xreplace(sub)
+        check_size(result, "an expanded expression")
+        return result
+
+    def __repr__(self) -> str:
+        return f"Graph({self.formulas()!r})"
+
+
+def check_size(expression: sympy.Expr, what: str, limit: int = MAX_EXPANDED_OPS) -> None:
+    """Refuse an expression larger than ``limit`` operations (cheap DAG-free count)."""
+    count = 0
+    for _ in sympy.preorder_traversal(expression):
+        count += 1
+        if count > limit:
+            raise LimitError(
+                f"{what} has more than {limit} operations; use the compact form (in node symbols) instead"
+            )
+
+
+def to_number(raw: object, *, name: str = "value", exact: bool = False) -> sympy.Expr:
+    """Convert a user's number (int, float, Fraction, text, SymPy) to a SymPy number."""
+    if isinstance(raw, bool):
+        raise PointError(f"{name!r}: expected a number, got {raw!r}")
+    if isinstance(raw, sympy.Basic):
+        if not raw.is_number:
+            raise PointError(f"{name!r}: expected a number, got {sympy.sstr(raw)!r}")
+        value = raw
+    elif isinstance(raw, int):
+        value = sympy.Integer(raw)
+    elif isinstance(raw, Fraction):
+        value = sympy.Rational(raw.numerator, raw.denominator)
+    elif isinstance(raw, str):
+        try:
+            value = parse_number(raw, exact=exact)
+        except Exception:
+            raise PointError(f"{name!r}: {raw!r} is not a number") from None
+    else:
+        try:
+            as_float = float(raw)  # numpy scalars and 0-d arrays
+        except (TypeError, ValueError):
+            raise PointError(f"{name!r}: expected a number, got {type(raw).__name__}") from None
+        if exact:
+            value = sympy.Rational(repr(as_float)) if math.isfinite(as_float) else sympy.Float(as_float)
+        else:
+            value = sympy.Float(as_float)
+    number = value if value.is_Number else value.evalf()
+    if not _finite_real(number):
+        raise PointError(f"{name!r}: {sympy.sstr(value)} is not a finite real number")
+    return value
+
+
+def _finite_real(number: sympy.Expr) -> bool:
+    return bool(
+        number.is_Number
+        and number not in (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
+        and math.isfinite(float(number))
+    )
+
+
+def check_value(value: sympy.Expr, what: str, values: Mapping[Symbol, sympy.Expr], graph: "Graph") -> sympy.Expr:
+    """Return ``value`` if it is a finite real number, else say where it is undefined."""
+    if value.is_Number:
+        number = value
+    else:
+        try:
+            number = value.evalf()
+        except (RecursionError, ValueError, TypeError):
+            number = sympy.nan
+    if not _finite_real(number):
+        leaves = ", ".join(f"{s.name}={sympy.sstr(values[s])}" for s in graph.leaves if s in values)
+        kind = "not real" if (number.is_number and number.has(sympy.I)) else "undefined"
+        raise EvaluationError(f"{what} is {kind} at {leaves}")
+    return value
+
+
+class _Tracer:
+    """Walks a SymPy tree bottom-up, giving each operation a named node."""
+
+    def __init__(self, expression: sympy.Expr, output: str):
+        check_name(output, what="output name")
+        self.taken = {s.name for s in expression.free_symbols} | {output}
+        self.counts: dict[str, int] = {}
+        self.pairs: list[tuple[Symbol, sympy.Expr]] = []
+        self.made: dict[sympy.Expr, Symbol] = {}
+        top = self._formula(expression)
+        if top.is_Symbol and any(top == s for s, _ in self.pairs):
+            symbol, formula = self.pairs.pop()
+            self.pairs.append((make_symbol(output), formula))
+        else:
+            self.pairs.append((make_symbol(output), top))
+
+    def _name(self, kind: str) -> Symbol:
+        while True:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            name = f"{kind}{self.counts[kind]}"
+            if name not in self.taken:
+                self.taken.add(name)
+                return make_symbol(name)
+
+    def _node(self, expression: sympy.Expr) -> sympy.Expr:
+        """A leaf or number stays; anything else becomes (or reuses) a node."""
+        if expression.is_Atom:
+            return expression
+        if expression in self.made:
+            return self.made[expression]
+        formula = self._formula(expression)
+        symbol = self._name(_kind(expression))
+        self.pairs.append((symbol, formula))
+        self.made[expression] = symbol
+        return symbol
+
+    def _inline(self, expression: sympy.Expr) -> sympy.Expr:
+        """Coefficients, negation and constant powers of a traced argument stay inline."""
+        if expression.is_Mul:
+            coefficient, rest = expression.as_coeff_Mul()
+            if coefficient != 1 and not rest.is_Mul:
+                return coefficient * self._inline(rest)
+        if expression.is_Pow and expression.exp.is_Number:
+            return self._node(expression.base) ** expression.exp
+        return self._node(expression)
+
+    def _formula(self, expression: sympy.Expr) -> sympy.Expr:
+        if expression.is_Atom:
+            return expression
+        if expression.is_Add or expression.is_Mul:
+            return expression.func(*(self._inline(a) for a in expression.args))
+        if expression.is_Pow and expression.exp.is_Number:
+            return self._node(expression.base) ** expression.exp
+        return expression.func(*(self._node(a) for a in expression.args))
+
+
+def _kind(expression: sympy.Expr) -> str:
+    if expression.is_Add:
+        return "sum"
+    if expression.is_Mul:
+        return "prod"
+    if expression.is_Pow:
+        return "sqrt" if expression.exp == sympy.S.Half else "pow"
+    return type(expression).__name__.lower()

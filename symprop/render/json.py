@@ -1,0 +1,78 @@
+"""The walkthrough and the gradients as JSON (DESIGN.md's contract).
+
+Numbers are JSON numbers; expressions are SymPy strings. Where a value is
+exact but not a float (``9/2``, ``exp(-1)``), ``"exact"`` carries its text too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sympy
+
+from ..backprop import BackwardPass, Term
+from .numbers import to_float
+
+__all__ = ["explain_dict", "grad_dict", "dumps"]
+
+
+def _term(term: Term) -> dict[str, Any]:
+    return {"expr": sympy.sstr(term.expr), "value": to_float(term.value)}
+
+
+def _exact(values: dict[str, sympy.Expr]) -> dict[str, str]:
+    return {k: sympy.sstr(v) for k, v in values.items() if not v.is_Float}
+
+
+def explain_dict(bp: BackwardPass) -> dict[str, Any]:
+    """``{"loss", "forward", "backward", "gradients"}``; ``backward`` right to left."""
+    graph = bp.graph
+    result = {
+        "loss": to_float(bp.loss),
+        "forward": [
+            {"node": n.name, "expr": sympy.sstr(n.formula), "value": to_float(bp.values[n.symbol])}
+            for n in graph.nodes
+        ],
+        "backward": [
+            {
+                "node": s.node.name,
+                "input": s.input.name,
+                "local": _term(s.local),
+                "upstream": _term(s.upstream),
+                "product": _term(s.product),
+            }
+            for s in bp.steps
+        ],
+        "gradients": {name: to_float(a.value) for name, a in bp.gradients.items()},
+    }
+    exact = _exact({name: a.value for name, a in bp.gradients.items()})
+    if exact and not bp.loss.is_Float:
+        result["exact"] = {"loss": sympy.sstr(bp.loss), "gradients": exact}
+    return result
+
+
+def grad_dict(bp: BackwardPass, *, expanded: bool = False) -> dict[str, Any]:
+    """``{"loss", "gradients", "symbolic"}`` and ``"expanded"`` when asked.
+
+    Raises:
+        LimitError: an expanded form would pass the size bound.
+    """
+    result: dict[str, Any] = {
+        "loss": to_float(bp.loss),
+        "gradients": {name: to_float(a.value) for name, a in bp.gradients.items()},
+        "symbolic": {name: sympy.sstr(a.compact) for name, a in bp.gradients.items()},
+    }
+    if expanded:
+        result["expanded"] = {name: sympy.sstr(a.expanded) for name, a in bp.gradients.items()}
+    exact = _exact({name: a.value for name, a in bp.gradients.items()})
+    if exact and not bp.loss.is_Float:
+        result["exact"] = {"loss": sympy.sstr(bp.loss), "gradients": exact}
+    return result
+
+
+def dumps(data: dict[str, Any]) -> str:
+    """JSON text, refusing NaN/infinity (they are not JSON numbers)."""
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+

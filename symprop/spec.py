@@ -1,0 +1,142 @@
+"""Spec files: a formula graph (``[graph]``) or a network (``[network]``), in TOML or JSON.
+
+Reading a spec is strict: an unknown key, a wrong type or a non-finite number
+is a :class:`~symprop.errors.SpecError` that names the key, so a typo is never
+silently ignored. See DESIGN.md for the format.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from .errors import SpecError, SympropError
+from .graph import Graph
+
+__all__ = ["read_spec", "load_spec", "GraphSpec", "check_keys"]
+
+TOP_LEVEL_KEYS = {"graph", "network", "params", "data", "train"}
+GRAPH_KEYS = {"nodes", "params", "at", "exact"}
+
+
+@dataclass
+class GraphSpec:
+    """A ``[graph]`` spec: the graph and the point it is evaluated at."""
+
+    graph: Graph
+    at: dict[str, Any] = field(default_factory=dict)
+    exact: bool = False
+
+
+def read_spec(path: str | Path) -> dict[str, Any]:
+    """Read a TOML (``.toml``) or JSON (``.json``) file into a dict.
+
+    Raises:
+        SpecError: the file is missing, unreadable or not valid TOML/JSON.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(f"spec file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise SpecError(f"spec file {str(path)!r} is a directory") from None
+    except OSError as error:
+        raise SpecError(f"cannot read spec file {str(path)!r}: {error.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"spec file {str(path)!r} is not UTF-8 text") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text, parse_constant=_refuse_constant)
+        except json.JSONDecodeError as error:
+            raise SpecError(f"{path.name}: invalid JSON at line {error.lineno}: {error.msg}") from None
+    else:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise SpecError(f"{path.name}: invalid TOML: {error}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path.name}: the top level must be a table/object")
+    return data
+
+
+def _refuse_constant(name: str) -> None:
+    raise SpecError(f"{name} is not a finite number")
+
+
+def check_keys(table: Any, allowed: set[str], where: str) -> Mapping[str, Any]:
+    """Refuse a table that is not a table, or that has a key not in ``allowed``."""
+    if not isinstance(table, Mapping):
+        raise SpecError(f"[{where}] must be a table")
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise SpecError(
+            f"unknown key {where + '.' if where else ''}{unknown[0]!r}; expected one of: {', '.join(sorted(allowed))}"
+        )
+    return table
+
+
+def check_finite(value: Any, key: str) -> Any:
+    """Refuse NaN/infinity (TOML has ``nan`` and ``inf``) and non-numbers."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise SpecError(f"{key}: expected a number, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{key}: {value} is not a finite number")
+    return value
+
+
+def load_spec(path: str | Path) -> Any:
+    """Read and check a spec file; returns a :class:`GraphSpec` or a network problem.
+
+    Raises:
+        SpecError: anything wrong with the file, naming the key.
+    """
+    data = read_spec(path)
+    check_keys(data, TOP_LEVEL_KEYS, "")
+    if "graph" in data and "network" in data:
+        raise SpecError("a spec has either [graph] or [network], not both")
+    if "graph" in data:
+        extra = sorted(set(data) - {"graph"})
+        if extra:
+            raise SpecError(f"[{extra[0]}] does not go with [graph] (it belongs to a [network] spec)")
+        return graph_spec(data["graph"])
+    if "network" in data:
+        from .nn import network_spec  # networks are built in nn.py
+
+        return network_spec(data)
+    raise SpecError("a spec needs a [graph] or a [network] table")
+
+
+def graph_spec(table: Any) -> GraphSpec:
+    """Check a ``[graph]`` table and build its graph."""
+    check_keys(table, GRAPH_KEYS, "graph")
+    nodes = table.get("nodes")
+    if not isinstance(nodes, list) or not nodes or not all(isinstance(n, str) for n in nodes):
+        raise SpecError("graph.nodes: expected a non-empty list of 'name = formula' strings")
+    params = table.get("params")
+    if params is not None and (not isinstance(params, list) or not all(isinstance(p, str) for p in params)):
+        raise SpecError("graph.params: expected a list of names")
+    exact = table.get("exact", False)
+    if not isinstance(exact, bool):
+        raise SpecError("graph.exact: expected true or false")
+    at = table.get("at", {})
+    if not isinstance(at, Mapping):
+        raise SpecError("graph.at: expected a table of leaf = number")
+    for key, value in at.items():
+        check_finite(value, f"graph.at.{key}")
+    try:
+        graph = Graph.from_formulas(nodes, params, exact=exact)
+    except SympropError as error:
+        raise SpecError(f"graph.nodes: {error}") from None
+    return GraphSpec(graph, dict(at), exact)
