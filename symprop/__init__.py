@@ -26,6 +26,16 @@ from .expr import parse_formula
 from .functions import leaky_relu, relu, sigmoid, softplus
 from .graph import Graph, Node
 
+
+def __getattr__(name: str):
+    """Lazy attributes: ``symprop.gradcheck`` imports numpy only when it is first used."""
+    if name in ("gradcheck", "GradcheckReport"):
+        from . import check
+
+        return getattr(check, name)
+    raise AttributeError(f"module 'symprop' has no attribute {name!r}")
+
+
 __all__ = [
     # graph and backward pass
     "Graph",
@@ -37,6 +47,9 @@ __all__ = [
     "Adjoint",
     "FanIn",
     "parse_formula",
+    # the checker (symprop.check; loaded on first use)
+    "gradcheck",
+    "GradcheckReport",
     # functions
     "sigmoid",
     "relu",

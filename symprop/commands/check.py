@@ -1,0 +1,92 @@
+"""``symprop check``: exact gradients against finite differences, or against your own code."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from ..check import DEFAULT_EPS, DEFAULT_FLOOR, DEFAULT_RTOL, gradcheck
+from .common import add_source_arguments, load_problem, write_output
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _sample(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "check",
+        help="check gradients: exact vs finite differences, or vs your own function",
+        description="Compare the exact gradient of every parameter scalar with central finite differences "
+        "in float64 (relative error |a-n| / max(|a|, |n|, floor) <= rtol), or with your own gradient "
+        "function (--against FILE.py:FUNC). For each wrong parameter: which entries, by how much, and the "
+        "exact derivation steps. Exit 0 when all agree, 1 when any does not, 2 for bad input.",
+    )
+    add_source_arguments(parser)
+    parser.add_argument(
+        "--against",
+        metavar="FILE.py:FUNC",
+        help="your gradient function grads(params, x, y) -> {name: array shaped like the parameter}; "
+        "for a formula, params is {name: float}, x the other leaves ({name: float} or None), y None",
+    )
+    parser.add_argument("--eps", type=_positive, default=DEFAULT_EPS, help="finite-difference step (default %(default)g)")
+    parser.add_argument("--rtol", type=_positive, default=DEFAULT_RTOL, help="largest relative error that passes (default %(default)g)")
+    parser.add_argument(
+        "--floor", type=_positive, default=DEFAULT_FLOOR, help="least denominator of the relative error (default %(default)g)"
+    )
+    if "--sample" not in parser._option_string_actions:  # the shared source arguments may already have it
+        parser.add_argument("--sample", type=_sample, default=None, metavar="K", help="a network: check sample K's own loss")
+    parser.add_argument("--json", action="store_true", help='JSON: {"passed", "rows": [{"param", "symbolic", "numeric", "rel_error", "ok"}], ...}')
+    parser.add_argument("--format", choices=["rich", "text", "markdown", "html"], default=None,
+                        help="output format (default: rich on a terminal, text otherwise)")
+    parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = load_problem(args)
+    report = gradcheck(
+        problem, against=args.against, eps=args.eps, rtol=args.rtol, floor=args.floor, sample=getattr(args, "sample", None)
+    )
+    write_output(render(report, "json" if args.json else args.format, args.output), args.output)
+    return 0 if report.passed else 1
+
+
+def render(report, fmt: str | None, output: str | None) -> str:
+    """The report in one format."""
+    if fmt is None:
+        fmt = "rich" if output is None and sys.stdout.isatty() else "text"
+    if fmt == "json":
+        from ..render.json import dumps
+
+        return dumps(report.to_dict())
+    if fmt == "markdown":
+        return report._repr_markdown_()
+    if fmt == "html":
+        return report._repr_html_()
+    if fmt == "rich":
+        import io
+
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        color = output is None and sys.stdout.isatty()
+        console = Console(file=buffer, width=120, force_terminal=color, color_system="truecolor" if color else None,
+                          highlight=False, emoji=False)
+        console.print(report)
+        return buffer.getvalue()
+    return str(report)

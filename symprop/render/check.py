@@ -1,0 +1,212 @@
+"""A gradient-check report as plain text, rich, Markdown, HTML, and JSON-ready data.
+
+Each renderer reads the report's rows and findings (and the recorded backward
+steps a finding carries); none computes anything.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import TYPE_CHECKING, Any
+
+import sympy
+
+from ..backprop import FanIn, Step
+from .numbers import format_expr, format_value, to_float
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..check import Finding, GradcheckReport, Row
+
+__all__ = ["check_text", "check_rich", "check_markdown", "check_html", "derivation_lines", "derivation_dicts"]
+
+#: At most this many derivation lines per finding (a big batch has many).
+MAX_DERIVATION_LINES = 40
+HEADERS = ("param", "exact", "numeric", "rel. error", "ok")
+MARKS = {"ok": "ok", "wrong": "WRONG", "kink": "kink", "nan": "NaN", "missing": "missing"}
+STYLES = {"ok": "green", "wrong": "bold red", "kink": "yellow", "nan": "bold red", "missing": "bold red"}
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.10g}"
+
+
+def _error(value: float) -> str:
+    return "-" if math.isinf(value) else f"{value:.2e}"
+
+
+def _title(report: "GradcheckReport") -> str:
+    if report.against == "finite differences":
+        return (
+            f"Gradient check of {report.output}: exact vs central finite differences "
+            f"(eps {report.eps:g}, rtol {report.rtol:g}, floor {report.floor:g})"
+        )
+    return f"Gradient check of {report.output}: exact vs {report.against} (rtol {report.rtol:g}, floor {report.floor:g})"
+
+
+def _cells(row: "Row") -> tuple[str, ...]:
+    return (row.param, _number(row.symbolic), _number(row.numeric), _error(row.rel_error), MARKS[row.status])
+
+
+def _verdict(report: "GradcheckReport") -> str:
+    total = len(report.rows)
+    agree = sum(r.status == "ok" for r in report.rows)
+    kinks = sum(r.status == "kink" for r in report.rows)
+    kink_text = f", {kinks} at a kink (not judged)" if kinks else ""
+    if report.passed:
+        return f"passed: {agree} of {total} agree{kink_text}"
+    culprits = ", ".join(report.wrong_params)
+    return f"FAILED: {agree} of {total} agree{kink_text}; wrong: {culprits or 'the function itself'}"
+
+
+def _step(bp, step: Step, digits: int) -> str:
+    """``dL/dz = dL/da · ∂a/∂z = d · a*(1 - a) = 0.5 · 0.25 = 0.125`` (one line, no wrapping)."""
+    out, label = bp.graph.output.name, bp.graph.label
+    n, v = label(step.node), label(step.input)
+    via = f" (via {n})" if bp.adjoints[step.input].is_fan_in else ""
+    value = lambda x: format_value(x, digits, closed_form=False)  # noqa: E731
+    return (
+        f"d{out}/d{v}{via} = d{out}/d{n} · ∂{n}/∂{v} = ({format_expr(step.upstream.expr, digits)})"
+        f" · ({format_expr(step.local.expr, digits)}) = {value(step.upstream.value)} · {value(step.local.value)}"
+        f" = {value(step.product.value)}"
+    )
+
+
+def _fan_in(bp, event: FanIn, digits: int) -> str:
+    out, adjoint = bp.graph.output.name, event.adjoint
+    parts = " + ".join(format_value(s.product.value, digits, closed_form=False) for s in adjoint.steps)
+    total = format_value(adjoint.value, digits, closed_form=False)
+    return f"d{out}/d{bp.graph.label(adjoint.symbol)} = sum of {len(adjoint.steps)} branches = {parts} = {total}"
+
+
+def derivation_lines(finding: "Finding", digits: int = 6) -> list[str]:
+    """The finding's derivation steps as walkthrough lines, right to left (bounded)."""
+    bp = finding.backward
+    if bp is None:
+        return []
+    lines = []
+    for event in finding.steps:
+        if len(lines) == MAX_DERIVATION_LINES:
+            lines.append(f"... {len(finding.steps) - MAX_DERIVATION_LINES} more steps")
+            break
+        lines.append(_fan_in(bp, event, digits) if isinstance(event, FanIn) else _step(bp, event, digits))
+    return lines
+
+
+def derivation_dicts(finding: "Finding") -> list[dict[str, Any]]:
+    """The derivation steps as ``{"node", "input", "local", "upstream", "product"}`` (as explain's JSON)."""
+
+    def term(t) -> dict[str, Any]:
+        return {"expr": sympy.sstr(t.expr), "value": to_float(t.value)}
+
+    return [
+        {
+            "node": s.node.name,
+            "input": s.input.name,
+            "local": term(s.local),
+            "upstream": term(s.upstream),
+            "product": term(s.product),
+        }
+        for s in finding.steps
+        if isinstance(s, Step)
+    ]
+
+
+def _derivation_title(report: "GradcheckReport", finding: "Finding") -> str:
+    return f"the exact derivation of d{report.output}/d{finding.entry}, right to left:"
+
+
+def check_text(report: "GradcheckReport") -> str:
+    """The report as plain text: title, table, verdict, then each finding."""
+    rows = [HEADERS, *(_cells(r) for r in report.rows)]
+    widths = [max(len(row[k]) for row in rows) for k in range(len(HEADERS))]
+    lines = [_title(report)]
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:4], widths[1:4])] + [row[4]]
+        lines.append("  " + "  ".join(cells))
+    lines.append(_verdict(report))
+    for finding in report.findings:
+        lines.append("")
+        lines.append(finding.message)
+        lines.extend(f"  hint: {hint}" for hint in finding.hints)
+        steps = derivation_lines(finding)
+        if steps:
+            lines.append("  " + _derivation_title(report, finding))
+            lines.extend(f"    {line}" for line in steps)
+    return "\n".join(lines) + "\n"
+
+
+def check_rich(report: "GradcheckReport"):
+    """The report as a rich renderable (a table, the verdict, the findings)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=_title(report), title_justify="left", show_edge=False, highlight=False)
+    for k, header in enumerate(HEADERS):
+        table.add_column(header, justify="left" if k in (0, 4) else "right", no_wrap=k == 0, overflow="fold")
+    for row in report.rows:
+        cells = _cells(row)
+        table.add_row(*(Text(c) for c in cells[:4]), Text(cells[4], style=STYLES[row.status]))
+    parts: list[Any] = [table, Text(_verdict(report), style="bold green" if report.passed else "bold red")]
+    for finding in report.findings:
+        parts.append(Text(""))
+        parts.append(Text(finding.message, style="yellow" if finding.kind == "kink" else "red"))
+        parts.extend(Text(f"  hint: {hint}", style="cyan") for hint in finding.hints)
+        steps = derivation_lines(finding)
+        if steps:
+            parts.append(Text("  " + _derivation_title(report, finding), style="dim"))
+            parts.extend(Text(f"    {line}") for line in steps)
+    return Group(*parts)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def check_markdown(report: "GradcheckReport") -> str:
+    """The report as Markdown (a table, the verdict, the findings with their derivations)."""
+    lines = [f"**{_md(_title(report))}**", "", "| " + " | ".join(HEADERS) + " |", "|---|---:|---:|---:|---|"]
+    for row in report.rows:
+        lines.append("| " + " | ".join(_md(c) for c in _cells(row)) + " |")
+    lines += ["", f"**{_md(_verdict(report))}**"]
+    for finding in report.findings:
+        lines += ["", f"- {_md(finding.message)}"]
+        lines += [f"  - hint: {_md(hint)}" for hint in finding.hints]
+        steps = derivation_lines(finding)
+        if steps:
+            lines += ["", f"  {_md(_derivation_title(report, finding))}", "", "  ```text"]
+            lines += [f"  {line}" for line in steps]
+            lines.append("  ```")
+    return "\n".join(lines) + "\n"
+
+
+def check_html(report: "GradcheckReport") -> str:
+    """The report as an HTML fragment (for Jupyter)."""
+    e = html.escape
+    colours = {"ok": "green", "kink": "darkorange"}
+    out = [f"<div><p><b>{e(_title(report))}</b></p><table>"]
+    out.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in HEADERS) + "</tr>")
+    for row in report.rows:
+        cells = _cells(row)
+        colour = colours.get(row.status, "red")
+        out.append(
+            "<tr>"
+            + "".join(f"<td style='text-align:{'left' if k == 0 else 'right'}'><code>{e(c)}</code></td>" for k, c in enumerate(cells[:4]))
+            + f"<td style='color:{colour}'><b>{e(cells[4])}</b></td></tr>"
+        )
+    out.append("</table>")
+    out.append(f"<p style='color:{'green' if report.passed else 'red'}'><b>{e(_verdict(report))}</b></p>")
+    for finding in report.findings:
+        out.append(f"<p>{e(finding.message)}</p>")
+        if finding.hints:
+            out.append("<ul>" + "".join(f"<li>hint: {e(h)}</li>" for h in finding.hints) + "</ul>")
+        steps = derivation_lines(finding)
+        if steps:
+            out.append(f"<p>{e(_derivation_title(report, finding))}</p><pre>{e(chr(10).join(steps))}</pre>")
+    out.append("</div>")
+    return "\n".join(out)
