@@ -34,5 +34,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     bp = backward(demo_graph(), DEMO_POINT)
-    write_output(render(bp, args.format, args.digits, args.output), args.output)
+    write_output(
+        render(bp, args.format, args.digits, args.output, expanded=args.expanded, lr=args.lr), args.output
+    )
     return 0

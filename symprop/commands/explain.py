@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from pathlib import Path
 
+from ..graph import to_number
 from ..render.numbers import DEFAULT_DIGITS
 from .common import add_source_arguments, load_problem, write_output
 
-FORMATS = ["rich", "text", "json"]
+FORMATS = ["rich", "text", "markdown", "latex", "html", "svg", "json"]
+
+#: ``--output walk.md`` without ``--format`` picks the format from the suffix.
+SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".html": "html", ".htm": "html",
+            ".svg": "svg", ".json": "json", ".txt": "text"}
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -28,10 +35,17 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
         "--format",
         choices=FORMATS,
         default=None,
-        help="output format (default: rich on a terminal, text otherwise)",
+        help="output format (default: rich on a terminal; else from the --output suffix "
+        ".md/.tex/.html/.svg/.json; else text)",
     )
     parser.add_argument("--digits", type=_digits, default=DEFAULT_DIGITS, help="significant digits (default %(default)s)")
     parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    parser.add_argument(
+        "--expanded",
+        action="store_true",
+        help="show every expanded gradient and upstream expression in full (default: only the short ones)",
+    )
+    parser.add_argument("--lr", metavar="ETA", help="a learning rate: also show the update w <- w - ETA * dL/dw")
 
 
 def _digits(text: str) -> int:
@@ -44,24 +58,52 @@ def _digits(text: str) -> int:
     return value
 
 
-def render(bp, fmt: str | None, digits: int, output: str | None) -> str:
+def render(
+    bp,
+    fmt: str | None,
+    digits: int,
+    output: str | None,
+    *,
+    expanded: bool = False,
+    lr: str | None = None,
+) -> str:
     """The walkthrough of a recorded backward pass in one format."""
     if fmt is None:
-        fmt = "rich" if output is None and sys.stdout.isatty() else "text"
+        if output is None:
+            fmt = "rich" if sys.stdout.isatty() else "text"
+        else:
+            fmt = SUFFIXES.get(Path(output).suffix.lower(), "text")
+    options = {"digits": digits, "expanded": True if expanded else None, "lr": _learning_rate(lr, bp)}
     if fmt == "json":
         from ..render.json import dumps, explain_dict
 
-        return dumps(explain_dict(bp))
+        return dumps(explain_dict(bp, lr=options["lr"]))
     if fmt == "rich":
         from ..render.rich import render_rich
 
-        return render_rich(bp, digits=digits, color=output is None and sys.stdout.isatty())
-    from ..render.text import render_text
+        color = output is None and sys.stdout.isatty()
+        return render_rich(bp, **options, color=color, width=None if color else 80)
+    module, function = {
+        "text": ("text", "render_text"),
+        "markdown": ("markdown", "render_markdown"),
+        "latex": ("latex", "render_latex"),
+        "html": ("html", "render_html"),
+        "svg": ("svg", "render_svg"),
+    }[fmt]
+    renderer = getattr(importlib.import_module(f"..render.{module}", __package__), function)
+    return renderer(bp, **options)
 
-    return render_text(bp, digits=digits)
+
+def _learning_rate(text: str | None, bp):
+    if text is None:
+        return None
+    exact = all(getattr(v, "is_Rational", False) for v in bp.values.values())
+    return to_number(text, name="--lr", exact=exact)
 
 
 def run(args: argparse.Namespace) -> int:
     bp = load_problem(args).backward()
-    write_output(render(bp, args.format, args.digits, args.output), args.output)
+    write_output(
+        render(bp, args.format, args.digits, args.output, expanded=args.expanded, lr=args.lr), args.output
+    )
     return 0

@@ -25,8 +25,12 @@ def _exact(values: dict[str, sympy.Expr]) -> dict[str, str]:
     return {k: sympy.sstr(v) for k, v in values.items() if not v.is_Float}
 
 
-def explain_dict(bp: BackwardPass) -> dict[str, Any]:
-    """``{"loss", "forward", "backward", "gradients"}``; ``backward`` right to left."""
+def explain_dict(bp: BackwardPass, *, lr: sympy.Expr | None = None) -> dict[str, Any]:
+    """``{"loss", "forward", "backward", "gradients"}``; ``backward`` right to left.
+
+    With a learning rate ``lr``, also ``"update": {"learning_rate", "params"}``:
+    each parameter's value after one step ``w - lr * dL/dw``.
+    """
     graph = bp.graph
     result = {
         "loss": to_float(bp.loss),
@@ -46,6 +50,12 @@ def explain_dict(bp: BackwardPass) -> dict[str, Any]:
         ],
         "gradients": {name: to_float(a.value) for name, a in bp.gradients.items()},
     }
+    if lr is not None:
+        lr = sympy.sympify(lr)
+        result["update"] = {
+            "learning_rate": to_float(lr),
+            "params": {name: to_float(bp.values[a.symbol] - lr * a.value) for name, a in bp.gradients.items()},
+        }
     exact = _exact({name: a.value for name, a in bp.gradients.items()})
     if exact and not bp.loss.is_Float:
         result["exact"] = {"loss": sympy.sstr(bp.loss), "gradients": exact}

@@ -1,113 +1,208 @@
 """The walkthrough for the terminal, with rich: tables, and colours that show the chain.
 
-In each backward step the upstream factor (``dL/dnode``, known from the right)
-is cyan, the local derivative (``∂node/∂input``, new at this node) is
-magenta, and their product green. SymPy text goes through ``rich.text.Text``,
-never markup, so ``Matrix([[x]])`` and ``[bold]`` print as written.
+Each backward step is one row, ``dL/dinput = dL/dnode · ∂node/∂input``: the
+upstream factor (``dL/dnode``, known from the right) is cyan, the local
+derivative (``∂node/∂input``, new at this node) magenta, the product green;
+the upstream and local columns give each factor's expression and value. A
+fan-out input gets a row per branch and then a row with their sum.
+
+SymPy text and labels go through ``rich.text.Text``, never markup, so
+``Matrix([[x]])`` and ``[bold]`` print as written; ``highlight=False`` keeps
+digits inside formulas uncoloured. :func:`console_for` makes the recording
+console that the HTML and SVG exports share.
 """
 
 from __future__ import annotations
 
 import io
 
+import sympy
+from rich import box
 from rich.console import Console, Group
-from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..backprop import BackwardPass, FanIn
-from ..errors import LimitError
+from ..backprop import BackwardPass
 from .numbers import DEFAULT_DIGITS, format_expr, format_value
+from .walkthrough import StepRow, SumRow, Walkthrough
 
-__all__ = ["walkthrough", "render_rich"]
+__all__ = ["walkthrough", "render_rich", "console_for", "UPSTREAM", "LOCAL", "PRODUCT"]
 
-UPSTREAM, LOCAL, PRODUCT, NAME = "cyan", "magenta", "green", "bold"
+UPSTREAM, LOCAL, PRODUCT, NAME, DIM = "cyan", "magenta", "green", "bold", "dim"
+
+#: In the backward table, a factor's expression longer than this is left to its name.
+SHORT_CELL = 20
 
 
-def _short(value, digits: int) -> str:
+def _short(value: sympy.Expr, digits: int) -> str:
     return format_value(value, digits, closed_form=False)
 
 
-def walkthrough(bp: BackwardPass, *, digits: int = DEFAULT_DIGITS) -> Group:
-    """The walkthrough as a rich renderable (forward, backward, gradients)."""
-    graph = bp.graph
-    out = graph.label(graph.output)
-
-    forward = Table(title="Forward pass", title_justify="left", show_edge=False, highlight=False)
-    forward.add_column("node", style=NAME, no_wrap=True)
-    forward.add_column("formula", overflow="fold")
-    forward.add_column("value", justify="right", overflow="fold")
-    for s in graph.leaves:
-        forward.add_row(Text(graph.label(s)), Text("(leaf)", style="dim"), Text(format_value(bp.values[s], digits)))
-    for node in graph.nodes:
-        forward.add_row(
-            Text(graph.label(node.symbol)),
-            Text(format_expr(node.formula, digits)),
-            Text(format_value(bp.values[node.symbol], digits)),
-        )
-
-    backward = Table(
-        title=f"Backward pass, right to left:  d{out}/d(input) = d{out}/d(node) · ∂node/∂input",
+def _table(title: str, *, box_style=box.SIMPLE_HEAD) -> Table:
+    return Table(
+        title=Text(title, style="bold underline"),
         title_justify="left",
+        box=box_style,
         show_edge=False,
         highlight=False,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
     )
-    backward.add_column("gradient", style=NAME, no_wrap=True)
-    backward.add_column(f"upstream d{out}/d(node)", style=UPSTREAM, overflow="fold")
-    backward.add_column("local ∂node/∂input", style=LOCAL, overflow="fold")
-    backward.add_column("product", style=PRODUCT, justify="right", overflow="fold")
-    backward.add_row(Text(f"d{out}/d{out}"), Text(""), Text(""), Text("1"))
-    for event in bp.timeline():
-        if isinstance(event, FanIn):
-            adjoint = event.adjoint
-            parts = " + ".join(_short(s.product.value, digits) for s in adjoint.steps)
-            backward.add_row(
-                Text(f"d{out}/d{graph.label(adjoint.symbol)}"),
-                Text("sum of the branches", style="dim"),
-                Text(parts, style="dim"),
-                Text(_short(adjoint.value, digits), style="bold " + PRODUCT),
+
+
+def _factor(name: str, expr: sympy.Expr | None, value: sympy.Expr, digits: int, style: str, *, full: bool) -> Text:
+    """A factor's name over its expression and value: ``dJ/dc`` over ``d = 3``."""
+    number = _short(value, digits)
+    text = "" if expr is None else format_expr(expr, digits)
+    if expr is None or expr.is_Number or text == number or (len(text) > SHORT_CELL and not full):
+        second = Text(number, style=style)
+    else:
+        joint = " = " if len(text) + len(number) + 3 <= SHORT_CELL else "\n= "
+        second = Text.assemble((text, style), (joint, DIM), (number, style))
+    return Text.assemble((name, "bold " + style), "\n", second)
+
+
+def _forward(walk: Walkthrough) -> Table:
+    digits = walk.digits
+    table = _table("Forward pass")
+    table.add_column("node", style=NAME, no_wrap=True)
+    table.add_column("formula", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
+    for row in walk.forward:
+        formula = Text(f"({row.kind})", style=DIM) if row.formula is None else Text(format_expr(row.formula, digits))
+        table.add_row(Text(row.label), formula, Text(format_value(row.value, digits)))
+    return table
+
+
+def _backward(walk: Walkthrough) -> Table:
+    digits, d = walk.digits, walk.d
+    table = _table("Backward pass, right to left")
+    table.add_column("gradient", style=NAME, no_wrap=True)
+    table.add_column("", style=DIM, no_wrap=True)
+    table.add_column("upstream", overflow="fold")
+    table.add_column("", style=DIM, no_wrap=True)
+    table.add_column("local", overflow="fold")
+    table.add_column("", style=DIM, no_wrap=True)
+    table.add_column("product", style=PRODUCT, justify="right", no_wrap=True)
+    table.add_row(Text(d(walk.out)), "=", "", "", "", "", Text("1"))
+    for row in walk.backward:
+        if isinstance(row, SumRow):
+            branches = Text.assemble(
+                (" + ".join(f"(via {n})" for n in row.vias), "bold " + PRODUCT),
+                "\n",
+                (" + ".join(_short(v, digits) for v in row.values), PRODUCT),
             )
+            table.add_row(Text(d(row.input)), "=", branches, "", Text("sum of the branches", style=DIM),
+                          "=", Text(_short(row.adjoint.value, digits), style="bold " + PRODUCT))
             continue
-        step = event
-        n, v = graph.label(step.node), graph.label(step.input)
-        via = f" via {n}" if bp.adjoints[step.input].is_fan_in else ""
-        backward.add_row(
-            Text(f"d{out}/d{v}{via}"),
-            Text(f"d{out}/d{n} = {format_expr(step.upstream.expr, digits)} = {_short(step.upstream.value, digits)}"),
-            Text(f"∂{n}/∂{v} = {format_expr(step.local.expr, digits)} = {_short(step.local.value, digits)}"),
+        assert isinstance(row, StepRow)
+        step, n, v = row.step, row.node, row.input
+        gradient = Text.assemble(d(v), (f"\nvia {n}", DIM)) if row.via else Text(d(v))
+        table.add_row(
+            gradient,
+            "=",
+            _factor(d(n), row.upstream, step.upstream.value, digits, UPSTREAM, full=walk.full),
+            "·",
+            _factor(f"∂{n}/∂{v}", row.local, step.local.value, digits, LOCAL, full=True),
+            "=",
             Text(_short(step.product.value, digits)),
         )
+    return table
 
-    gradients = Table(title="Gradients", title_justify="left", show_edge=False, highlight=False)
-    gradients.add_column("parameter", style=NAME, no_wrap=True)
-    gradients.add_column("value", style=PRODUCT, justify="right", overflow="fold")
-    gradients.add_column("compact", overflow="fold")
-    gradients.add_column("expanded (leaves only)", overflow="fold")
-    for name, adjoint in bp.gradients.items():
-        try:
-            expanded = format_expr(adjoint.expanded, digits)
-        except LimitError:
-            expanded = "(too large to show)"
-        gradients.add_row(
-            Text(f"d{out}/d{graph.label(adjoint.symbol)}"),
-            Text(format_value(adjoint.value, digits)),
-            Text(format_expr(adjoint.compact, digits)),
-            Text(expanded),
+
+def _gradients(walk: Walkthrough) -> Table:
+    digits = walk.digits
+    table = _table("Gradients")
+    table.add_column("parameter", style=NAME, no_wrap=True)
+    table.add_column("value", style=PRODUCT, justify="right", overflow="fold")
+    table.add_column("compact", overflow="fold")
+    shown = any(row.expanded is not None for row in walk.gradients)
+    if shown:
+        table.add_column("expanded (leaves only)", overflow="fold")
+    for row in walk.gradients:
+        cells = [Text(walk.d(row.label)), Text(format_value(row.value, digits)), Text(format_expr(row.compact, digits))]
+        if shown:
+            cells.append(Text("" if row.expanded is None else format_expr(row.expanded, digits)))
+        table.add_row(*cells)
+    return table
+
+
+def _updates(walk: Walkthrough) -> Table:
+    digits = walk.digits
+    table = _table("Update")
+    table.add_column("parameter", style=NAME, no_wrap=True)
+    table.add_column("old", justify="right", overflow="fold")
+    table.add_column(f"d{walk.out}/dw", style=PRODUCT, justify="right", overflow="fold")
+    table.add_column("new", justify="right", style="bold", overflow="fold")
+    for row in walk.updates:
+        table.add_row(
+            Text(row.label),
+            Text(format_value(row.old, digits)),
+            Text(_short(row.grad, digits)),
+            Text(format_value(row.new, digits)),
         )
-    loss = Text.assemble(("loss ", "dim"), (out, NAME), " = ", (format_value(bp.loss, digits), PRODUCT))
-    return Group(forward, Text(""), loss, Text(""), backward, Text(""), gradients)
+    return table
 
 
-def render_rich(bp: BackwardPass, *, digits: int = DEFAULT_DIGITS, color: bool = True, width: int = 100) -> str:
-    """The rich walkthrough as a string (with ANSI colours when ``color``)."""
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
+def walkthrough(
+    bp: BackwardPass,
+    *,
+    digits: int = DEFAULT_DIGITS,
+    expanded: bool | None = None,
+    lr: sympy.Expr | None = None,
+) -> Group:
+    """The walkthrough as a rich renderable (forward, backward, gradients, update)."""
+    walk = Walkthrough(bp, digits=digits, expanded=expanded, lr=lr)
+    loss = Text.assemble(("loss ", DIM), (walk.out, NAME), " = ", (format_value(walk.loss, digits), PRODUCT))
+    d = walk.d
+    chain = Text.assemble(
+        (d("input"), NAME), " = ", (d("node"), UPSTREAM), " · ", ("∂node/∂input", LOCAL),
+        ": upstream from the right · local",
+        style=DIM,
+    )
+    parts = [_forward(walk), loss, Text(""), _backward(walk), chain, Text(""), _gradients(walk)]
+    if walk.omitted:
+        parts.append(Text(f"({walk.omitted})", style=DIM))
+    if walk.updates:
+        rule = Text.assemble(
+            ("w ← w − η · ", DIM), (d("w"), PRODUCT), (f" with η = {format_value(walk.lr, digits)}", DIM)
+        )
+        parts += [Text(""), _updates(walk), rule]
+    return Group(*parts)
+
+
+def console_for(file=None, *, width: int | None = None, color: bool = True, record: bool = False) -> Console:
+    """A console that prints our Text as written: no markup guessing, no highlighting."""
+    return Console(
+        file=file if file is not None else io.StringIO(),
         width=width,
         force_terminal=color,
         color_system="truecolor" if color else None,
+        no_color=not color,
         highlight=False,
         emoji=False,
+        markup=False,
+        record=record,
     )
-    console.print(walkthrough(bp, digits=digits))
+
+
+def render_rich(
+    bp: BackwardPass,
+    *,
+    digits: int = DEFAULT_DIGITS,
+    expanded: bool | None = None,
+    lr: sympy.Expr | None = None,
+    color: bool = True,
+    width: int | None = 80,
+) -> str:
+    """The rich walkthrough as a string (with ANSI colours when ``color``).
+
+    ``width=None`` takes the terminal's width.
+    """
+    buffer = io.StringIO()
+    console = console_for(buffer, width=width, color=color)
+    if width is None:
+        console.width = Console().width
+    console.print(walkthrough(bp, digits=digits, expanded=expanded, lr=lr))
     return buffer.getvalue()

@@ -1,91 +1,150 @@
 """The walkthrough as plain text: no colour codes, for pipes, files and tests.
 
 Forward pass, then the backward pass right to left (one line per chain-rule
-step, with the fan-out sums), then the gradient of each parameter.
+step, with the fan-out sums), then the gradient of each parameter, and the
+update when a learning rate is given. Lines longer than 80 columns break
+before an ``=``, aligned under the first one.
 """
 
 from __future__ import annotations
 
 import sympy
 
-from ..backprop import BackwardPass, FanIn, Step
+from ..backprop import BackwardPass
 from .numbers import DEFAULT_DIGITS, format_expr, format_value
+from .walkthrough import StepRow, SumRow, Walkthrough
 
-__all__ = ["render_text", "step_line", "fan_in_line"]
+__all__ = ["render_text", "step_line", "sum_line", "WIDTH"]
 
-
-def _d(out: str, v: str) -> str:
-    return f"d{out}/d{v}"
-
-
-def step_line(bp: BackwardPass, step: Step, digits: int = DEFAULT_DIGITS) -> str:
-    """``dJ/dc = dJ/da · ∂a/∂c = d · 1 = 3 · 1 = 3``: total, factors, symbols, numbers."""
-    out, label = bp.graph.output.name, bp.graph.label
-    n, v = label(step.node), label(step.input)
-    via = f" (via {n})" if bp.adjoints[step.input].is_fan_in else ""
-    return (
-        f"{_d(out, v)}{via} = {_d(out, n)} · ∂{n}/∂{v}"
-        f" = {_paren(format_expr(step.upstream.expr, digits))} · {_paren(format_expr(step.local.expr, digits))}"
-        f" = {_paren(_short(step.upstream.value, digits))} · {_paren(_short(step.local.value, digits))}"
-        f" = {_short(step.product.value, digits)}"
-    )
-
-
-def fan_in_line(bp: BackwardPass, event: FanIn, digits: int = DEFAULT_DIGITS) -> str:
-    """``dJ/dw = (via b) + (via a) = 0.149 + 0.597 = 0.746``."""
-    out, label = bp.graph.output.name, bp.graph.label
-    adjoint = event.adjoint
-    vias = " + ".join(f"(via {label(s.node)})" for s in adjoint.steps)
-    values = " + ".join(_paren(_short(s.product.value, digits)) for s in adjoint.steps)
-    return f"{_d(out, label(adjoint.symbol))} = {vias} = {values} = {_short(adjoint.value, digits)}"
+#: Lines are kept to this many columns where they can be broken.
+WIDTH = 80
 
 
 def _short(value: sympy.Expr, digits: int) -> str:
     return format_value(value, digits, closed_form=False)
 
 
-def _paren(text: str) -> str:
+def paren(text: str) -> str:
+    """Parenthesise a factor unless it is a plain name or a non-negative number."""
     if text.startswith("≈"):
         return text
     simple = text.replace(".", "").replace("/", "").replace("*", "").replace("_", "")
-    if simple.lstrip("-").isalnum() and not text.startswith("-"):
+    simple = simple.replace("[", "").replace("]", "").replace(",", "")
+    if simple.isalnum() and not text.startswith("-"):
         return text
     return f"({text})"
 
 
-def render_text(bp: BackwardPass, *, digits: int = DEFAULT_DIGITS, expanded: bool = True) -> str:
-    """The whole walkthrough as text."""
-    graph, out = bp.graph, bp.graph.output.name
-    lines = ["Forward pass"]
-    leaves = ", ".join(f"{graph.label(s)} = {format_value(bp.values[s], digits)}" for s in graph.leaves)
-    lines.append(f"  at {leaves}")
-    width = max(len(f"{graph.label(n.symbol)} = {format_expr(n.formula, digits)}") for n in graph.nodes)
-    for node in graph.nodes:
-        text = f"{graph.label(node.symbol)} = {format_expr(node.formula, digits)}"
-        lines.append(f"  {text:<{width}}  = {format_value(bp.values[node.symbol], digits)}")
-    lines.append(f"  loss {out} = {format_value(bp.loss, digits)}")
-    lines.append("")
-    lines.append("Backward pass, right to left: d(loss)/d(input) = d(loss)/d(node) · ∂node/∂input")
-    lines.append(f"  {_d(out, out)} = 1")
-    for event in bp.timeline():
-        if isinstance(event, FanIn):
-            lines.append("  " + fan_in_line(bp, event, digits))
+def _join(head: str, parts: list[str], width: int, indent: int) -> list[str]:
+    """``head = p1 = p2 ...``, breaking before an ``=`` where a line would pass ``width``."""
+    lines = [head]
+    pad = " " * (len(head.split(" = ")[0]) + 1)
+    for part in parts:
+        piece = f" = {part}"
+        if indent + len(lines[-1]) + len(piece) > width and len(lines[-1].strip()) > 1:
+            lines.append(f"{pad}= {part}")
         else:
-            lines.append("  " + step_line(bp, event, digits))
-    lines.append("")
-    lines.append("Gradients")
-    for name, adjoint in bp.gradients.items():
-        lines.append(f"  {_d(out, graph.label(adjoint.symbol))} = {format_value(adjoint.value, digits)}")
-        lines.append(f"      compact:  {format_expr(adjoint.compact, digits)}")
-        if expanded:
-            lines.append(f"      expanded: {_expanded_text(adjoint, digits)}")
-    return "\n".join(lines) + "\n"
+            lines[-1] += piece
+    return lines
 
 
-def _expanded_text(adjoint, digits: int) -> str:
-    from ..errors import LimitError
+def step_line(walk: Walkthrough, row: StepRow, *, width: int = WIDTH, indent: int = 2) -> list[str]:
+    """``dJ/dc = dJ/da · ∂a/∂c = d · 1 = 3 · 1 = 3``: total, factors, symbols, numbers."""
+    digits, step = walk.digits, row.step
+    n, v = row.node, row.input
+    via = f" (via {n})" if row.via else ""
+    head = f"{walk.d(v)}{via} = {walk.d(n)} · ∂{n}/∂{v}"
+    local = paren(format_expr(row.local, digits))
+    numbers = f"{paren(_short(step.upstream.value, digits))} · {paren(_short(step.local.value, digits))}"
+    numbers += f" = {_short(step.product.value, digits)}"
+    if row.upstream is not None:
+        joined = _join(head, [f"{paren(format_expr(row.upstream, digits))} · {local}", numbers], width, indent)
+        if len(joined) == 1 or walk.full:
+            return joined
+    return _join(head, [f"{walk.d(n)} · {local}", numbers], width, indent)
 
-    try:
-        return format_expr(adjoint.expanded, digits)
-    except LimitError as error:
-        return f"(not shown: {error})"
+
+def sum_line(walk: Walkthrough, row: SumRow, *, width: int = WIDTH, indent: int = 2) -> list[str]:
+    """``dJ/dw = (via b) + (via a) = 0.149 + 0.597 = 0.746``."""
+    digits = walk.digits
+    vias = " + ".join(f"(via {n})" for n in row.vias)
+    values = " + ".join(paren(_short(v, digits)) for v in row.values)
+    return _join(f"{walk.d(row.input)} = {vias}", [f"{values} = {_short(row.adjoint.value, digits)}"], width, indent)
+
+
+def render_text(
+    bp: BackwardPass,
+    *,
+    digits: int = DEFAULT_DIGITS,
+    expanded: bool | None = None,
+    lr: sympy.Expr | None = None,
+    width: int = WIDTH,
+) -> str:
+    """The whole walkthrough as text.
+
+    Args:
+        bp: the recorded backward pass.
+        digits: significant digits of floats.
+        expanded: True shows every expanded gradient and upstream expression
+            in full; None (default) only the short ones; False none.
+        lr: a learning rate: adds the update ``w <- w - lr * dL/dw``.
+        width: where long lines break.
+    """
+    walk = Walkthrough(bp, digits=digits, expanded=expanded, lr=lr)
+    return "\n".join(lines(walk, width=width)) + "\n"
+
+
+def lines(walk: Walkthrough, *, width: int = WIDTH) -> list[str]:
+    """The walkthrough's lines (without newlines)."""
+    digits, out = walk.digits, walk.out
+    leaves = [r for r in walk.forward if r.formula is None]
+    nodes = [r for r in walk.forward if r.formula is not None]
+    result = ["Forward pass"]
+    result += _wrap_list("  at ", [f"{r.label} = {format_value(r.value, digits)}" for r in leaves], width)
+    texts = [f"{r.label} = {format_expr(r.formula, digits)}" for r in nodes]
+    values = [format_value(r.value, digits) for r in nodes]
+    room = width - 6 - max(len(v) for v in values)
+    column = max([len(t) for t in texts if len(t) <= room] or [room])
+    for text, value in zip(texts, values):
+        if len(text) <= column:
+            result.append(f"  {text:<{column}}  = {value}")
+        else:
+            result += [f"  {text}", f"  {'':<{column}}  = {value}"]
+    result.append(f"  loss {out} = {format_value(walk.loss, digits)}")
+    result.append("")
+    result.append("Backward pass, right to left: d(loss)/d(input) = d(loss)/d(node) · ∂node/∂input")
+    result.append(f"  {walk.d(out)} = 1")
+    for row in walk.backward:
+        event = step_line(walk, row, width=width) if isinstance(row, StepRow) else sum_line(walk, row, width=width)
+        result += ["  " + line for line in event]
+    result.append("")
+    result.append("Gradients")
+    for row in walk.gradients:
+        result.append(f"  {walk.d(row.label)} = {format_value(row.value, digits)}")
+        result.append(f"      compact:  {format_expr(row.compact, digits)}")
+        if row.expanded is not None:
+            result.append(f"      expanded: {format_expr(row.expanded, digits)}")
+    if walk.omitted:
+        result.append(f"  ({walk.omitted})")
+    if walk.updates:
+        result.append("")
+        eta = format_value(walk.lr, digits)
+        result.append(f"Update, w <- w - eta · d{out}/dw, with eta = {eta}")
+        for row in walk.updates:
+            head = f"{row.label} <- {row.label} - eta · {walk.d(row.label)}"
+            factors = f"{format_value(row.old, digits)} - {paren(eta)} · {paren(_short(row.grad, digits))}"
+            result += ["  " + line for line in _join(head, [factors, format_value(row.new, digits)], width, 2)]
+    return result
+
+
+def _wrap_list(prefix: str, items: list[str], width: int) -> list[str]:
+    """``prefix a = 1, b = 2, ...`` over as many lines as it takes."""
+    lines = [prefix.rstrip() + " "]
+    for item in items:
+        piece = item if lines[-1].endswith(" ") else f", {item}"
+        if len(lines[-1]) + len(piece) > width and lines[-1].strip() not in ("", prefix.strip()):
+            lines[-1] += ","
+            lines.append(" " * len(prefix) + item)
+        else:
+            lines[-1] += piece
+    return lines

@@ -1,0 +1,25 @@
+"""The rich walkthrough exported as an SVG picture (``Console.export_svg``), for slides and pages."""
+
+from __future__ import annotations
+
+import sympy
+
+from ..backprop import BackwardPass
+from .html import record
+from .numbers import DEFAULT_DIGITS
+
+__all__ = ["render_svg"]
+
+
+def render_svg(
+    bp: BackwardPass,
+    *,
+    digits: int = DEFAULT_DIGITS,
+    expanded: bool | None = None,
+    lr: sympy.Expr | None = None,
+    width: int = 80,
+    title: str = "symprop explain",
+) -> str:
+    """The walkthrough as a standalone SVG document."""
+    console = record(bp, digits=digits, expanded=expanded, lr=lr, width=width)
+    return console.export_svg(title=title, clear=False)
