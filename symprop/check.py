@@ -81,6 +81,7 @@ __all__ = [
     "GradcheckReport",
     "Row",
     "Finding",
+    "Derivation",
     "relative_error",
     "load_function",
     "LoadError",
@@ -102,9 +103,10 @@ ONE_SIDED_STEP = 1e-6
 ONE_SIDED_RTOL = 1e-4
 
 #: Row statuses: ``ok``; ``wrong`` (a finite number that disagrees); ``kink``
-#: (disagrees, but a kink lies inside the step); ``nan`` (NaN or infinity);
-#: ``missing`` (no value: missing key, wrong shape, exception, not a dict).
-STATUSES = ("ok", "wrong", "kink", "nan", "missing")
+#: (disagrees, but a kink lies inside the step); ``nan`` (NaN or infinity); and
+#: no usable value: ``missing`` (no such key), ``shape`` (the array has the wrong
+#: shape), ``invalid`` (not numbers, or not a dict), ``error`` (the function raised).
+STATUSES = ("ok", "wrong", "kink", "nan", "missing", "shape", "invalid", "error")
 
 
 class LoadError(SympropError):
@@ -161,6 +163,25 @@ class Row:
 
 
 @dataclass
+class Derivation:
+    """The exact derivation of one gradient entry, as recorded by a backward pass.
+
+    Attributes:
+        backward: the backward pass the steps belong to.
+        steps: the steps (and fan-in sums) that make the entry's gradient, right to left.
+        entry: the entry's label (``"W1[2,0]"``).
+        source: where the steps come from when not the whole loss (``"sample 2 of 4"``).
+        total: for a batch, how the samples' gradients add up to the entry's gradient.
+    """
+
+    backward: BackwardPass
+    steps: list[Step | FanIn]
+    entry: str
+    source: str | None = None
+    total: str | None = None
+
+
+@dataclass
 class Finding:
     """What is wrong with one parameter (or with the user's function as a whole).
 
@@ -171,18 +192,14 @@ class Finding:
             ``kink`` (a difference excused by a kink).
         message: one line that says what and by how much.
         hints: likely causes (``"its transpose matches the exact gradient"``).
-        entry: the label of the entry whose derivation is shown.
-        steps: that entry's exact derivation, right to left (steps and fan-in sums).
-        backward: the backward pass the steps belong to (for rendering).
+        derivation: the exact derivation of the worst entry (for ``wrong``).
     """
 
     param: str | None
     kind: str
     message: str
     hints: list[str] = field(default_factory=list)
-    entry: str | None = None
-    steps: list[Step | FanIn] = field(default_factory=list)
-    backward: BackwardPass | None = None
+    derivation: Derivation | None = None
 
     @property
     def fails(self) -> bool:
@@ -190,11 +207,10 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"param": self.param, "kind": self.kind, "message": self.message, "hints": self.hints}
-        if self.steps and self.backward is not None:
-            from .render.check import derivation_dicts
+        if self.derivation is not None:
+            from .render.check import derivation_dict
 
-            data["entry"] = self.entry
-            data["derivation"] = derivation_dicts(self)
+            data["derivation"] = derivation_dict(self.derivation)
         return data
 
 
@@ -304,10 +320,14 @@ class _Subject:
     def user_arguments(self) -> tuple[Any, Any, Any]:
         raise NotImplementedError
 
-    def derivation(self, name: str, index: tuple[int, ...]) -> tuple[BackwardPass | None, list[Step | FanIn]]:
+    def derivation(self, name: str, index: tuple[int, ...]) -> Derivation:
         raise NotImplementedError
 
     def loss_value(self) -> float | None:
+        return None
+
+    def where_hint(self, name: str, right: set[str]) -> str | None:
+        """Where the mistake must be, given which parameters are right (networks only)."""
         return None
 
 
@@ -376,7 +396,7 @@ class _GraphSubject(_Subject):
         return params, (others or None), None
 
     def derivation(self, name, index):
-        return self.bp, derivation_steps(self.bp, self.symbols[name])
+        return Derivation(self.bp, derivation_steps(self.bp, self.symbols[name]), self.label(name, index))
 
 
 class _NetworkSubject(_Subject):
@@ -386,8 +406,8 @@ class _NetworkSubject(_Subject):
     gradient comes from its exact backward pass.
     """
 
-    #: Derivations are shown from the batch graph up to this many samples, else from one sample's graph.
-    MAX_BATCH_DERIVATION = 8
+    #: A derivation shows one sample's chain: the one contributing most among the first this many.
+    MAX_SAMPLE_PASSES = 8
 
     def __init__(self, network: Any, *, sample: int | None = None):
         from . import nn
@@ -404,7 +424,7 @@ class _NetworkSubject(_Subject):
         self.values = {name: np.array(v, dtype=np.float64) for name, v in network.params.items()}
         self.exact = network.exact_gradients(sample)
         self.kinked = [l for l, a in enumerate(self.mlp.activations, start=1) if a in ("relu", "leaky_relu")]
-        self._bp: BackwardPass | None = None
+        self._passes: dict[int | None, BackwardPass] = {}
 
     def label(self, name, index):
         return self.nn.scalar_label(name, index)
@@ -437,14 +457,49 @@ class _NetworkSubject(_Subject):
     def user_arguments(self):
         return {n: v.copy() for n, v in self.values.items()}, self.x.copy(), self.y.copy()
 
+    def where_hint(self, name, right):
+        """Backprop works right to left: if every layer after this one is right, dL/dz there is right."""
+        layer, depth = int(name[1:]), self.mlp.depth
+        after = [n for n in self.exact if int(n[1:]) > layer]
+        if layer == depth:
+            return (
+                f"the output layer is wrong: check dL/da{depth} (the derivative of the loss "
+                f"{self.mlp.loss!r}, reduction {self.mlp.reduction!r}) and ∂a{depth}/∂z{depth}"
+            )
+        if after and all(n in right for n in after):
+            return (
+                f"{', '.join(after)} agree, so dL/dz{layer + 1} is right: the mistake is in the steps after it, "
+                f"dL/da{layer} = dL/dz{layer + 1} · ∂z{layer + 1}/∂a{layer}, dL/dz{layer} = dL/da{layer} · "
+                f"∂a{layer}/∂z{layer} or d{self.output}/d{name} = dL/dz{layer} · ∂z{layer}/∂{name}"
+            )
+        return None
+
+    def _sample_pass(self, k: int | None) -> BackwardPass:
+        if k not in self._passes:
+            self._passes[k] = self.network.backward(k)
+        return self._passes[k]
+
     def derivation(self, name, index):
-        if self._bp is None:
-            sample = self.sample
-            if sample is None and self.network.samples > self.MAX_BATCH_DERIVATION:
-                sample = 0  # the batch graph would be long: one sample's chain shows the factors
-            self._bp = self.network.backward(sample)
-        symbol = self._bp.graph.symbol(self.nn.scalar_name(name, index))
-        return self._bp, derivation_steps(self._bp, symbol)
+        """One sample's chain (the sample that contributes most, among the first few), and the batch sum."""
+        scalar, label = self.nn.scalar_name(name, index), self.label(name, index)
+        m = self.network.samples
+        if self.sample is not None or m == 1:
+            bp = self._sample_pass(self.sample)
+            source = None if m == 1 else f"sample {self.sample} of {m}"
+            return Derivation(bp, derivation_steps(bp, bp.graph.symbol(scalar)), label, source)
+        shown = range(min(m, self.MAX_SAMPLE_PASSES))
+        parts = [float(self._sample_pass(k).gradients[scalar].value) for k in shown]
+        k = max(shown, key=lambda i: abs(parts[i]))
+        bp = self._sample_pass(k)
+        mean = self.mlp.reduction == "mean"
+        terms = " + ".join(f"{v:.6g}" for v in parts) + (" + ..." if m > len(parts) else "")
+        total = (
+            f"d{self.output}/d{label} = {'mean' if mean else 'sum'} over the {m} samples "
+            f"= {'(' if mean else ''}{terms}{f')/{m}' if mean else ''} = {float(self.exact[name][index]):.6g}"
+        )
+        return Derivation(
+            bp, derivation_steps(bp, bp.graph.symbol(scalar)), label, f"sample {k} of {m}, its own loss", total
+        )
 
 
 def derivation_steps(bp: BackwardPass, symbol: Symbol) -> list[Step | FanIn]:
@@ -538,8 +593,12 @@ def _rows(
     rtol: float,
     floor: float,
     kink_step: float | None,
+    reasons: Mapping[str, str] | None = None,
 ) -> list[Row]:
-    """One row per parameter scalar; ``kink_step`` None means "against a user's values"."""
+    """One row per parameter scalar; ``kink_step`` None means "against a user's values".
+
+    ``reasons`` gives the status of a parameter that has no values (``shape``, ...).
+    """
     rows = []
     for name, exact in subject.exact.items():
         theirs = given.get(name)
@@ -548,7 +607,7 @@ def _rows(
             n = None if theirs is None else float(theirs[index])
             rel = math.inf if n is None else relative_error(a, n, floor)
             if n is None:
-                status = "missing"
+                status = (reasons or {}).get(name, "missing")
             elif not math.isfinite(n):
                 status = "nan"
             elif rel <= rtol:
@@ -630,10 +689,18 @@ def _check_against(
         else:
             given, problems = _read_gradients(subject, result)
             findings.extend(problems)
-    rows = _rows(subject, given, rtol=rtol, floor=floor, kink_step=None)
+    reasons = {f.param: _REASONS[f.kind] for f in findings if f.param is not None and f.kind in _REASONS}
+    if any(f.param is None and f.kind in _REASONS for f in findings):
+        whole = next(_REASONS[f.kind] for f in findings if f.param is None and f.kind in _REASONS)
+        reasons = {name: whole for name in subject.exact}
+    rows = _rows(subject, given, rtol=rtol, floor=floor, kink_step=None, reasons=reasons)
     findings.extend(_value_findings(subject, rows, given, floor=floor, rtol=rtol))
     findings.extend(_kink_findings(rows))
     return GradcheckReport(rows, name, None, rtol, floor, findings, subject.loss_value(), subject.output)
+
+
+#: The row status of a parameter whose finding is of this kind.
+_REASONS = {"missing": "missing", "shape": "shape", "type": "invalid", "not_dict": "invalid", "error": "error"}
 
 
 def _one_line(error: BaseException) -> str:
@@ -714,6 +781,7 @@ def _value_findings(
 ) -> list[Finding]:
     """One finding per parameter with wrong finite values: which entries, how much, the derivation."""
     findings = []
+    right = {n for n in subject.exact if all(r.ok for r in rows if r.name == n)}
     for name, exact in subject.exact.items():
         wrong = [r for r in rows if r.name == name and r.status == "wrong"]
         if not wrong:
@@ -730,16 +798,14 @@ def _value_findings(
             f"max abs error {abs(worst_abs.symbolic - worst_abs.numeric):.3g} at {worst_abs.param}, "
             f"max rel error {worst_rel.rel_error:.3g} at {worst_rel.param}"
         )
-        bp, steps = subject.derivation(name, worst_abs.index)
         findings.append(
             Finding(
                 name,
                 "wrong",
                 message,
-                _value_hints(theirs, exact, floor=floor, rtol=rtol, batch=_batch_size(subject)),
-                entry=worst_abs.param,
-                steps=steps,
-                backward=bp,
+                _value_hints(theirs, exact, floor=floor, rtol=rtol, batch=_batch_size(subject))
+                + [h for h in [subject.where_hint(name, right)] if h],
+                derivation=subject.derivation(name, worst_abs.index),
             )
         )
     return findings

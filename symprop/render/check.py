@@ -16,15 +16,17 @@ from ..backprop import FanIn, Step
 from .numbers import format_expr, format_value, to_float
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..check import Finding, GradcheckReport, Row
+    from ..check import Derivation, Finding, GradcheckReport, Row
 
-__all__ = ["check_text", "check_rich", "check_markdown", "check_html", "derivation_lines", "derivation_dicts"]
+__all__ = ["check_text", "check_rich", "check_markdown", "check_html", "derivation_lines", "derivation_dict"]
 
 #: At most this many derivation lines per finding (a big batch has many).
 MAX_DERIVATION_LINES = 40
 HEADERS = ("param", "exact", "numeric", "rel. error", "ok")
-MARKS = {"ok": "ok", "wrong": "WRONG", "kink": "kink", "nan": "NaN", "missing": "missing"}
-STYLES = {"ok": "green", "wrong": "bold red", "kink": "yellow", "nan": "bold red", "missing": "bold red"}
+AGAINST_HEADERS = ("param", "exact", "yours", "rel. error", "ok")
+MARKS = {"ok": "ok", "wrong": "WRONG", "kink": "kink", "nan": "NaN", "missing": "missing", "shape": "bad shape",
+         "invalid": "not numbers", "error": "error"}
+STYLES = {status: ("green" if status == "ok" else "yellow" if status == "kink" else "bold red") for status in MARKS}
 
 
 def _number(value: float | None) -> str:
@@ -48,6 +50,10 @@ def _title(report: "GradcheckReport") -> str:
     return f"Gradient check of {report.output}: exact vs {report.against} (rtol {report.rtol:g}, floor {report.floor:g})"
 
 
+def _headers(report: "GradcheckReport") -> tuple[str, ...]:
+    return HEADERS if report.against == "finite differences" else AGAINST_HEADERS
+
+
 def _cells(row: "Row") -> tuple[str, ...]:
     return (row.param, _number(row.symbolic), _number(row.numeric), _error(row.rel_error), MARKS[row.status])
 
@@ -63,16 +69,24 @@ def _verdict(report: "GradcheckReport") -> str:
     return f"FAILED: {agree} of {total} agree{kink_text}; wrong: {culprits or 'the function itself'}"
 
 
+def _labelled(bp, expr) -> str:
+    """An expression with each symbol written as its label (``a1_2`` as ``a1[2]``)."""
+    graph = bp.graph
+    relabel = {s: sympy.Symbol(graph.label(s)) for s in expr.free_symbols if graph.label(s) != s.name}
+    text = format_expr(expr.xreplace(relabel) if relabel else expr)
+    return f"({text})" if expr.is_Add or text.startswith("-") else text
+
+
 def _step(bp, step: Step, digits: int) -> str:
-    """``dL/dz = dL/da · ∂a/∂z = d · a*(1 - a) = 0.5 · 0.25 = 0.125`` (one line, no wrapping)."""
+    """``dL/dz1[0] = dL/da1[0] · ∂a1[0]/∂z1[0] = 0.12 · a1[0]*(1 - a1[0]) = 0.12 · 0.25 = 0.03``."""
     out, label = bp.graph.output.name, bp.graph.label
     n, v = label(step.node), label(step.input)
     via = f" (via {n})" if bp.adjoints[step.input].is_fan_in else ""
     value = lambda x: format_value(x, digits, closed_form=False)  # noqa: E731
+    upstream, local = value(step.upstream.value), value(step.local.value)
     return (
-        f"d{out}/d{v}{via} = d{out}/d{n} · ∂{n}/∂{v} = ({format_expr(step.upstream.expr, digits)})"
-        f" · ({format_expr(step.local.expr, digits)}) = {value(step.upstream.value)} · {value(step.local.value)}"
-        f" = {value(step.product.value)}"
+        f"d{out}/d{v}{via} = d{out}/d{n} · ∂{n}/∂{v} = {upstream} · {_labelled(bp, step.local.expr)}"
+        f" = {upstream} · {local} = {value(step.product.value)}"
     )
 
 
@@ -83,27 +97,28 @@ def _fan_in(bp, event: FanIn, digits: int) -> str:
     return f"d{out}/d{bp.graph.label(adjoint.symbol)} = sum of {len(adjoint.steps)} branches = {parts} = {total}"
 
 
-def derivation_lines(finding: "Finding", digits: int = 6) -> list[str]:
-    """The finding's derivation steps as walkthrough lines, right to left (bounded)."""
-    bp = finding.backward
-    if bp is None:
+def derivation_lines(derivation: "Derivation | None", digits: int = 6) -> list[str]:
+    """The derivation's steps as one line each, right to left (bounded), then the batch total."""
+    if derivation is None:
         return []
-    lines = []
-    for event in finding.steps:
+    bp, lines = derivation.backward, []
+    for event in derivation.steps:
         if len(lines) == MAX_DERIVATION_LINES:
-            lines.append(f"... {len(finding.steps) - MAX_DERIVATION_LINES} more steps")
+            lines.append(f"... {len(derivation.steps) - MAX_DERIVATION_LINES} more steps")
             break
         lines.append(_fan_in(bp, event, digits) if isinstance(event, FanIn) else _step(bp, event, digits))
+    if derivation.total:
+        lines.append(derivation.total)
     return lines
 
 
-def derivation_dicts(finding: "Finding") -> list[dict[str, Any]]:
-    """The derivation steps as ``{"node", "input", "local", "upstream", "product"}`` (as explain's JSON)."""
+def derivation_dict(derivation: "Derivation") -> dict[str, Any]:
+    """``{"entry", "source", "steps": [{"node", "input", "local", "upstream", "product"}], "total"}``."""
 
     def term(t) -> dict[str, Any]:
         return {"expr": sympy.sstr(t.expr), "value": to_float(t.value)}
 
-    return [
+    steps = [
         {
             "node": s.node.name,
             "input": s.input.name,
@@ -111,18 +126,21 @@ def derivation_dicts(finding: "Finding") -> list[dict[str, Any]]:
             "upstream": term(s.upstream),
             "product": term(s.product),
         }
-        for s in finding.steps
+        for s in derivation.steps
         if isinstance(s, Step)
     ]
+    return {"entry": derivation.entry, "source": derivation.source, "steps": steps, "total": derivation.total}
 
 
 def _derivation_title(report: "GradcheckReport", finding: "Finding") -> str:
-    return f"the exact derivation of d{report.output}/d{finding.entry}, right to left:"
+    d = finding.derivation
+    source = f" ({d.source})" if d and d.source else ""
+    return f"the exact derivation of d{report.output}/d{d.entry if d else ''}{source}, right to left:"
 
 
 def check_text(report: "GradcheckReport") -> str:
     """The report as plain text: title, table, verdict, then each finding."""
-    rows = [HEADERS, *(_cells(r) for r in report.rows)]
+    rows = [_headers(report), *(_cells(r) for r in report.rows)]
     widths = [max(len(row[k]) for row in rows) for k in range(len(HEADERS))]
     lines = [_title(report)]
     for row in rows:
@@ -133,7 +151,7 @@ def check_text(report: "GradcheckReport") -> str:
         lines.append("")
         lines.append(finding.message)
         lines.extend(f"  hint: {hint}" for hint in finding.hints)
-        steps = derivation_lines(finding)
+        steps = derivation_lines(finding.derivation)
         if steps:
             lines.append("  " + _derivation_title(report, finding))
             lines.extend(f"    {line}" for line in steps)
@@ -147,7 +165,7 @@ def check_rich(report: "GradcheckReport"):
     from rich.text import Text
 
     table = Table(title=_title(report), title_justify="left", show_edge=False, highlight=False)
-    for k, header in enumerate(HEADERS):
+    for k, header in enumerate(_headers(report)):
         table.add_column(header, justify="left" if k in (0, 4) else "right", no_wrap=k == 0, overflow="fold")
     for row in report.rows:
         cells = _cells(row)
@@ -157,7 +175,7 @@ def check_rich(report: "GradcheckReport"):
         parts.append(Text(""))
         parts.append(Text(finding.message, style="yellow" if finding.kind == "kink" else "red"))
         parts.extend(Text(f"  hint: {hint}", style="cyan") for hint in finding.hints)
-        steps = derivation_lines(finding)
+        steps = derivation_lines(finding.derivation)
         if steps:
             parts.append(Text("  " + _derivation_title(report, finding), style="dim"))
             parts.extend(Text(f"    {line}") for line in steps)
@@ -170,14 +188,14 @@ def _md(text: str) -> str:
 
 def check_markdown(report: "GradcheckReport") -> str:
     """The report as Markdown (a table, the verdict, the findings with their derivations)."""
-    lines = [f"**{_md(_title(report))}**", "", "| " + " | ".join(HEADERS) + " |", "|---|---:|---:|---:|---|"]
+    lines = [f"**{_md(_title(report))}**", "", "| " + " | ".join(_headers(report)) + " |", "|---|---:|---:|---:|---|"]
     for row in report.rows:
         lines.append("| " + " | ".join(_md(c) for c in _cells(row)) + " |")
     lines += ["", f"**{_md(_verdict(report))}**"]
     for finding in report.findings:
         lines += ["", f"- {_md(finding.message)}"]
         lines += [f"  - hint: {_md(hint)}" for hint in finding.hints]
-        steps = derivation_lines(finding)
+        steps = derivation_lines(finding.derivation)
         if steps:
             lines += ["", f"  {_md(_derivation_title(report, finding))}", "", "  ```text"]
             lines += [f"  {line}" for line in steps]
@@ -190,7 +208,7 @@ def check_html(report: "GradcheckReport") -> str:
     e = html.escape
     colours = {"ok": "green", "kink": "darkorange"}
     out = [f"<div><p><b>{e(_title(report))}</b></p><table>"]
-    out.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in HEADERS) + "</tr>")
+    out.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in _headers(report)) + "</tr>")
     for row in report.rows:
         cells = _cells(row)
         colour = colours.get(row.status, "red")
@@ -205,7 +223,7 @@ def check_html(report: "GradcheckReport") -> str:
         out.append(f"<p>{e(finding.message)}</p>")
         if finding.hints:
             out.append("<ul>" + "".join(f"<li>hint: {e(h)}</li>" for h in finding.hints) + "</ul>")
-        steps = derivation_lines(finding)
+        steps = derivation_lines(finding.derivation)
         if steps:
             out.append(f"<p>{e(_derivation_title(report, finding))}</p><pre>{e(chr(10).join(steps))}</pre>")
     out.append("</div>")
