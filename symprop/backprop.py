@@ -89,6 +89,13 @@ class Adjoint:
     def name(self) -> str:
         return self.symbol.name
 
+    def _repr_latex_(self) -> str:
+        """Jupyter: ``dL/dw = compact = value`` as math (the renderer is imported only here)."""
+        assert self._pass is not None
+        from .render.latex import adjoint_latex
+
+        return adjoint_latex(self._pass, self.symbol)
+
     @property
     def is_fan_in(self) -> bool:
         """True when several nodes use ``v``, so ``dL/dv`` is a sum of branches."""
@@ -149,6 +156,7 @@ class BackwardPass:
             adjoint = self.adjoints.get(node.symbol)
             if adjoint is None:  # no path from a parameter through this node
                 continue
+            self._complete(adjoint)
             adjoint.compact = self._shorten(adjoint)
             upstream = Term(adjoint.compact, adjoint.value)
             for v in node.inputs:
@@ -169,19 +177,23 @@ class BackwardPass:
                     product=Term(upstream.expr * local, upstream.value * local_value),
                 )
                 self.steps.append(step)
-                target = self.adjoints.setdefault(v, Adjoint(v, _pass=self))
-                target.steps.append(step)
-                target.value = target.value + step.product.value
-                target.compact = target.compact + step.product.expr
+                self.adjoints.setdefault(v, Adjoint(v, _pass=self)).steps.append(step)
         for v in graph.params:
-            self.adjoints.setdefault(v, Adjoint(v, _pass=self))
+            self._complete(self.adjoints.setdefault(v, Adjoint(v, _pass=self)))
+
+    @staticmethod
+    def _complete(adjoint: Adjoint) -> None:
+        """Sum the branches once all have arrived (one ``Add``, not a growing chain)."""
+        if adjoint.steps:
+            adjoint.value = sympy.Add(*(s.product.value for s in adjoint.steps))
+            adjoint.compact = sympy.Add(*(s.product.expr for s in adjoint.steps))
 
     def local(self, node: Symbol, v: Symbol) -> sympy.Expr:
         """``dnode/dv`` from ``sympy.diff`` of the node's own formula."""
         key = (node, v)
         if key not in self._locals:
             formula = self.graph.node(node).formula
-            derivative = sympy.diff(formula, v)
+            derivative = _diff(formula, v)
             if not formula.is_Atom:
                 derivative = derivative.xreplace({formula: node})
             self._locals[key] = derivative
@@ -233,6 +245,37 @@ class BackwardPass:
     def __repr__(self) -> str:
         grads = ", ".join(f"{n}={sympy.sstr(a.value)}" for n, a in self.gradients.items())
         return f"BackwardPass(loss={sympy.sstr(self.loss)}, {grads})"
+
+    # -- notebooks: the renderers are imported only when a notebook asks ----
+    # (no _repr_html_: Jupyter prefers HTML to Markdown and LaTeX, and would
+    # show a monospace table instead of the math)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the walkthrough as Markdown tables with LaTeX math."""
+        from .render.markdown import render_markdown
+
+        return render_markdown(self, math=True, heading="####")
+
+    def _repr_latex_(self) -> str:
+        """Jupyter and nbconvert: the backward steps and gradients as one aligned display."""
+        from .render.latex import notebook_latex
+
+        return notebook_latex(self)
+
+
+def _diff(formula: sympy.Expr, v: Symbol) -> sympy.Expr:
+    """``sympy.diff(formula, v)``, touching only the terms and factors that contain ``v``.
+
+    A neuron's ``z = W_0*a_0 + ... + W_n*a_n + b`` has n+1 inputs; differentiating
+    the whole sum for each would make a layer quadratic in its width.
+    """
+    if formula.is_Add:
+        return sympy.Add(*(_diff(term, v) for term in formula.args if term.has(v)))
+    if formula.is_Mul:
+        others = [a for a in formula.args if a != v]
+        if len(others) == len(formula.args) - 1 and not any(a.has(v) for a in others):
+            return sympy.Mul(*others)
+    return sympy.diff(formula, v)
 
 
 def _needed(graph: Graph) -> set[Symbol]:

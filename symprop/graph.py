@@ -93,6 +93,7 @@ class Graph:
         self._by_symbol: dict[Symbol, Node] = {}
         self._by_name: dict[str, Symbol] = {}
         leaves: dict[Symbol, None] = {}
+        all_nodes = {node.symbol for node in self.nodes}
         for node in self.nodes:
             if node.name in self._by_name:
                 raise GraphError(f"node {node.name!r} is defined twice")
@@ -100,7 +101,7 @@ class Graph:
                 if symbol == node.symbol:
                     raise GraphError(f"node {node.name!r} uses itself")
                 if symbol not in self._by_symbol:
-                    if any(n.symbol == symbol for n in self.nodes):
+                    if symbol in all_nodes:
                         raise GraphError(
                             f"node {node.name!r} uses {symbol.name!r} before it is defined"
                         )
@@ -115,11 +116,11 @@ class Graph:
         for node in self.nodes:
             for symbol in node.inputs:
                 self.consumers[symbol].append(node)
-        for node in self.nodes[:-1]:
-            if not self._reaches_output(node.symbol):
-                raise GraphError(
-                    f"node {node.name!r} is not used by the output {self.output.name!r}"
-                )
+        used = {self.output}
+        for node in reversed(self.nodes):
+            if node.symbol not in used:
+                raise GraphError(f"node {node.name!r} is not used by the output {self.output.name!r}")
+            used.update(node.inputs)
         if params is None:
             self.params: tuple[Symbol, ...] = self.leaves
         else:
@@ -244,18 +245,6 @@ class Graph:
         if symbol in self._by_symbol:
             raise GraphError(f"{key!r} is a node, not a leaf: only leaves can be parameters")
         return symbol
-
-    def _reaches_output(self, symbol: Symbol) -> bool:
-        seen, todo = set(), [symbol]
-        while todo:
-            s = todo.pop()
-            if s == self.output:
-                return True
-            for node in self.consumers[s]:
-                if node.symbol not in seen:
-                    seen.add(node.symbol)
-                    todo.append(node.symbol)
-        return False
 
     # -- values ---------------------------------------------------------
 
