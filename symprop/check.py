@@ -722,7 +722,10 @@ def _read_gradients(subject: _Subject, result: Mapping[Any, Any]) -> tuple[dict[
             continue
         raw = result[name]
         try:
-            array = np.asarray(raw, dtype=np.float64)
+            array = np.asarray(raw)
+            if array.dtype.kind not in "iuf":  # None, text, objects, booleans are not gradients
+                raise TypeError
+            array = array.astype(np.float64)
         except (TypeError, ValueError):
             findings.append(
                 Finding(name, "type", f"{name}: not an array of numbers (got {type(raw).__name__})")
