@@ -9,7 +9,12 @@ Anything else is refused with a :class:`~symprop.errors.FormulaError` before a
 single SymPy object is built from it.
 
 The work is bounded before it starts: text length, nesting depth, digits in a
-literal, and the size of constant powers (``9**9**9`` would hang SymPy).
+literal, and the size of constant powers (``9**9**9`` would hang SymPy). SymPy
+rewrites as it builds (``exp(k*log(2))`` becomes ``2**k``, ``(x**a)**b``
+becomes ``x**(a*b)``), so the finished expression is checked again: every
+node must be a number, a symbol, ``+ * **`` or a whitelisted function, real,
+defined, and within the same bounds. Any other failure while building
+becomes a :class:`~symprop.errors.FormulaError` too.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 
 import sympy
 from sympy import Float, Integer, Rational, Symbol
@@ -38,7 +44,8 @@ MAX_FORMULA_LENGTH = 10_000
 MAX_DEPTH = 100
 MAX_LITERAL_DIGITS = 100
 MAX_EXPONENT = 1_000
-MAX_CONSTANT_BITS = 100_000
+MAX_CONSTANT_BITS = 10_000  # about 3,000 digits: Python refuses to print ints past 4,300
+MAX_DECIMAL_EXPONENT = 400  # 1e-400 with --exact is 1/10**400; 1e-999999999 would not finish
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
@@ -101,7 +108,7 @@ def check_name(name: str, *, what: str = "name") -> str:
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise FormulaError(
-            f"{what} {name!r} is not allowed: names are ASCII letters, digits and '_', "
+            f"{what} {_short(name)} is not allowed: names are ASCII letters, digits and '_', "
             "starting with a letter"
         )
     if name in FUNCTIONS:
@@ -135,6 +142,9 @@ def parse_number(text: str, *, exact: bool = False) -> sympy.Number:
         raise FormulaError(f"{text!r} is not a number")
     if re.fullmatch(r"[+-]?\d+", text):
         return Integer(int(text))
+    exponent = re.search(r"[eE]([+-]?\d+)\Z", text)
+    if exponent and abs(int(exponent.group(1))) > MAX_DECIMAL_EXPONENT:
+        raise FormulaError(f"{text!r}: the exponent is beyond ±{MAX_DECIMAL_EXPONENT}")
     if exact:
         return Rational(text)
     value = float(text)
@@ -173,7 +183,7 @@ class _Builder:
             raise FormulaError("number is not finite")
         text = ast.get_source_segment(self.source, node) if self.source else None
         if self.exact and text is not None:
-            return Rational(text)
+            return parse_number(text.replace("_", ""), exact=True)
         return Float(value)
 
     def _Name(self, node: ast.Name, depth: int) -> sympy.Expr:
@@ -186,7 +196,7 @@ class _Builder:
 
     def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> sympy.Expr:
         if isinstance(node.op, ast.USub):
-            return -self.build(node.operand, depth)
+            return _guard(lambda a: -a, self.build(node.operand, depth), what="'-'")
         if isinstance(node.op, ast.UAdd):
             return self.build(node.operand, depth)
         raise FormulaError(f"{_OPERATOR_NAMES.get(type(node.op), 'operator')} is not allowed in a formula")
@@ -197,10 +207,10 @@ class _Builder:
         left = self.build(node.left, depth)
         right = self.build(node.right, depth)
         if isinstance(node.op, ast.Pow):
-            return _bounded_power(left, right)
+            return _guard(_bounded_power, left, right, what="'**'")
         if isinstance(node.op, ast.Div) and right.is_zero:
             raise FormulaError("division by zero in the formula")
-        return _BINARY[type(node.op)](left, right)
+        return _guard(_BINARY[type(node.op)], left, right, what=_SYMBOLS[type(node.op)])
 
     def _Call(self, node: ast.Call, depth: int) -> sympy.Expr:
         if isinstance(node.func, ast.Attribute):
@@ -210,20 +220,77 @@ class _Builder:
         name = node.func.id
         if name not in FUNCTIONS:
             allowed = ", ".join(FUNCTIONS)
-            raise FormulaError(f"unknown function {name!r}; allowed: {allowed}")
+            raise FormulaError(f"unknown function {_short(name)}; allowed: {allowed}")
         if node.keywords:
             raise FormulaError(f"{name}() takes no keyword arguments")
         function, arity = FUNCTIONS[name]
         if len(node.args) != arity:
             raise FormulaError(f"{name}() takes {arity} argument(s), got {len(node.args)}")
         args = [self.build(a, depth) for a in node.args]
-        return function(*args)
+        if name == "exp":
+            _check_exp_argument(args[0])
+        return _guard(function, *args, what=f"{name}()")
+
+
+_SYMBOLS = {ast.Add: "'+'", ast.Sub: "'-'", ast.Mult: "'*'", ast.Div: "'/'"}
+
+
+def _guard(build, *args: sympy.Expr, what: str) -> sympy.Expr:
+    """Apply one SymPy operation; whatever goes wrong inside SymPy is a FormulaError."""
+    try:
+        return build(*args)
+    except (FormulaError, RecursionError):
+        raise
+    except Exception as error:  # SymPy's own failures, e.g. a sign it cannot decide
+        operands = ", ".join(_short(sympy.sstr(a), 30) for a in args)
+        raise FormulaError(
+            f"cannot build {what} of {operands} ({type(error).__name__}); simplify the formula"
+        ) from None
+
+
+def _check_exp_argument(argument: sympy.Expr) -> None:
+    """``exp(k*log(b))`` is rewritten by SymPy as ``b**k``: bound ``k`` before that happens."""
+    if not argument.has(sympy.log):
+        return
+    for atom in argument.atoms(sympy.Number):
+        if abs(atom) > MAX_EXPONENT:
+            raise FormulaError(
+                f"exp({_short(sympy.sstr(argument), 30)}) is a power with an exponent "
+                f"too large (limit {MAX_EXPONENT})"
+            )
+
+
+#: What a parsed formula may be made of (besides the whitelisted functions).
+_ALLOWED_NODES = (Symbol, Rational, Float, sympy.Add, sympy.Mul, sympy.Pow, sympy.core.numbers.Exp1)
+
+
+def _check_result(expression: sympy.Expr, text: str) -> None:
+    """The whitelist and the bounds again, on what SymPy made of the formula."""
+    functions = tuple(f for f, _ in FUNCTIONS.values() if isinstance(f, type))
+    if expression.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise FormulaError(f"formula {_short(text)} is undefined as written")
+    if expression.has(sympy.I):
+        raise FormulaError(f"formula {_short(text)} is not real as written")
+    for node in sympy.preorder_traversal(expression):
+        if node.is_Pow and node.base.is_number and node.is_extended_real is False:
+            raise FormulaError(f"formula {_short(text)} is not real as written: {_short(sympy.sstr(node), 30)}")
+        if not isinstance(node, _ALLOWED_NODES + functions):
+            raise FormulaError(
+                f"formula {_short(text)} turns into {type(node).__name__}, which symprop does not handle"
+            )
+        if node.is_Rational and max(node.p.bit_length(), node.q.bit_length()) > MAX_CONSTANT_BITS:
+            raise FormulaError(f"formula {_short(text)} makes a number with more than {MAX_CONSTANT_BITS} bits")
+        if node.is_Pow and node.exp.is_Number and abs(node.exp) > MAX_EXPONENT:
+            raise FormulaError(
+                f"formula {_short(text)} makes the power {_short(sympy.sstr(node), 30)}: "
+                f"exponent too large (limit {MAX_EXPONENT})"
+            )
 
 
 def _bounded_power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
     if exponent.is_Number:
         if abs(exponent) > MAX_EXPONENT:
-            raise FormulaError(f"exponent {exponent} is too large (limit {MAX_EXPONENT})")
+            raise FormulaError(f"exponent {_brief(exponent)} is too large (limit {MAX_EXPONENT})")
         if base.is_Rational and base != 0:
             bits = max(base.p.bit_length(), base.q.bit_length())
             if bits * abs(float(exponent)) > MAX_CONSTANT_BITS:
@@ -233,7 +300,7 @@ def _bounded_power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
         if base.is_zero and exponent.is_negative:
             raise FormulaError("0 to a negative power in the formula")
     elif exponent.is_number:
-        raise FormulaError(f"exponent {exponent} is not a plain number")
+        raise FormulaError(f"exponent {_brief(exponent)} is not a plain number")
     return base**exponent
 
 
@@ -273,19 +340,22 @@ def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[sympy.Ex
     if bad is not None:
         raise FormulaError(f"character {bad!r} is not allowed in a formula (ASCII only)")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # e.g. invalid escapes in a string: refused below anyway
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
-        raise FormulaError(f"malformed formula {_short(text)}: {error.msg}") from None
-    except (RecursionError, MemoryError):
+        raise FormulaError(f"malformed formula {_short(text)}: {_short(error.msg, 80)}") from None
+    except (RecursionError, MemoryError, ValueError):
         raise FormulaError(f"formula is nested more than {MAX_DEPTH} levels deep") from None
     builder = _Builder(symbols, exact)
     builder.source = text.strip()
     try:
         expression = builder.build(tree.body)
+        if not isinstance(expression, sympy.Expr):
+            raise FormulaError(f"formula {_short(text)} is not an expression")
+        _check_result(expression, text)
     except RecursionError:
         raise FormulaError(f"formula is nested more than {MAX_DEPTH} levels deep") from None
-    if not isinstance(expression, sympy.Expr) or expression.has(sympy.zoo, sympy.nan):
-        raise FormulaError(f"formula {_short(text)} is undefined as written")
     return expression, builder.names
 
 
@@ -303,6 +373,12 @@ def parse_node(
     check_name(name, what="node name")
     expression, names = _parse(formula, {} if symbols is None else symbols, exact)
     return name, expression, names
+
+
+def _brief(expression: sympy.Expr, limit: int = 40) -> str:
+    """An expression's text, cut to ``limit`` characters, for a message."""
+    text = sympy.sstr(expression)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _short(text: object, limit: int = 40) -> str:
