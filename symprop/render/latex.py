@@ -177,3 +177,20 @@ def render_latex(
         ]
     parts.append("\\endgroup\n")
     return "".join(parts)
+
+
+def notebook_latex(bp: BackwardPass, *, digits: int = DEFAULT_DIGITS) -> str:
+    """The backward pass and the gradients as one display-math block (``$$...$$``) for Jupyter."""
+    lines = math_lines(Walkthrough(bp, digits=digits))
+    rows = lines["backward"] + lines["gradients"]
+    return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
+
+
+def adjoint_latex(bp: BackwardPass, symbol: Symbol, *, digits: int = DEFAULT_DIGITS) -> str:
+    """One gradient, ``$\\frac{\\partial L}{\\partial w} = d x = 6$``, for Jupyter."""
+    graph = bp.graph
+    walk = Walkthrough(bp, digits=digits, expanded=False)
+    adjoint = bp.adjoints[symbol]
+    out = walk.out
+    compact = latex_expr(walk.show(adjoint.compact), digits, out)
+    return f"${_partial(out, graph.label(symbol))} = {compact} = {latex_value(adjoint.value, digits)}$"
