@@ -164,13 +164,14 @@ def check_rich(report: "GradcheckReport"):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=_title(report), title_justify="left", show_edge=False, highlight=False)
+    table = Table(show_edge=False, highlight=False)
     for k, header in enumerate(_headers(report)):
         table.add_column(header, justify="left" if k in (0, 4) else "right", no_wrap=k == 0, overflow="fold")
     for row in report.rows:
         cells = _cells(row)
         table.add_row(*(Text(c) for c in cells[:4]), Text(cells[4], style=STYLES[row.status]))
-    parts: list[Any] = [table, Text(_verdict(report), style="bold green" if report.passed else "bold red")]
+    verdict = Text(_verdict(report), style="bold green" if report.passed else "bold red")
+    parts: list[Any] = [Text(_title(report), style="bold"), table, verdict]
     for finding in report.findings:
         parts.append(Text(""))
         parts.append(Text(finding.message, style="yellow" if finding.kind == "kink" else "red"))
