@@ -534,7 +534,7 @@ class Network:
         for name, array in self.params.items():
             for index in np.ndindex(*array.shape):
                 values[graph.symbol(scalar_name(name, index))] = array[index]
-        rows = [(self._sample_index(sample), "")] if graph is self._graphs.get(False) else [
+        rows = [(self.check_sample(sample), "")] if graph is self._graphs.get(False) else [
             (k, f"s{k}_") for k in range(self.samples)
         ]
         for k, prefix in rows:
@@ -544,7 +544,12 @@ class Network:
                 values[graph.symbol(f"{prefix}y_{i}")] = v
         return values
 
-    def _sample_index(self, sample: int | None) -> int:
+    def check_sample(self, sample: int | None) -> int:
+        """``sample`` as an index into the data (``None`` means 0).
+
+        Raises:
+            PointError: naming the range, when it is not a sample of the data.
+        """
         if sample is None:
             return 0
         if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not 0 <= sample < self.samples:
@@ -553,6 +558,8 @@ class Network:
                 f"sample{'s' if self.samples != 1 else ''} (0 to {self.samples - 1})"
             )
         return int(sample)
+
+    _sample_index = check_sample  # the name other modules first used
 
     def backward(self, sample: int | None = None) -> BackwardPass:
         """The exact backward pass of the batch loss, or of sample ``sample``'s own loss.
@@ -563,7 +570,7 @@ class Network:
         ``backward().gradients["W1_0_1"].compact`` (or ``.expanded``).
         """
         if sample is not None:
-            self._sample_index(sample)
+            self.check_sample(sample)
         return backward(self.graph(sample), self.point(sample), exact=self.exact)
 
     def gradient_arrays(self, bp: BackwardPass) -> dict[str, np.ndarray]:
@@ -618,13 +625,28 @@ class TrainConfig:
 
 @dataclass
 class NetworkProblem:
-    """What the command line runs for a network spec: one sample or the batch."""
+    """What the command line runs for a network spec: one sample (``sample=K``) or the batch.
+
+    The backward passes are computed once and kept (the network must not change meanwhile).
+    """
 
     network: Network
     sample: int | None = None
+    _passes: dict[int | None, BackwardPass] = field(default_factory=dict, repr=False)
 
     def backward(self) -> BackwardPass:
-        return self.network.backward(self.sample)
+        """The pass the walkthrough narrates: sample ``sample``'s own loss, or the batch loss."""
+        return self.pass_for(self.sample)
+
+    def pass_for(self, sample: int | None) -> BackwardPass:
+        """The exact backward pass of one sample's loss (or, for ``None``, the batch loss)."""
+        if sample not in self._passes:
+            self._passes[sample] = self.network.backward(sample)
+        return self._passes[sample]
+
+    def per_sample(self) -> list[BackwardPass]:
+        """Each sample's own backward pass, in order (the batch gradient is their mean or sum)."""
+        return [self.pass_for(k) for k in range(self.network.samples)]
 
 
 @dataclass
@@ -651,7 +673,7 @@ class NetworkSpec:
         self.network.exact = self.network.exact or bool(getattr(args, "exact", False))
         sample = getattr(args, "sample", None)
         if sample is not None:
-            self.network._sample_index(sample)
+            self.network.check_sample(sample)
         return NetworkProblem(self.network, sample)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,17 @@ from ..errors import PointError, SympropError
 from ..graph import Graph
 from ..expr import parse_formula
 
-__all__ = ["add_source_arguments", "load_problem", "parse_at", "parse_names", "Problem", "write_output"]
+__all__ = [
+    "add_source_arguments",
+    "add_view_argument",
+    "load_problem",
+    "matrix_walkthrough",
+    "network_walkthrough",
+    "parse_at",
+    "parse_names",
+    "Problem",
+    "write_output",
+]
 
 
 @dataclass
@@ -46,6 +57,76 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--wrt", metavar="A,B", help="the parameters to differentiate for (default: every leaf)")
     parser.add_argument("--exact", action="store_true", help="read decimals such as 0.05 as exact fractions (1/20)")
+    parser.add_argument(
+        "--sample",
+        type=sample_index,
+        default=None,
+        metavar="K",
+        help="a [network] spec: narrate sample K (0-based) with its own loss; the batch gradient "
+        "is the mean (or sum) of the per-sample ones",
+    )
+
+
+def sample_index(text: str) -> int:
+    """``--sample K``: a whole number >= 0 (the range is checked against the data)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a sample number (0, 1, ...), got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a sample number (0, 1, ...), got {text!r}")
+    return value
+
+
+def add_view_argument(parser: argparse.ArgumentParser) -> None:
+    """``--view scalar|matrix`` (the matrix view is for networks)."""
+    parser.add_argument(
+        "--view",
+        choices=["scalar", "matrix"],
+        default="scalar",
+        help="scalar: one node per neuron (default); matrix: a network's layers as matrices and Jacobians",
+    )
+
+
+def network_walkthrough(problem: Any, fmt: str, text: str, digits: int) -> str:
+    """Add the batch (per-sample gradients and their mean/sum) to a network's walkthrough in ``fmt``."""
+    from ..nn import NetworkProblem
+
+    if not isinstance(problem, NetworkProblem) or problem.network.samples < 2:
+        return text
+    from ..render.network import batch_dict, batch_lines
+
+    if fmt == "json":
+        from ..render.json import dumps
+
+        return dumps({**json.loads(text), "batch": batch_dict(problem)})
+    lines = "\n".join(batch_lines(problem, digits=digits))
+    if fmt in ("text", "rich"):
+        return text.rstrip("\n") + "\n\n" + lines + "\n"
+    if fmt == "markdown":
+        return text.rstrip("\n") + "\n\n## The batch\n\n```text\n" + lines + "\n```\n"
+    return text  # latex, html, svg: the walkthrough only
+
+
+def matrix_walkthrough(problem: Any, fmt: str, digits: int) -> str:
+    """``--view matrix``: a network's matrix view in ``fmt`` (text, rich, markdown or json)."""
+    from ..nn import NetworkProblem
+
+    if not isinstance(problem, NetworkProblem):
+        raise SympropError("--view matrix is for a [network] spec (a formula has no layers)")
+    from ..matrix import matrix_view
+    from ..render.matrix import matrix_dict, render_matrix_text
+
+    view = matrix_view(problem.network, problem.sample)
+    if fmt == "json":
+        from ..render.json import dumps
+
+        return dumps(matrix_dict(view))
+    if fmt in ("text", "rich"):
+        return render_matrix_text(view, digits=digits)
+    if fmt == "markdown":
+        return "```text\n" + render_matrix_text(view, digits=digits) + "```\n"
+    raise SympropError(f"--view matrix: the {fmt} format is not supported; use text, markdown or json")
 
 
 def parse_names(text: str | None, option: str) -> list[str] | None:
@@ -90,10 +171,14 @@ def load_problem(args: argparse.Namespace) -> Any:
             point = dict(spec.at)
             for name, value in at.items():  # --at overrides the file
                 point[name] = value
+            if getattr(args, "sample", None) is not None:
+                raise SympropError("--sample is for a [network] spec (its [data] has samples)")
             return Problem(graph, point, spec.exact or args.exact)
         return spec.problem(args)
     if not args.expr:
         raise SympropError("give a formula (EXPR) or --spec FILE")
+    if getattr(args, "sample", None) is not None:
+        raise SympropError("--sample is for a [network] spec (its [data] has samples)")
     return Problem(formula_graph(args.expr, wrt, exact=args.exact), at, args.exact)
 
 

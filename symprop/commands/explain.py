@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..graph import to_number
 from ..render.numbers import DEFAULT_DIGITS
-from .common import add_source_arguments, load_problem, write_output
+from .common import add_source_arguments, add_view_argument, load_problem, matrix_walkthrough, network_walkthrough, write_output
 
 FORMATS = ["rich", "text", "markdown", "latex", "html", "svg", "json"]
 
@@ -27,6 +27,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     add_source_arguments(parser)
     add_format_arguments(parser)
+    add_view_argument(parser)
     return parser
 
 
@@ -68,11 +69,7 @@ def render(
     lr: str | None = None,
 ) -> str:
     """The walkthrough of a recorded backward pass in one format."""
-    if fmt is None:
-        if output is None:
-            fmt = "rich" if sys.stdout.isatty() else "text"
-        else:
-            fmt = SUFFIXES.get(Path(output).suffix.lower(), "text")
+    fmt = resolve_format(fmt, output)
     options = {"digits": digits, "expanded": True if expanded else None, "lr": _learning_rate(lr, bp)}
     if fmt == "json":
         from ..render.json import dumps, explain_dict
@@ -94,6 +91,16 @@ def render(
     return renderer(bp, **options)
 
 
+def resolve_format(fmt: str | None, output: str | None) -> str:
+    """``--format``, else rich on a terminal, else from the ``--output`` suffix, else text."""
+    if fmt is None:
+        if output is None:
+            fmt = "rich" if sys.stdout.isatty() else "text"
+        else:
+            fmt = SUFFIXES.get(Path(output).suffix.lower(), "text")
+    return fmt
+
+
 def _learning_rate(text: str | None, bp):
     if text is None:
         return None
@@ -102,8 +109,11 @@ def _learning_rate(text: str | None, bp):
 
 
 def run(args: argparse.Namespace) -> int:
-    bp = load_problem(args).backward()
-    write_output(
-        render(bp, args.format, args.digits, args.output, expanded=args.expanded, lr=args.lr), args.output
-    )
+    problem = load_problem(args)
+    fmt = resolve_format(args.format, args.output)
+    if args.view == "matrix":
+        write_output(matrix_walkthrough(problem, fmt, args.digits), args.output)
+        return 0
+    text = render(problem.backward(), fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr)
+    write_output(network_walkthrough(problem, fmt, text, args.digits), args.output)
     return 0

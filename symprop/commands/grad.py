@@ -29,10 +29,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    bp = load_problem(args).backward()
+    problem = load_problem(args)
+    bp = problem.backward()
     if args.json:
         from ..render.json import dumps, grad_dict
 
+        if hasattr(problem, "network"):  # a network: values nested like the parameters
+            from ..render.network import grad_json
+
+            write_output(dumps(grad_json(problem, bp, expanded=args.expanded)), args.output)
+            return 0
         write_output(dumps(grad_dict(bp, expanded=args.expanded)), args.output)
         return 0
     out = bp.graph.output.name
