@@ -8,6 +8,8 @@ before an ``=``, aligned under the first one.
 
 from __future__ import annotations
 
+import textwrap
+
 import sympy
 
 from ..backprop import BackwardPass
@@ -61,7 +63,8 @@ def step_line(walk: Walkthrough, row: StepRow, *, width: int = WIDTH, indent: in
         joined = _join(head, [f"{paren(format_expr(row.upstream, digits))} · {local}", numbers], width, indent)
         if len(joined) == 1 or walk.full:
             return joined
-    return _join(head, [f"{walk.d(n)} · {local}", numbers], width, indent)
+    upstream = _short(step.upstream.value, digits) if step.upstream.expr.is_Number else walk.d(n)
+    return _join(head, [f"{upstream} · {local}", numbers], width, indent)
 
 
 def sum_line(walk: Walkthrough, row: SumRow, *, width: int = WIDTH, indent: int = 2) -> list[str]:
@@ -121,9 +124,9 @@ def lines(walk: Walkthrough, *, width: int = WIDTH) -> list[str]:
     result.append("Gradients")
     for row in walk.gradients:
         result.append(f"  {walk.d(row.label)} = {format_value(row.value, digits)}")
-        result.append(f"      compact:  {format_expr(row.compact, digits)}")
+        result += _wrap_expr("      compact:  ", format_expr(row.compact, digits), width)
         if row.expanded is not None:
-            result.append(f"      expanded: {format_expr(row.expanded, digits)}")
+            result += _wrap_expr("      expanded: ", format_expr(row.expanded, digits), width)
     if walk.omitted:
         result.append(f"  ({walk.omitted})")
     if walk.updates:
@@ -135,6 +138,14 @@ def lines(walk: Walkthrough, *, width: int = WIDTH) -> list[str]:
             factors = f"{format_value(row.old, digits)} - {paren(eta)} · {paren(_short(row.grad, digits))}"
             result += ["  " + line for line in _join(head, [factors, format_value(row.new, digits)], width, 2)]
     return result
+
+
+def _wrap_expr(prefix: str, text: str, width: int) -> list[str]:
+    """A long expression over several lines, broken at spaces, indented under its start."""
+    return textwrap.wrap(
+        text, width, initial_indent=prefix, subsequent_indent=" " * len(prefix),
+        break_long_words=False, break_on_hyphens=False,
+    ) or [prefix.rstrip()]
 
 
 def _wrap_list(prefix: str, items: list[str], width: int) -> list[str]:
