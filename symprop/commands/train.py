@@ -1,0 +1,150 @@
+"""``symprop train``: train a network spec with its compiled exact gradients."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import sys
+
+from ..errors import SpecError, SympropError
+from .check import _positive
+from .common import write_output
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a network with its compiled exact gradients",
+        description="Derive the network's gradients, compile them to numpy, and train: "
+        "the [train] table of the spec gives the defaults.",
+    )
+    parser.add_argument("--spec", metavar="FILE", required=True, help="a TOML or JSON spec file with [network]")
+    parser.add_argument("--steps", type=_whole, help="how many steps (default: train.steps, else 1000)")
+    parser.add_argument("--lr", type=_positive, help="the learning rate (default: train.learning_rate, else 0.5)")
+    parser.add_argument(
+        "--optimizer",
+        choices=["sgd", "momentum", "rmsprop", "adam"],
+        help="default: train.optimizer, else sgd (momentum beta 0.9; rmsprop rho 0.9; adam 0.9/0.999; eps 1e-8)",
+    )
+    parser.add_argument("--json", action="store_true", help='JSON: {"steps", "loss_history", "final_loss", "params"}')
+    parser.add_argument("--plot", metavar="FILE.png", help="save the loss curve (needs matplotlib: symprop[plot])")
+    parser.add_argument("--show-code", action="store_true", help="print the compiled numpy code and exit")
+    parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    return parser
+
+
+def _whole(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def sparkline(values: list[float], width: int = 40) -> str:
+    """The values as one line of block characters, sampled to ``width`` (log scale when all are > 0)."""
+    if not values:
+        return ""
+    picks = [values[round(i * (len(values) - 1) / max(width - 1, 1))] for i in range(min(width, len(values)))]
+    if all(v > 0 for v in picks):
+        picks = [math.log10(v) for v in picks]
+    low, high = min(picks), max(picks)
+    span = high - low or 1.0
+    return "".join(BARS[min(len(BARS) - 1, int((v - low) / span * len(BARS)))] for v in picks)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import compile as compile_network
+    from ..spec import GraphSpec, load_spec
+    from ..train import train
+
+    spec = load_spec(args.spec)
+    if isinstance(spec, GraphSpec):
+        raise SpecError("train needs a [network] spec; a [graph] has nothing to train")
+    network, config = spec.network, spec.train
+    compiled = compile_network(network.mlp)
+    if args.show_code:
+        write_output(compiled.source, args.output)
+        return 0
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise SympropError("--plot needs matplotlib: pip install 'symprop[plot]' (or pip install matplotlib)")
+    steps = config.steps if args.steps is None else args.steps
+    lr = config.learning_rate if args.lr is None else args.lr
+    optimizer = args.optimizer or config.optimizer
+    show_progress = not args.json and args.output is None and sys.stdout.isatty() and steps > 0
+    if show_progress:
+        result = _train_with_progress(train, compiled, network, steps, lr, optimizer)
+    else:
+        result = train(compiled, network.params, network.x, network.y, steps=steps, lr=lr, optimizer=optimizer)
+    if args.plot:
+        _plot(result.loss_history + [result.final_loss], args.plot, f"{optimizer}, lr {lr:g}")
+    if args.json:
+        write_output(json.dumps(result.to_dict()) + "\n", args.output)
+        return 0
+    write_output(_summary(network, result, optimizer, lr, args.plot), args.output)
+    return 0
+
+
+def _train_with_progress(train, compiled, network, steps, lr, optimizer):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    every = max(1, steps // 200)
+    columns = [TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn()]
+    with Progress(*columns, console=Console(highlight=False), transient=True) as progress:
+        task = progress.add_task("train", total=steps, loss="…")
+
+        def callback(step: int, loss: float) -> None:
+            if step % every == 0 or step == steps - 1:
+                progress.update(task, completed=step + 1, loss=f"{loss:.6g}")
+
+        return train(compiled, network.params, network.x, network.y, steps=steps, lr=lr,
+                     optimizer=optimizer, callback=callback)
+
+
+def _summary(network, result, optimizer: str, lr: float, plot: str | None) -> str:
+    import numpy as np
+
+    mlp = network.mlp
+    start = result.loss_history[0] if result.loss_history else result.final_loss
+    lines = [
+        f"trained {mlp.layers} ({', '.join(mlp.activations)}; {mlp.loss}, {mlp.reduction}) on "
+        f"{network.samples} samples: {result.steps} steps of {optimizer}, learning rate {lr:g}",
+        f"loss {start:.6g} -> {result.final_loss:.6g}   {sparkline(result.loss_history + [result.final_loss])}",
+        "parameters:",
+    ]
+    for name, value in result.params.items():
+        text = np.array2string(np.asarray(value), precision=6, separator=", ", max_line_width=100)
+        lines.append(f"  {name} = " + text.replace("\n", "\n" + " " * (len(name) + 5)))
+    if plot:
+        lines.append(f"loss curve saved to {plot}")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(losses: list[float], path: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(range(len(losses)), losses)
+    if all(v > 0 for v in losses):
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(f"symprop train: {title}")
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    except OSError as error:
+        raise SympropError(f"cannot write {path!r}: {error.strerror}") from None
+    finally:
+        plt.close(fig)

@@ -1,0 +1,189 @@
+"""The compiled numpy gradients equal the exact symbolic ones, and they are stable."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+import sympy
+
+import symprop
+from symprop.compile import activation_derivative, output_delta, softmax_jacobian, softmax_p
+from symprop.nn import ACTIVATIONS, LOSSES, MLP, Network, loss_numpy
+
+ELEMENTWISE = list(ACTIVATIONS)
+SQUARED = ["half_squared_error", "squared_error", "mse"]
+PAIRS = [(out, loss) for out in ELEMENTWISE for loss in [*SQUARED, "binary_cross_entropy"]]
+PAIRS += [("softmax", loss) for loss in LOSSES]
+X = np.array([[0.3, -0.7], [1.1, 0.4], [-0.5, 0.9]])
+
+
+def targets(out: str, loss: str, width: int = 2) -> np.ndarray:
+    if loss == "cross_entropy":
+        return np.eye(width)[[0, 1, 1]]
+    return np.array([[0.2, 0.9], [0.7, 0.1], [0.4, 0.6]])
+
+
+def params_for(mlp: MLP, seed: int = 1) -> dict:
+    """Parameters away from relu's kink; for BCE the outputs stay inside (0, 1)."""
+    params = mlp.init_params(seed)
+    if mlp.loss == "binary_cross_entropy" and mlp.activations[-1] not in ("sigmoid", "softmax"):
+        params["W2"] = 0.1 * params["W2"]
+        params["b2"] = np.full_like(params["b2"], 0.4)
+    return params
+
+
+@pytest.mark.parametrize("out,loss", PAIRS, ids=[f"{o}-{l}" for o, l in PAIRS])
+def test_compiled_gradients_equal_the_exact_backward_pass(out, loss):
+    hidden = ELEMENTWISE[PAIRS.index((out, loss)) % len(ELEMENTWISE)]
+    mlp = MLP([2, 3, 2], [hidden, out], loss)
+    params = params_for(mlp)
+    y = targets(out, loss)
+    network = Network(mlp, params, X, y)
+    exact = network.exact_gradients()
+    value, grads = symprop.compile(mlp).loss_and_grads(network.params, X, y)
+    assert value == pytest.approx(float(network.backward().loss), rel=1e-12)
+    assert list(grads) == list(exact)
+    for name in exact:
+        assert grads[name].shape == exact[name].shape
+        np.testing.assert_allclose(grads[name], exact[name], rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("hidden", ELEMENTWISE)
+@pytest.mark.parametrize("bias,reduction", [("neuron", "mean"), ("layer", "sum"), ("none", "mean")])
+def test_every_hidden_activation_and_bias_mode(hidden, bias, reduction):
+    mlp = MLP([2, 3, 2, 2], [hidden, hidden, "sigmoid"], "binary_cross_entropy", reduction, bias)
+    params = mlp.init_params(3)
+    y = targets("sigmoid", "binary_cross_entropy")
+    network = Network(mlp, params, X, y)
+    exact = network.exact_gradients()
+    _, grads = symprop.compile(mlp).loss_and_grads(network.params, X, y)
+    for name in exact:
+        np.testing.assert_allclose(grads[name], exact[name], rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+def central_differences(f, params, x, y, h=1e-5):
+    numeric = {}
+    for name, p in params.items():
+        grad = np.zeros_like(p)
+        for index in np.ndindex(*p.shape):
+            up = {k: v.copy() for k, v in params.items()}
+            down = {k: v.copy() for k, v in params.items()}
+            up[name][index] += h
+            down[name][index] -= h
+            grad[index] = (f(up, x, y)[0] - f(down, x, y)[0]) / (2 * h)
+        numeric[name] = grad
+    return numeric
+
+
+@pytest.mark.parametrize("out,loss", [("sigmoid", "half_squared_error"), ("softmax", "cross_entropy"),
+                                      ("tanh", "mse"), ("softplus", "binary_cross_entropy")])
+def test_compiled_gradients_match_finite_differences(out, loss):
+    mlp = MLP([2, 4, 2], ["tanh", out], loss)
+    params = params_for(mlp, seed=5)
+    y = targets(out, loss)
+    f = symprop.compile(mlp).loss_and_grads
+    _, grads = f(params, X, y)
+    numeric = central_differences(f, params, X, y)
+    for name in grads:
+        np.testing.assert_allclose(grads[name], numeric[name], rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def test_the_compiled_loss_equals_the_numpy_forward_pass():
+    for out, loss in PAIRS:
+        mlp = MLP([2, 3, 2], ["relu", out], loss)
+        params = params_for(mlp)
+        y = targets(out, loss)
+        assert symprop.compile(mlp).loss(params, X, y) == pytest.approx(loss_numpy(mlp, params, X, y), rel=1e-12)
+
+
+# -- the derivations -------------------------------------------------------------
+
+
+def test_derivatives_come_from_sympy_diff_through_the_output():
+    a, y = sympy.symbols("a y", real=True)
+    assert activation_derivative("sigmoid").result == a * (1 - a)
+    assert activation_derivative("tanh").result == 1 - a**2
+    assert activation_derivative("identity").result == 1
+    assert output_delta("sigmoid", "binary_cross_entropy", 1).result == a - y
+    assert output_delta("identity", "half_squared_error", 1).result == a - y
+    # softmax: the Jacobian from diff, and cross-entropy's P = a*dl/da = -y, so dL/dz = a*sum(y) - y
+    jac = softmax_jacobian(3)
+    assert jac[0, 0] == a.func("a0", positive=True) - a.func("a0", positive=True) ** 2
+    assert softmax_p("cross_entropy", 3).result == -y
+
+
+def test_source_is_readable_python_from_the_derived_formulas():
+    compiled = symprop.compile(MLP([2, 3, 1], "sigmoid", "half_squared_error", "sum"))
+    src = compiled.source
+    assert "def loss_and_grads(params, x, y):" in src and "def forward(params, x):" in src
+    assert "D2 = A2*(1 - A2)*(A2 - Y)" in src
+    assert "D1 = (D2 @ W2)*(A1*(1 - A1))" in src
+    assert "gW1 = D1.T @ X" in src
+    compile(src, "<test>", "exec")  # valid Python on its own
+    softmax = symprop.compile(MLP([2, 5, 3], ["relu", "softmax"], "cross_entropy")).source
+    assert "numpy.max(Z2, axis=1, keepdims=True)" in softmax and "logA2 = Z2 - numpy.log(T2)" in softmax
+    assert "numpy.log(A2)" not in softmax
+
+
+def test_integer_inputs_are_cast_to_float64():
+    mlp = MLP([2, 3, 1], "tanh", "squared_error")
+    params = mlp.init_params(0)
+    xi = np.array([[40, 2], [3, 1]], dtype=np.int64)
+    yi = np.array([[1], [0]], dtype=np.int64)
+    f = symprop.compile(mlp).loss_and_grads
+    loss_i, grads_i = f(params, xi, yi)
+    loss_f, grads_f = f(params, xi.astype(float), yi.astype(float))
+    assert loss_i == loss_f and all(g.dtype == np.float64 for g in grads_i.values())
+
+
+# -- stability ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("out,loss", [("sigmoid", "binary_cross_entropy"), ("sigmoid", "half_squared_error"),
+                                      ("softmax", "cross_entropy"), ("softplus", "mse"),
+                                      ("identity", "binary_cross_entropy"), ("softmax", "binary_cross_entropy")])
+@pytest.mark.parametrize("scale", [1e3, -1e3, 1e6])
+def test_large_logits_raise_no_warning_and_give_no_nan(out, loss, scale):
+    mlp = MLP([2, 3, 2], ["sigmoid", out], loss)
+    params = mlp.init_params(2)
+    params["W2"] = scale * np.array([[1.0, -1.0, 0.5], [-1.0, 1.0, -0.5]])
+    y = targets(out, loss)
+    compiled = symprop.compile(mlp)
+    with warnings.catch_warnings(), np.errstate(all="raise", under="ignore"):
+        warnings.simplefilter("error")
+        value, grads = compiled.loss_and_grads(params, X, y)
+        compiled.forward(params, X)
+    assert np.isfinite(value)
+    assert all(np.all(np.isfinite(g)) for g in grads.values())
+
+
+def test_sigmoid_bce_from_the_logits_is_exact_far_out():
+    mlp = MLP([1, 1], "sigmoid", "binary_cross_entropy", "sum")
+    compiled = symprop.compile(mlp)
+    params = {"W1": np.array([[1.0]]), "b1": np.array([0.0])}
+    value, grads = compiled.loss_and_grads(params, [[-800.0]], [[1.0]])
+    assert value == pytest.approx(800.0)  # -log(sigmoid(-800)) = 800, not log(0)
+    assert grads["W1"][0, 0] == pytest.approx(800.0)  # (a - y)*x = (0 - 1)*(-800)
+
+
+def test_softmax_cross_entropy_at_huge_logits():
+    mlp = MLP([1, 3], "softmax", "cross_entropy", "sum")
+    params = {"W1": np.array([[1000.0], [0.0], [-1000.0]]), "b1": np.zeros(3)}
+    value, grads = symprop.compile(mlp).loss_and_grads(params, [[1.0]], [[0.0, 0.0, 1.0]])
+    assert value == pytest.approx(2000.0)
+    np.testing.assert_allclose(grads["b1"], [1.0, 0.0, -1.0], atol=1e-300)
+
+
+def test_the_source_uses_only_internal_names():
+    import ast
+    import re
+
+    for out, loss in PAIRS:
+        mlp = MLP([2, 3, 2], ["leaky_relu", out], loss, slope=0.2)
+        tree = ast.parse(symprop.compile(mlp).source)
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        names |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments) for a in n.args}
+        internal = re.compile(r"^(numpy|params|x|y|t|loss|X|Y|[WbZAEDTPS][0-9]+|logA[0-9]+|A[0-9]+c|g[Wb][0-9]+"
+                              r"|_symprop_(sigmoid|heaviside))$")
+        assert all(internal.match(name) for name in names), sorted(n for n in names if not internal.match(n))

@@ -1,0 +1,183 @@
+"""Optimizers, the training loop, divergence, and ``symprop train``."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import symprop
+from symprop.cli import main
+from symprop.commands.train import sparkline
+from symprop.errors import SpecError
+from symprop.nn import MLP
+from symprop.train import OPTIMIZERS, TrainingDiverged, make_optimizer, train
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+XOR_X = np.array([[1, 1], [0, 1], [1, 0], [0, 0]])
+XOR_Y = np.array([[0], [1], [1], [0]])
+
+
+def xor_mlp():
+    return MLP([2, 3, 1], "sigmoid", "half_squared_error", "sum")
+
+
+@pytest.mark.parametrize("name,lr", [("sgd", 0.5), ("momentum", 0.2), ("rmsprop", 0.01), ("adam", 0.02)])
+def test_every_optimizer_reduces_the_loss(name, lr):
+    mlp = xor_mlp()
+    result = train(mlp, mlp.init_params(1), XOR_X, XOR_Y, steps=300, lr=lr, optimizer=name)
+    assert result.steps == 300 and len(result.loss_history) == 300
+    assert result.final_loss < 0.8 * result.loss_history[0]
+
+
+def test_adam_first_step_moves_each_parameter_by_the_learning_rate():
+    opt = make_optimizer("adam", 0.1)
+    new = opt.step({"w": np.array([1.0, -2.0])}, {"w": np.array([3.0, -0.5])})
+    np.testing.assert_allclose(new["w"], [0.9, -1.9])  # bias-corrected m/sqrt(v) = sign(g)
+
+
+def test_momentum_accumulates_like_pytorch():
+    opt = make_optimizer("momentum", 0.1, beta=0.5)
+    p = {"w": np.array([0.0])}
+    p = opt.step(p, {"w": np.array([1.0])})  # v = 1
+    p = opt.step(p, {"w": np.array([1.0])})  # v = 1.5
+    np.testing.assert_allclose(p["w"], [-0.25])
+
+
+def test_bad_optimizer_settings_are_named():
+    with pytest.raises(SpecError, match="unknown optimizer 'adamw'"):
+        make_optimizer("adamw", 0.1)
+    with pytest.raises(SpecError, match="no hyper-parameter 'beta'"):
+        make_optimizer("adam", 0.1, beta=0.9)
+    with pytest.raises(SpecError, match="learning_rate"):
+        make_optimizer("sgd", -1)
+    assert set(OPTIMIZERS) == {"sgd", "momentum", "rmsprop", "adam"}
+
+
+def test_loss_history_is_the_loss_each_step_starts_from():
+    mlp = xor_mlp()
+    params = mlp.init_params(1)
+    long = train(mlp, params, XOR_X, XOR_Y, steps=5, lr=0.5)
+    for k in range(5):
+        short = train(mlp, params, XOR_X, XOR_Y, steps=k, lr=0.5)
+        assert short.final_loss == long.loss_history[k]
+    assert long.final_loss == symprop.compile(mlp).loss(long.params, XOR_X, XOR_Y)
+
+
+def test_xor_matches_seed_002_loop_to_1e_9():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import xor
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    initial, final, _ = xor.seed_002_loop()
+    result = train(xor_mlp(), xor.to_symprop(initial), xor.X, xor.Y, steps=2500, lr=0.5)
+    for name, value in xor.to_symprop(final).items():
+        np.testing.assert_allclose(result.params[name], value, rtol=0, atol=1e-9)
+
+
+def diverging():
+    mlp = MLP([1, 1], "identity", "squared_error", "sum")
+    return mlp, {"W1": [[1.0]], "b1": [0.0]}, [[3.0], [-2.0]], [[1.0], [2.0]]
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_finite_parameters():
+    mlp, params, x, y = diverging()
+    with pytest.raises(TrainingDiverged, match=r"training diverged at step \d+: the loss is (inf|nan)") as caught:
+        train(mlp, params, x, y, steps=10_000, lr=1.0)
+    result = caught.value.result
+    assert 0 < result.steps < 10_000
+    assert all(np.isfinite(v) for v in result.loss_history) and np.isfinite(result.final_loss)
+    assert all(np.all(np.isfinite(p)) for p in result.params.values())
+    assert len(result.loss_history) == result.steps
+    assert result.final_loss == symprop.compile(mlp).loss(result.params, x, y)
+    assert f"kept the parameters after step {result.steps}" in str(caught.value)
+
+
+def test_sparkline():
+    assert sparkline([]) == ""
+    line = sparkline([10.0 ** -k for k in range(100)], width=10)
+    assert len(line) == 10 and line[0] == "█" and line[-1] == "▁"
+    assert sparkline([1.0, 1.0]) == "▁▁"
+
+
+# -- the command line -------------------------------------------------------------
+
+
+def write_spec(tmp_path, train_table='learning_rate = 0.5\nsteps = 50\noptimizer = "sgd"'):
+    spec = tmp_path / "xor.toml"
+    spec.write_text(
+        '[network]\nlayers = [2, 3, 1]\nactivation = "sigmoid"\nloss = "half_squared_error"\nreduction = "sum"\n'
+        "[params]\nseed = 1\n"
+        "[data]\nx = [[1, 1], [0, 1], [1, 0], [0, 0]]\ny = [[0], [1], [1], [0]]\n"
+        f"[train]\n{train_table}\n"
+    )
+    return str(spec)
+
+
+def test_train_json_contract(tmp_path, capsys):
+    spec = write_spec(tmp_path)
+    assert main(["train", "--spec", spec, "--json", "--steps", "20", "--lr", "0.3", "--optimizer", "momentum"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data) == ["steps", "loss_history", "final_loss", "params"]
+    assert data["steps"] == 20 and len(data["loss_history"]) == 20
+    mlp = xor_mlp()
+    params = mlp.init_params(1)
+    assert data["loss_history"][0] == symprop.compile(mlp).loss(params, XOR_X, XOR_Y)
+    expected = train(mlp, params, XOR_X, XOR_Y, steps=20, lr=0.3, optimizer="momentum")
+    assert data["final_loss"] == expected.final_loss
+    assert data["params"] == {k: v.tolist() for k, v in expected.params.items()}
+
+
+def test_train_summary_on_a_pipe_has_no_progress_bar(tmp_path):
+    spec = write_spec(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "symprop", "train", "--spec", spec],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.startswith("trained [2, 3, 1] (sigmoid, sigmoid; half_squared_error, sum) on 4 samples: 50 steps")
+    assert "W2 = [[" in done.stdout and "━" not in done.stdout
+
+
+def test_train_show_code(tmp_path, capsys):
+    assert main(["train", "--spec", write_spec(tmp_path), "--show-code"]) == 0
+    out = capsys.readouterr().out
+    assert "def loss_and_grads(params, x, y):" in out and "D2 = A2*(1 - A2)*(A2 - Y)" in out
+
+
+def test_train_divergence_is_one_line_and_exit_2(tmp_path, capsys):
+    spec = tmp_path / "lin.toml"
+    spec.write_text('[network]\nlayers = [1, 1]\nactivation = "identity"\nloss = "squared_error"\nreduction = "sum"\n'
+                    "[params]\nW1 = [[1.0]]\nb1 = [0.0]\n[data]\nx = [[3.0], [-2.0]]\ny = [[1.0], [2.0]]\n")
+    assert main(["train", "--spec", str(spec), "--lr", "1", "--steps", "5000", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("symprop: error: training diverged at step ") and captured.err.count("\n") == 1
+
+
+def test_train_plot_without_matplotlib_is_a_clear_exit_2(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    assert main(["train", "--spec", write_spec(tmp_path), "--plot", str(tmp_path / "loss.png")]) == 2
+    assert "--plot needs matplotlib: pip install 'symprop[plot]'" in capsys.readouterr().err
+    assert not (tmp_path / "loss.png").exists()
+
+
+def test_train_plot_writes_a_png(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "loss.png"
+    assert main(["train", "--spec", write_spec(tmp_path), "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_refuses_a_graph_spec_and_bad_options(tmp_path, capsys):
+    spec = tmp_path / "g.toml"
+    spec.write_text('[graph]\nnodes = ["J = w**2"]\n[graph.at]\nw = 1\n')
+    assert main(["train", "--spec", str(spec)]) == 2
+    assert "train needs a [network] spec" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--spec", write_spec(tmp_path), "--lr", "nan"])
+    assert exit_.value.code == 2
