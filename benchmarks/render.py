@@ -4,58 +4,33 @@ Start-up (importing symprop, sympy and rich) is measured apart from the work:
 building the graph, the exact backward pass, then each renderer on that pass.
 Run it: python benchmarks/render.py   (prints one line per stage, in ms)
 
-Until the network builder lands, the net is written here as a formula graph
-with the MLP's conventions (DESIGN.md): ``z1 = W1 x + b1``, ``a1 = sigmoid(z1)``,
-``z2 = W2 a1 + b2``, ``yhat = sigmoid(z2)``, half squared error, labels
-``W1[j,i]``.
+The net is ``symprop.nn.Network``: sigmoid layers, half squared error, one
+sample, parameters drawn uniform(-1, 1) with seed 0.
 """
 
 from __future__ import annotations
 
+import random
 import time
 
 T0 = time.perf_counter()
 import sympy  # noqa: E402
 
-import symprop  # noqa: E402
+import symprop  # noqa: E402,F401
 from symprop.render import rich as _rich  # noqa: E402,F401  (start-up: rich is imported here)
 
 STARTUP = time.perf_counter() - T0
 
 
-def mlp_graph(layers=(2, 3, 1), seed: int = 0):
-    """A sigmoid MLP as a formula graph with labels, and a point (x, y, params)."""
-    import random
+def network_pass(layers=(2, 3, 1), seed: int = 0):
+    """The exact backward pass of one sample through a sigmoid MLP (``symprop.nn.Network``)."""
+    from symprop.nn import MLP, Network
 
     rng = random.Random(seed)
-    labels, at, items, previous = {}, {}, [], []
-
-    def leaf(name, label, value):
-        symbol = sympy.Symbol(name)
-        labels[symbol] = label
-        at[name] = value
-        return symbol
-
-    previous = [leaf(f"x_{i}", f"x[{i}]", round(rng.uniform(-1, 1), 2)) for i in range(layers[0])]
-    params = []
-    for l in range(1, len(layers)):
-        current = []
-        for j in range(layers[l]):
-            weights = [leaf(f"W{l}_{j}_{i}", f"W{l}[{j},{i}]", round(rng.uniform(-1, 1), 2)) for i in range(layers[l - 1])]
-            bias = leaf(f"b{l}_{j}", f"b{l}[{j}]", round(rng.uniform(-1, 1), 2))
-            params += [*weights, bias]
-            z = sympy.Symbol(f"z{l}_{j}")
-            a = sympy.Symbol(f"a{l}_{j}")
-            labels[z], labels[a] = f"z{l}[{j}]", f"a{l}[{j}]"
-            items.append((z, sum((w * p for w, p in zip(weights, previous)), bias)))
-            items.append((a, symprop.sigmoid(z)))
-            current.append(a)
-        previous = current
-    targets = [leaf(f"y_{k}", f"y[{k}]", round(rng.uniform(0, 1), 2)) for k in range(layers[-1])]
-    loss = sum(((y - a) ** 2 for y, a in zip(targets, previous)), sympy.S.Zero) / 2
-    items.append(("L", loss))
-    graph = symprop.Graph.from_exprs(items, params, labels=labels)
-    return graph, at
+    x = [[round(rng.uniform(-1, 1), 2) for _ in range(layers[0])]]
+    y = [[round(rng.uniform(0, 1), 2) for _ in range(layers[-1])]]
+    net = Network(MLP(list(layers), activation="sigmoid", loss="half_squared_error"), None, x, y, seed=seed)
+    return net.backward()
 
 
 def main() -> None:
@@ -64,8 +39,7 @@ def main() -> None:
     from symprop.render import rich
 
     t = time.perf_counter()
-    graph, at = mlp_graph()
-    bp = symprop.backward(graph, at)
+    bp = network_pass()
     derive = time.perf_counter() - t
     print(f"start-up (import symprop, sympy, rich): {STARTUP * 1000:7.1f} ms")
     print(f"graph + exact backward pass [2, 3, 1]:  {derive * 1000:7.1f} ms  ({len(bp.steps)} steps)")

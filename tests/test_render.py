@@ -66,11 +66,10 @@ def mazur_pass():
 def network_231_pass():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        from render import mlp_graph
+        from render import network_pass
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-    graph, at = mlp_graph((2, 3, 1))
-    return backward(graph, at)
+    return network_pass((2, 3, 1))
 
 
 def tricky_pass():

@@ -180,6 +180,9 @@ class Walkthrough:
 
     def short(self, expr: sympy.Expr) -> bool:
         """True when the expression's one-line text fits :data:`SHORT` characters."""
+        for count, _ in enumerate(sympy.preorder_traversal(expr)):
+            if count > 2 * SHORT:  # cheap: every tree node prints as about one character or more
+                return False
         return len(format_expr(expr, self.digits)) <= SHORT
 
     # -- rows -----------------------------------------------------------
