@@ -307,8 +307,9 @@ class _Generator:
         layers = self.mlp.layers
         src.add("X = numpy.asarray(x, dtype=numpy.float64)", _shape("m", layers[0]))
         for l in range(1, self.depth + 1):
-            bias = f" + b{l}" if self.mlp.bias != "none" else ""
-            src.add(f"Z{l} = {self.A[l - 1].name} @ W{l}.T{bias}", f"{_shape('m', layers[l])}: z = a_prev W^T + b")
+            src.add(f"Z{l} = {self.A[l - 1].name} @ W{l}.T", f"{_shape('m', layers[l])}: z = a_prev W^T + b")
+            if self.mlp.bias != "none":
+                src.add(f"Z{l} += b{l}")
             name = self.mlp.activations[l - 1]
             if name == "softmax":
                 src.add(f"Z{l} = Z{l} - numpy.max(Z{l}, axis=1, keepdims=True)", "softmax(z) = softmax(z - max z)")
@@ -376,12 +377,10 @@ class _Generator:
                 name = mlp.activations[l - 2]
                 local = activation_derivative(name, self.slope)
                 self.derivations.append(Derivation(f"layer {l - 1}: {local.what}", local.formula, local.result))
-                back = f"D{l} @ W{l}"
-                if local.result == 1:
-                    src.add(f"D{l - 1} = {back}", "dL/da_prev = delta W; identity: da/dz = 1")
-                else:
-                    src.add(f"D{l - 1} = ({back})*({src.code(local.result, self.names(l - 1))})",
-                            f"delta_prev = (delta W) * da/dz, da/dz = {sympy.sstr(local.result)}")
+                src.add(f"D{l - 1} = D{l} @ W{l}", f"{_shape('m', mlp.layers[l - 1])}: dL/da_prev = delta W")
+                if local.result != 1:  # identity: da/dz = 1
+                    src.add(f"D{l - 1} *= {src.code(local.result, self.names(l - 1))}",
+                            f"delta_prev = dL/da_prev * da/dz, da/dz = {sympy.sstr(local.result)}")
         order = {name: k for k, name in enumerate(mlp.param_shapes())}
         items = ", ".join(f'"{p}": {g}' for p, g in sorted(grads, key=lambda pg: order[pg[0]]))
         src.add(f"return loss, {{{items}}}")

@@ -118,7 +118,7 @@ def test_source_is_readable_python_from_the_derived_formulas():
     src = compiled.source
     assert "def loss_and_grads(params, x, y):" in src and "def forward(params, x):" in src
     assert "D2 = A2*(1 - A2)*(A2 - Y)" in src
-    assert "D1 = (D2 @ W2)*(A1*(1 - A1))" in src
+    assert "D1 *= A1*(1 - A1)" in src
     assert "gW1 = D1.T @ X" in src
     compile(src, "<test>", "exec")  # valid Python on its own
     softmax = symprop.compile(MLP([2, 5, 3], ["relu", "softmax"], "cross_entropy")).source

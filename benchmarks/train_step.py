@@ -1,0 +1,222 @@
+"""How much a compiled training step costs, as ratios to hand-written numpy measured in the same run.
+
+Two cases (issue 6):
+
+* seed 002's XOR net, [2, 3, 1], sigmoid, half squared error summed, 4 samples, sgd;
+* a softmax classifier, [2, 100, 3], relu + softmax + cross-entropy, 300 spiral points, sgd.
+
+A step is the forward pass, the loss, the gradients and the sgd update. For
+symprop it is one iteration of ``symprop.train.train``'s loop (compiled
+``loss_and_grads``, the finiteness check of the loss, ``SGD.step``); the
+baseline is the same step written by hand in numpy, as seed 002 and CS231n do.
+PyTorch (float64, autograd) and micrograd are timed too when they are
+installed, and skipped with a note otherwise. Last, the time to derive and
+compile the gradients as the network gets deeper (the exact scalar backward
+pass is timed by ``benchmarks/derive.py``).
+
+    python benchmarks/train_step.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import timeit
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+
+import symprop  # noqa: E402
+from symprop.compile import activation_derivative, output_delta, softmax_p  # noqa: E402
+from symprop.nn import MLP  # noqa: E402
+from symprop.train import SGD  # noqa: E402
+from spiral import spiral  # noqa: E402
+
+
+def best_of(step, number: int, repeat: int) -> float:
+    """The fastest of ``repeat`` runs of ``number`` steps, in microseconds per step."""
+    return min(timeit.repeat(step, number=number, repeat=repeat)) / number * 1e6
+
+
+# -- the two cases: data, initial parameters, a hand-written numpy step ------------
+
+
+def xor_case():
+    x = np.array([[1, 1], [0, 1], [1, 0], [0, 0]], dtype=float)
+    y = np.array([[0], [1], [1], [0]], dtype=float)
+    mlp = MLP([2, 3, 1], "sigmoid", "half_squared_error", "sum")
+    params = mlp.init_params(1)
+    state = {"w1": params["W1"].T.copy(), "b1": params["b1"][None, :].copy(),
+             "w2": params["W2"].T.copy(), "b2": params["b2"][None, :].copy()}
+
+    def numpy_step(lr=0.5):  # seed 002's loop body, with the cost summed
+        w1, b1, w2, b2 = state["w1"], state["b1"], state["w2"], state["b2"]
+        a1 = 1 / (1 + np.exp(-(x.dot(w1) + b1)))
+        a2 = 1 / (1 + np.exp(-(a1.dot(w2) + b2)))
+        cost = np.sum((y - a2) ** 2) / 2
+        dz2 = (a2 - y) * (a2 * (1 - a2))
+        dz1 = dz2.dot(w2.T) * (a1 * (1 - a1))
+        state["w2"] = w2 - lr * a1.T.dot(dz2)
+        state["b2"] = b2 - lr * np.sum(dz2, axis=0, keepdims=True)
+        state["w1"] = w1 - lr * x.T.dot(dz1)
+        state["b1"] = b1 - lr * np.sum(dz1, axis=0, keepdims=True)
+        return cost
+
+    return "[2, 3, 1] sigmoid, 4 samples", mlp, params, x, y, 0.5, numpy_step
+
+
+def spiral_case():
+    x, labels = spiral()
+    y = np.eye(3)[labels]
+    mlp = MLP([2, 100, 3], ["relu", "softmax"], "cross_entropy")
+    params = mlp.init_params(0, "he")
+    state = {"W1": params["W1"].T.copy(), "b1": params["b1"].copy(),
+             "W2": params["W2"].T.copy(), "b2": params["b2"].copy()}
+    m = x.shape[0]
+    rows = np.arange(m)
+
+    def numpy_step(lr=1.0):  # CS231n's "putting it together", with the max shift
+        W1, b1, W2, b2 = state["W1"], state["b1"], state["W2"], state["b2"]
+        hidden = np.maximum(0, x.dot(W1) + b1)
+        scores = hidden.dot(W2) + b2
+        scores = scores - np.max(scores, axis=1, keepdims=True)
+        exp_scores = np.exp(scores)
+        probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
+        loss = np.sum(-np.log(probs[rows, labels])) / m
+        dscores = probs
+        dscores[rows, labels] -= 1
+        dscores /= m
+        dhidden = dscores.dot(W2.T)
+        dhidden[hidden <= 0] = 0
+        state["W2"] = W2 - lr * hidden.T.dot(dscores)
+        state["b2"] = b2 - lr * np.sum(dscores, axis=0)
+        state["W1"] = W1 - lr * x.T.dot(dhidden)
+        state["b1"] = b1 - lr * np.sum(dhidden, axis=0)
+        return loss
+
+    return "[2, 100, 3] relu+softmax, 300 samples", mlp, params, x, y, 1.0, numpy_step
+
+
+def symprop_step(mlp, params, x, y, lr):
+    """One iteration of symprop.train.train's loop."""
+    f = symprop.compile(mlp).loss_and_grads
+    opt = SGD(lr)
+    state = {"p": mlp.check_params(params)}
+
+    def step():
+        loss, grads = f(state["p"], x, y)
+        loss = float(loss)
+        if not math.isfinite(loss):
+            raise RuntimeError("diverged")
+        state["p"] = opt.step(state["p"], grads)
+        return loss
+
+    return step
+
+
+def torch_step(mlp, params, x, y, lr):
+    import torch
+
+    torch.set_num_threads(1)
+    ps = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    tx, ty = torch.tensor(x), torch.tensor(y)
+    softmax = mlp.activations[-1] == "softmax"
+    labels = ty.argmax(dim=1)
+
+    def step():
+        a1 = torch.nn.functional.linear(tx, ps["W1"], ps["b1"])
+        a1 = torch.relu(a1) if mlp.activations[0] == "relu" else torch.sigmoid(a1)
+        z2 = torch.nn.functional.linear(a1, ps["W2"], ps["b2"])
+        if softmax:
+            loss = torch.nn.functional.cross_entropy(z2, labels)
+        else:
+            loss = ((torch.sigmoid(z2) - ty) ** 2).sum() / 2
+        for p in ps.values():
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in ps.values():
+                p -= lr * p.grad
+        return loss.item()
+
+    return step
+
+
+def micrograd_step(mlp, params, x, y, lr):
+    """micrograd's own MLP of the same widths (relu hidden, linear output: micrograd has no sigmoid)."""
+    from micrograd.nn import MLP as MicroMLP
+
+    net = MicroMLP(mlp.layers[0], mlp.layers[1:])
+    rows = [list(map(float, r)) for r in x]
+    targets = [float(r[0]) for r in y]
+
+    def step():
+        loss = sum(((net(r) - t) ** 2 for r, t in zip(rows, targets)), 0) * 0.5
+        net.zero_grad()
+        loss.backward()
+        for p in net.parameters():
+            p.data -= lr * p.grad
+        return loss.data
+
+    return step
+
+
+def check_same_first_steps(case) -> None:
+    """The baseline and symprop agree on the losses of their first steps (same problem, same start)."""
+    name, mlp, params, x, y, lr, numpy_step = case
+    ours = symprop_step(mlp, params, x, y, lr)
+    a = [numpy_step() for _ in range(3)]
+    b = [ours() for _ in range(3)]
+    assert np.allclose(a, b, rtol=1e-10), (name, a, b)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
+    args = parser.parse_args()
+    repeat = 3 if args.quick else 7
+    print(f"numpy {np.__version__}, python {sys.version.split()[0]}; best of {repeat} runs, microseconds per step\n")
+    for make, number in ((xor_case, 2000), (spiral_case, 300)):
+        case = make()
+        check_same_first_steps(make())
+        name, mlp, params, x, y, lr, numpy_step = case
+        ours = symprop_step(mlp, params, x, y, lr)
+        times = {"numpy": [], "symprop": []}
+        for _ in range(2):  # interleave, so that a busy machine hurts both
+            times["numpy"].append(best_of(numpy_step, number, repeat))
+            times["symprop"].append(best_of(ours, number, repeat))
+        base = min(times["numpy"])
+        print(f"{name}")
+        print(f"  hand-written numpy   {base:9.1f} us   1.00x")
+        t = min(times["symprop"])
+        print(f"  symprop compiled     {t:9.1f} us   {t / base:.2f}x")
+        for label, maker, n in (("PyTorch (float64)", torch_step, number), ("micrograd (relu)", micrograd_step, 200)):
+            if label.startswith("micrograd") and mlp.layers != [2, 3, 1]:
+                print(f"  {label:<20} (not run: scalar autograd on {mlp.layers} x {len(x)} samples)")
+                continue
+            try:
+                other = maker(mlp, params, x, y, lr)
+            except ImportError:
+                print(f"  {label:<20} (not installed; skipped)")
+                continue
+            t = best_of(other, n, repeat)
+            print(f"  {label:<20} {t:9.1f} us   {t / base:.2f}x")
+        print()
+
+    print("Deriving and compiling the gradients, [2, 8 x depth, 1] sigmoid (caches cleared):")
+    for depth in (1, 2, 4, 8, 16, 32):
+        for cached in (activation_derivative, output_delta, softmax_p):
+            cached.cache_clear()
+        mlp = MLP([2] + [8] * depth + [1], "sigmoid", "binary_cross_entropy")
+        start = time.perf_counter()
+        symprop.compile(mlp)
+        print(f"  depth {depth:>2}: {(time.perf_counter() - start) * 1e3:7.1f} ms")
+    print("(the exact scalar backward pass, node by node: benchmarks/derive.py)")
+
+
+if __name__ == "__main__":
+    main()
