@@ -148,6 +148,13 @@ def test_network_walkthrough_fits_80_columns():
     assert full.count("expanded:") == len(bp.gradients)
 
 
+def test_long_fan_in_sums_wrap_at_80_columns():
+    nodes = ["a0 = w*x"] + [f"a{i} = sigmoid(a{i-1})*w + a{i-1}" for i in range(1, 14)] + ["L = a13**2"]
+    text = render_text(backward(Graph.from_formulas(nodes, params=["w"]), {"w": 0.3, "x": 0.5}))
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "  dL/dw = (via a13) + (via a12)" in text and "(via\n" not in text
+
+
 def test_labels_show_in_formulas_not_internal_names():
     text = render_text(network_231_pass())
     assert "W1[0,0]*x[0]" in text and "W1_0_0" not in text

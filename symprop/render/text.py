@@ -8,6 +8,7 @@ before an ``=``, aligned under the first one.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import sympy
@@ -21,6 +22,9 @@ __all__ = ["render_text", "step_line", "sum_line", "WIDTH"]
 #: Lines are kept to this many columns where they can be broken.
 WIDTH = 80
 
+#: One function call such as ``Heaviside(z, 0)``: needs no parentheses as a factor.
+_CALL = re.compile(r"[A-Za-z_]\w*\((?:[^()]|\([^()]*\))*\)")
+
 
 def _short(value: sympy.Expr, digits: int) -> str:
     return format_value(value, digits, closed_form=False)
@@ -28,7 +32,7 @@ def _short(value: sympy.Expr, digits: int) -> str:
 
 def paren(text: str) -> str:
     """Parenthesise a factor unless it is a plain name or a non-negative number."""
-    if text.startswith("≈"):
+    if text.startswith("≈") or _CALL.fullmatch(text):
         return text
     simple = text.replace(".", "").replace("/", "").replace("*", "").replace("_", "")
     simple = simple.replace("[", "").replace("]", "").replace(",", "")
@@ -72,7 +76,17 @@ def sum_line(walk: Walkthrough, row: SumRow, *, width: int = WIDTH, indent: int 
     digits = walk.digits
     vias = " + ".join(f"(via {n})" for n in row.vias)
     values = " + ".join(paren(_short(v, digits)) for v in row.values)
-    return _join(f"{walk.d(row.input)} = {vias}", [f"{values} = {_short(row.adjoint.value, digits)}"], width, indent)
+    total = f"{values} = {_short(row.adjoint.value, digits)}"
+    joined = _join(f"{walk.d(row.input)} = {vias}", [total], width, indent)
+    if max(len(line) for line in joined) + indent <= width:
+        return joined
+    pad = " " * (len(walk.d(row.input)) + 1)
+    wrap = lambda text, first: textwrap.wrap(  # noqa: E731
+        text, width - indent, initial_indent=first, subsequent_indent=pad + "  ",
+        break_long_words=False, break_on_hyphens=False,
+    )
+    glued = " + ".join(f"(via\x00{n})" for n in row.vias)  # never break inside "(via n)"
+    return [line.replace("\x00", " ") for line in wrap(glued, f"{walk.d(row.input)} = ")] + wrap(total, f"{pad}= ")
 
 
 def render_text(
@@ -128,7 +142,7 @@ def lines(walk: Walkthrough, *, width: int = WIDTH) -> list[str]:
         if row.expanded is not None:
             result += _wrap_expr("      expanded: ", format_expr(row.expanded, digits), width)
     if walk.omitted:
-        result.append(f"  ({walk.omitted})")
+        result += _wrap_expr("  ", f"({walk.omitted})", width)
     if walk.updates:
         result.append("")
         eta = format_value(walk.lr, digits)
