@@ -85,6 +85,9 @@ class relu(Function):  # noqa: N801
     def _eval_is_real(self):
         return self.args[0].is_real
 
+    def _latex(self, printer):
+        return r"\operatorname{relu}\left(%s\right)" % printer._print(self.args[0])
+
     def _numpycode(self, printer):
         return "numpy.maximum(0, %s)" % printer._print(self.args[0])
 
@@ -110,6 +113,10 @@ class leaky_relu(Function):  # noqa: N801
 
     def _eval_is_real(self):
         return self.args[0].is_real
+
+    def _latex(self, printer):
+        x, slope = (printer._print(a) for a in self.args)
+        return r"\operatorname{leaky\_relu}_{%s}\left(%s\right)" % (slope, x)
 
     def _numpycode(self, printer):
         x, slope = (printer._print(a) for a in self.args)
@@ -137,6 +144,9 @@ class softplus(Function):  # noqa: N801
 
     def _eval_is_real(self):
         return self.args[0].is_real
+
+    def _latex(self, printer):
+        return r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
 
     def _numpycode(self, printer):
         return "numpy.logaddexp(0, %s)" % printer._print(self.args[0])
