@@ -278,7 +278,7 @@ def _diverged(step: int, what: str, kept: Params | None, losses: list[float]) ->
     taken = len(losses) - 1
     result = TrainResult(kept, losses[:-1], losses[-1], taken)
     raise TrainingDiverged(
-        f"training diverged at step {step}: {what}; stopped and kept the parameters after step "
-        f"{taken} (loss {losses[-1]:.6g}); try a smaller learning rate",
+        f"training diverged at step {step}: {what}; stopped and kept the last parameters with a finite "
+        f"loss ({taken} steps in, loss {losses[-1]:.6g}); try a smaller learning rate",
         result,
     )

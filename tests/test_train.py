@@ -93,7 +93,8 @@ def test_a_diverging_run_stops_and_keeps_the_last_finite_parameters():
     assert all(np.all(np.isfinite(p)) for p in result.params.values())
     assert len(result.loss_history) == result.steps
     assert result.final_loss == symprop.compile(mlp).loss(result.params, x, y)
-    assert f"kept the parameters after step {result.steps}" in str(caught.value)
+    assert f"kept the last parameters with a finite loss ({result.steps} steps in" in str(caught.value)
+    assert f"diverged at step {result.steps + 1}:" in str(caught.value)
 
 
 def test_sparkline():
