@@ -48,8 +48,8 @@ __all__ = [
     "Adjoint",
     "FanIn",
     "parse_formula",
-    # compiled gradients (training: symprop.train.train)
-    "compile",
+    # symprop.compile(network) is left out of __all__, so that "from symprop import *"
+    # does not shadow the builtin compile; training: symprop.train.train
     # the checker (symprop.check; loaded on first use)
     "gradcheck",
     "GradcheckReport",
