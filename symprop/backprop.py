@@ -28,7 +28,7 @@ import sympy
 from sympy import Symbol
 
 from .errors import LimitError
-from .graph import Graph, check_size, check_value
+from .graph import Graph, check_exact_value, check_size, check_value
 
 __all__ = ["Term", "Step", "Adjoint", "FanIn", "BackwardPass", "backward", "MAX_COMPACT_OPS"]
 
@@ -176,12 +176,14 @@ class BackwardPass:
                     self.values,
                     graph,
                 )
+                product_value = upstream.value * local_value
+                check_exact_value(product_value, f"d{graph.output.name}/d{node.name} * d{node.name}/d{v.name}")
                 step = Step(
                     node=node.symbol,
                     input=v,
                     local=Term(local, local_value),
                     upstream=upstream,
-                    product=Term(upstream.expr * local, upstream.value * local_value),
+                    product=Term(upstream.expr * local, product_value),
                 )
                 self.steps.append(step)
                 self.adjoints.setdefault(v, Adjoint(v, _pass=self)).steps.append(step)

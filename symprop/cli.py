@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from typing import Sequence
 
@@ -20,7 +21,17 @@ __all__ = ["main", "build_parser"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line and exit 2."""
+    """argparse, but usage errors are one line and exit 2, and ``-x*w`` is a formula.
+
+    argparse takes any word that starts with ``-`` for an option unless it
+    looks like a negative number; here every such word that is not one of the
+    parser's options (``-h``, ``--at``, ...) is an argument, so a formula such
+    as ``-log(y)`` can be written as it is.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-[^-]")  # argparse: "looks like a number"
 
     def error(self, message: str) -> None:  # type: ignore[override]
         hint = f" (see '{self.prog} --help')"
@@ -50,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
+        sys.stderr.write(f"symprop: error: give a command: {', '.join(COMMANDS)}\n")
         return 2
     try:
         return args.run(args)

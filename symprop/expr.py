@@ -51,12 +51,7 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
 _FRACTION = re.compile(r"[+-]?\d+/\d+\Z")
 
-_BINARY = {
-    ast.Add: lambda a, b: a + b,
-    ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b,
-}
+_BINARY = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 
 _OPERATOR_NAMES = {
     ast.FloorDiv: "'//'",
@@ -204,13 +199,36 @@ class _Builder:
     def _BinOp(self, node: ast.BinOp, depth: int) -> sympy.Expr:
         if type(node.op) not in _BINARY and not isinstance(node.op, ast.Pow):
             raise FormulaError(f"operator {_OPERATOR_NAMES.get(type(node.op), '?')} is not allowed in a formula")
+        if isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+            return self._chain(node, depth)
         left = self.build(node.left, depth)
         right = self.build(node.right, depth)
-        if isinstance(node.op, ast.Pow):
-            return _guard(_bounded_power, left, right, what="'**'")
-        if isinstance(node.op, ast.Div) and right.is_zero:
-            raise FormulaError("division by zero in the formula")
-        return _guard(_BINARY[type(node.op)], left, right, what=_SYMBOLS[type(node.op)])
+        return _guard(_bounded_power, left, right, what="'**'")
+
+    def _chain(self, node: ast.BinOp, depth: int) -> sympy.Expr:
+        """``a + b - c + ...`` or ``a * b / c * ...``: one level of depth, one SymPy ``Add``/``Mul``.
+
+        Python nests such a chain to the left, one level per term; walking it
+        in a loop keeps a sum of 500 terms from counting as 500 levels deep,
+        and building the ``Add`` once keeps it linear.
+        """
+        family = (ast.Add, ast.Sub) if isinstance(node.op, (ast.Add, ast.Sub)) else (ast.Mult, ast.Div)
+        operations = []
+        while isinstance(node, ast.BinOp) and isinstance(node.op, family):
+            operations.append((node.op, node.right))
+            node = node.left
+        terms = [self.build(node, depth)]
+        for op, right in reversed(operations):
+            term = self.build(right, depth)
+            if isinstance(op, ast.Div):
+                if term.is_zero:
+                    raise FormulaError("division by zero in the formula")
+                term = _guard(lambda t: t**-1, term, what="'/'")
+            elif isinstance(op, ast.Sub):
+                term = _guard(lambda t: -t, term, what="'-'")
+            terms.append(term)
+        combine = sympy.Add if family[0] is ast.Add else sympy.Mul
+        return _guard(combine, *terms, what=_SYMBOLS[family[0]])
 
     def _Call(self, node: ast.Call, depth: int) -> sympy.Expr:
         if isinstance(node.func, ast.Attribute):
@@ -346,7 +364,7 @@ def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[sympy.Ex
     except SyntaxError as error:
         raise FormulaError(f"malformed formula {_short(text)}: {_short(error.msg, 80)}") from None
     except (RecursionError, MemoryError, ValueError):
-        raise FormulaError(f"formula is nested more than {MAX_DEPTH} levels deep") from None
+        raise FormulaError("formula is too long or too deeply nested for Python's parser") from None
     builder = _Builder(symbols, exact)
     builder.source = text.strip()
     try:

@@ -26,13 +26,18 @@ from typing import Iterable, Mapping, Sequence
 import sympy
 from sympy import Symbol
 
-from .errors import EvaluationError, GraphError, LimitError, PointError
+from .errors import EvaluationError, FormulaError, GraphError, LimitError, PointError
 from .expr import check_name, make_symbol, parse_node, parse_number
 
 __all__ = ["Node", "Graph", "to_number", "MAX_EXPANDED_OPS"]
 
 #: Bound on the size (``count_ops``) of an expanded, leaves-only expression.
 MAX_EXPANDED_OPS = 20_000
+
+#: Bound on the size of an exact closed-form value (sigmoids of integers nest
+#: with depth, and evaluating them grows much faster than their size).
+MAX_EXACT_VALUE_OPS = 1_000
+MAX_EXACT_VALUE_DEPTH = 50
 
 
 @dataclass(frozen=True)
@@ -125,8 +130,9 @@ class Graph:
             self.params: tuple[Symbol, ...] = self.leaves
         else:
             self.params = tuple(self._param(p) for p in params)
-            if len(set(self.params)) != len(self.params):
-                raise GraphError("a parameter is named twice")
+            twice = next((p for i, p in enumerate(self.params) if p in self.params[:i]), None)
+            if twice is not None:
+                raise GraphError(f"parameter {twice.name!r} is named twice")
         self._expanded: dict[Symbol, sympy.Expr] = {}
 
     # -- construction ---------------------------------------------------
@@ -323,7 +329,8 @@ def check_size(expression: sympy.Expr, what: str, limit: int = MAX_EXPANDED_OPS)
         count += 1
         if count > limit:
             raise LimitError(
-                f"{what} has more than {limit} operations; use the compact form (in node symbols) instead"
+                f"{what} has more than {limit} operations; use the compact form (in node symbols) "
+                "instead (e.g. without --expanded)"
             )
 
 
@@ -342,8 +349,11 @@ def to_number(raw: object, *, name: str = "value", exact: bool = False) -> sympy
     elif isinstance(raw, str):
         try:
             value = parse_number(raw, exact=exact)
+        except FormulaError as error:  # says what is wrong with the text, shortened
+            raise PointError(f"{name!r}: {error}") from None
         except Exception:
-            raise PointError(f"{name!r}: {raw!r} is not a number") from None
+            shown = raw if len(raw) <= 40 else raw[:40] + "..."
+            raise PointError(f"{name!r}: {shown!r} is not a number") from None
     else:
         try:
             as_float = float(raw)  # numpy scalars and 0-d arrays
@@ -367,20 +377,49 @@ def _finite_real(number: sympy.Expr) -> bool:
     )
 
 
+def check_exact_value(value: sympy.Expr, what: str) -> None:
+    """Refuse an exact closed form past :data:`MAX_EXACT_VALUE_OPS`, with what to do instead."""
+    if value.is_Number:
+        return
+    count, todo = 0, [(value, 1)]
+    while todo:
+        expression, depth = todo.pop()
+        count += 1
+        if count > MAX_EXACT_VALUE_OPS or depth > MAX_EXACT_VALUE_DEPTH:
+            size = f"more than {MAX_EXACT_VALUE_OPS} operations" if count > MAX_EXACT_VALUE_OPS else (
+                f"nested more than {MAX_EXACT_VALUE_DEPTH} levels deep")
+            raise LimitError(
+                f"the exact value of {what} is a closed form {size}; give the point in decimals "
+                "(e.g. w=1.0, not w=1) to compute in floating point"
+            )
+        todo.extend((arg, depth + 1) for arg in expression.args)
+
+
 def check_value(value: sympy.Expr, what: str, values: Mapping[Symbol, sympy.Expr], graph: "Graph") -> sympy.Expr:
     """Return ``value`` if it is a finite real number, else say where it is undefined."""
     if value.is_Number:
         number = value
     else:
+        check_exact_value(value, what.partition(" = ")[0])
         try:
             number = value.evalf()
         except (RecursionError, ValueError, TypeError):
             number = sympy.nan
     if not _finite_real(number):
-        leaves = ", ".join(f"{s.name}={sympy.sstr(values[s])}" for s in graph.leaves if s in values)
-        kind = "not real" if (number.is_number and number.has(sympy.I)) else "undefined"
+        leaves = ", ".join(f"{s.name}={_show(values[s])}" for s in graph.leaves if s in values)
+        if number.is_number and number.has(sympy.I):
+            kind = "not real"
+        elif number.is_Number and number.is_finite:  # exact or mpmath, but past float64
+            kind = "too large for floating point (it overflows float64)"
+        else:
+            kind = "undefined"
         raise EvaluationError(f"{what} is {kind} at {leaves}")
     return value
+
+
+def _show(value: sympy.Expr) -> str:
+    """A leaf's value in a message: ``0.5``, not ``0.500000000000000``."""
+    return repr(float(value)) if value.is_Float else sympy.sstr(value)
 
 
 class _Tracer:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backprop import BackwardPass, backward
-from ..errors import PointError, SympropError
+from ..errors import LimitError, PointError, SympropError
 from ..graph import Graph
 from ..expr import parse_formula
 
@@ -180,6 +180,53 @@ def load_problem(args: argparse.Namespace) -> Any:
     if getattr(args, "sample", None) is not None:
         raise SympropError("--sample is for a [network] spec (its [data] has samples)")
     return Problem(formula_graph(args.expr, wrt, exact=args.exact), at, args.exact)
+
+
+#: A walkthrough longer than this many steps is refused: nobody reads it, and
+#: deriving and printing it takes minutes (a 100-50-10 network on 4 samples
+#: prints 130,000 lines).
+MAX_WALKTHROUGH_STEPS = 10_000
+
+
+def walkthrough_steps(problem: Any) -> int:
+    """How many chain-rule steps the walkthrough of ``problem`` will print (about, for a network)."""
+    graph = getattr(problem, "graph", None)
+    if isinstance(graph, Graph):
+        needed = set(graph.params)
+        steps = 0
+        for node in graph.nodes:
+            inputs = [s for s in node.inputs if s in needed]
+            if inputs:
+                needed.add(node.symbol)
+                steps += len(inputs)
+        return steps
+    network = getattr(problem, "network", None)
+    mlp = getattr(network, "mlp", None)
+    layers = list(getattr(mlp, "layers", None) or [])
+    if len(layers) < 2:
+        return 0
+    # per sample: z = W a_prev + b (weights, earlier activations, bias), a = sigma(z), the loss
+    per_sample = sum(n * (2 * prev + 1) for prev, n in zip(layers, layers[1:])) - layers[1] * layers[0]
+    per_sample += sum(layers[1:]) + layers[-1]
+    if list(getattr(mlp, "activations", None) or [""])[-1] == "softmax":  # each output uses every z
+        per_sample += layers[-1] * (layers[-1] - 1)
+    if getattr(problem, "sample", None) is not None:
+        return per_sample
+    samples = getattr(network, "samples", 1)
+    return samples * per_sample + (samples if samples > 1 else 0)
+
+
+def check_walkthrough_size(problem: Any, limit: int = MAX_WALKTHROUGH_STEPS) -> None:
+    """Refuse a scalar walkthrough past ``limit`` steps, saying what to ask for instead."""
+    steps = walkthrough_steps(problem)
+    if steps > limit:
+        if hasattr(problem, "network"):
+            instead = "--sample K to narrate one sample, --view matrix for the layers as matrices, or 'symprop grad'"
+        else:
+            instead = "'symprop grad' for the gradients alone, or --wrt to pick fewer parameters"
+        raise LimitError(
+            f"the walkthrough would have about {steps:,} steps (limit {limit:,}); use {instead}"
+        )
 
 
 def formula_graph(text: str, params: list[str] | None, *, exact: bool = False) -> Graph:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..graph import to_number
 from ..render.numbers import DEFAULT_DIGITS
-from .common import add_source_arguments, add_view_argument, load_problem, matrix_walkthrough, network_walkthrough, write_output
+from .common import add_source_arguments, add_view_argument, check_walkthrough_size, load_problem, matrix_walkthrough, network_walkthrough, write_output
 
 FORMATS = ["rich", "text", "markdown", "latex", "html", "svg", "json"]
 
@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if args.view == "matrix":
         write_output(matrix_walkthrough(problem, fmt, args.digits), args.output)
         return 0
+    check_walkthrough_size(problem)
     text = render(problem.backward(), fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr)
     write_output(network_walkthrough(problem, fmt, text, args.digits), args.output)
     return 0
