@@ -163,7 +163,9 @@ class _Builder:
         if method is None:
             what = _NODE_NAMES.get(type(node)) or _OPERATOR_NAMES.get(type(node))
             raise FormulaError(f"{what or type(node).__name__} is not allowed in a formula")
-        return method(node, depth + 1)
+        expression = method(node, depth + 1)
+        _check_constants(expression)
+        return expression
 
     def _Constant(self, node: ast.Constant, depth: int) -> sympy.Expr:
         value = node.value
@@ -276,6 +278,38 @@ def _check_exp_argument(argument: sympy.Expr) -> None:
                 f"exp({_short(sympy.sstr(argument), 30)}) is a power with an exponent "
                 f"too large (limit {MAX_EXPONENT})"
             )
+
+
+def _check_constants(expression: sympy.Expr) -> None:
+    """Refuse constants too large to reason about before SymPy tries to.
+
+    ``exp(1000)**1000`` is ``exp(1000000)``, and deciding the sign of
+    ``sin(exp(1000000))`` (``relu``, ``abs``, a division) needs that number to
+    a million bits: minutes. So a constant argument of ``exp`` is bounded by
+    the exponent limit, and a float by the constant-size limit, as each
+    piece of the formula is built.
+    """
+    if expression.is_Atom:
+        if expression.is_Float and _float_bits(expression) > MAX_CONSTANT_BITS:
+            raise FormulaError(f"the number {_brief(expression, 20)} is too large")
+        return
+    for atom in expression.atoms(sympy.Float, sympy.exp):
+        if atom.is_Float:
+            if _float_bits(atom) > MAX_CONSTANT_BITS:
+                raise FormulaError(f"the number {_brief(atom, 20)} is too large")
+        elif not atom.args[0].free_symbols:
+            argument = atom.args[0]
+            size = abs(argument) if argument.is_Number else abs(argument.evalf(15))
+            if not size.is_Number or size > MAX_EXPONENT:
+                raise FormulaError(
+                    f"the constant exp({_brief(argument, 20)}) is out of range (exponent limit ±{MAX_EXPONENT})"
+                )
+
+
+def _float_bits(number: sympy.Float) -> int:
+    """How far a float is from 1 in bits: the size of its exponent."""
+    _, mantissa, exponent, bits = number._mpf_
+    return abs(exponent + bits) if mantissa else 0
 
 
 #: What a parsed formula may be made of (besides the whitelisted functions).
