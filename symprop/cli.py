@@ -77,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("symprop: interrupted\n")
         return 130
+    except SystemExit as exit_:  # argparse exits before run(): only a user's code (--against) gets here
+        sys.stderr.write(f"symprop: error: the user's code called sys.exit({exit_.code!r}); nothing was checked\n")
+        return 2
     except BrokenPipeError:
         sys.stderr.close()
         return 0

@@ -396,7 +396,7 @@ def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[sympy.Ex
             warnings.simplefilter("ignore")
             tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
-        raise FormulaError(f"malformed formula {_short(text)}: {_short(error.msg, 80)}") from None
+        raise FormulaError(f"malformed formula {_short(text)}: {str(error.msg)[:80]}") from None
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError("formula is too long or too deeply nested for Python's parser") from None
     builder = _Builder(symbols, exact)

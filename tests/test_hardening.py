@@ -310,3 +310,30 @@ def test_library_refusals_are_the_same_errors():
     with pytest.raises(EvaluationError, match="node 'L' = log\\(c\\) is undefined at w=0, x=1"):
         backward(graph, {"w": 0, "x": 1})
     assert backward(graph, {"w": 1, "x": sympy.Rational(1, 2)}).gradients["w"].value == 1
+
+
+# -- a user's gradient function (--against) ----------------------------------
+
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ("raise ValueError('oops')", "error", "grads raised ValueError: oops"),
+        ("return None", "not numbers", "returned NoneType, not a dict of gradients"),
+        ("return {'w': float('nan')}", "NaN", "w: NaN or infinity at w"),
+        ("return {'w': [[1.0, 2.0], [3.0, 4.0]]}", "bad shape", "w: expected shape (), got (2, 2)"),
+        ("return grads(params, x, y)", "error", "RecursionError"),
+    ],
+)
+def test_H29_an_against_function_that_raises_or_returns_garbage_fails_the_check(capsys, tmp_path, body, status, message):
+    user = tmp_path / "user.py"
+    user.write_text(f"def grads(params, x, y):\n    {body}\n")
+    assert main(["check", "w**2", "--at", "w=3", "--against", f"{user}:grads", "--format", "text"]) == 1
+    out = capsys.readouterr().out
+    assert status in out and message in out and "FAILED" in out
+
+
+def test_H29_an_against_function_that_calls_sys_exit_is_not_a_pass(capsys, tmp_path):
+    user = tmp_path / "user.py"
+    user.write_text("import sys\ndef grads(params, x, y):\n    sys.exit(0)\n")
+    fails(capsys, ["check", "w**2", "--at", "w=3", "--against", f"{user}:grads"],
+          "the user's code called sys.exit(0); nothing was checked")
