@@ -287,7 +287,14 @@ class Graph:
         """
         values = self.point(at, exact=exact)
         for node in self.nodes:
-            value = node.formula.xreplace(values)
+            try:
+                value = node.formula.xreplace(values)
+            except (ArithmeticError, AttributeError, TypeError, ValueError) as error:  # SymPy's own failures
+                leaves = ", ".join(f"{s.name}={_show(values[s])}" for s in self.leaves)
+                raise EvaluationError(
+                    f"node {node.name!r} = {sympy.sstr(node.formula)} cannot be evaluated at {leaves} "
+                    f"({type(error).__name__} in SymPy; e.g. a sign it cannot decide)"
+                ) from None
             values[node.symbol] = check_value(value, f"node {node.name!r} = {sympy.sstr(node.formula)}", values, self)
         return values
 
