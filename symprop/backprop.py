@@ -96,13 +96,6 @@ class Adjoint:
 
         return adjoint_latex(self._pass, self.symbol)
 
-    def _repr_latex_(self) -> str:
-        """Jupyter: ``dL/dw = compact = value`` as math (the renderer is imported only here)."""
-        assert self._pass is not None
-        from .render.latex import adjoint_latex
-
-        return adjoint_latex(self._pass, self.symbol)
-
     @property
     def is_fan_in(self) -> bool:
         """True when several nodes use ``v``, so ``dL/dv`` is a sum of branches."""
@@ -254,22 +247,6 @@ class BackwardPass:
     def __repr__(self) -> str:
         grads = ", ".join(f"{n}={sympy.sstr(a.value)}" for n, a in self.gradients.items())
         return f"BackwardPass(loss={sympy.sstr(self.loss)}, {grads})"
-
-    # -- notebooks: the renderers are imported only when a notebook asks ----
-    # (no _repr_html_: Jupyter prefers HTML to Markdown and LaTeX, and would
-    # show a monospace table instead of the math)
-
-    def _repr_markdown_(self) -> str:
-        """Jupyter: the walkthrough as Markdown tables with LaTeX math."""
-        from .render.markdown import render_markdown
-
-        return render_markdown(self, math=True, heading="####")
-
-    def _repr_latex_(self) -> str:
-        """Jupyter and nbconvert: the backward steps and gradients as one aligned display."""
-        from .render.latex import notebook_latex
-
-        return notebook_latex(self)
 
     # -- notebooks: the renderers are imported only when a notebook asks ----
     # (no _repr_html_: Jupyter prefers HTML to Markdown and LaTeX, and would
