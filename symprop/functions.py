@@ -68,8 +68,8 @@ class relu(Function):  # noqa: N801
 
     @classmethod
     def eval(cls, x):
-        if x.is_extended_real and x.is_number:
-            return x if x > 0 else S.Zero
+        # Assumption queries, not ``x > 0``: a sign SymPy cannot decide leaves
+        # relu(x) unevaluated instead of raising.
         if x.is_extended_nonnegative:
             return x
         if x.is_extended_nonpositive:
@@ -101,8 +101,10 @@ class leaky_relu(Function):  # noqa: N801
     def eval(cls, x, slope=None):
         if slope is None:
             return cls(x, Rational(1, 100))
-        if x.is_extended_real and x.is_number and slope.is_number:
-            return x if x > 0 else slope * x
+        if x.is_extended_nonnegative:
+            return x
+        if x.is_extended_nonpositive and slope.is_number:
+            return slope * x
         return None
 
     def fdiff(self, argindex=1):

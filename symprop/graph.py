@@ -414,13 +414,17 @@ def check_value(value: sympy.Expr, what: str, values: Mapping[Symbol, sympy.Expr
             number = sympy.nan
     if not _finite_real(number):
         leaves = ", ".join(f"{s.name}={_show(values[s])}" for s in graph.leaves if s in values)
+        advice = ""
         if number.is_number and number.has(sympy.I):
-            kind = "not real"
+            kind = "is not real"
         elif number.is_Number and number.is_finite:  # exact or mpmath, but past float64
-            kind = "too large for floating point (it overflows float64)"
+            kind = "is too large for floating point (it overflows float64)"
+        elif not number.is_Number and not number.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            # e.g. relu(sin(1)**2 + cos(1)**2 - 1): SymPy cannot decide the sign exactly
+            kind, advice = "cannot be evaluated", " (SymPy cannot decide its exact value: give the point in decimals)"
         else:
-            kind = "undefined"
-        raise EvaluationError(f"{what} is {kind} at {leaves}")
+            kind = "is undefined"
+        raise EvaluationError(f"{what} {kind} at {leaves}{advice}")
     return value
 
 
