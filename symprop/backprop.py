@@ -144,6 +144,7 @@ class BackwardPass:
             out: Adjoint(out, value=sympy.S.One, compact=sympy.S.One, _pass=self)
         }
         self._locals: dict[tuple[Symbol, Symbol], sympy.Expr] = {}
+        self._terms_by_symbol: dict[Symbol, dict[Symbol, list[sympy.Expr]]] = {}
         self._expanded: dict[Symbol, sympy.Expr] = {}
         self._run()
 
@@ -195,11 +196,24 @@ class BackwardPass:
         key = (node, v)
         if key not in self._locals:
             formula = self.graph.node(node).formula
-            derivative = _diff(formula, v)
+            if formula.is_Add:  # differentiate only the terms that hold v
+                derivative = sympy.Add(*(_diff(term, v) for term in self._terms(node, formula).get(v, ())))
+            else:
+                derivative = _diff(formula, v)
             if not formula.is_Atom:
                 derivative = derivative.xreplace({formula: node})
             self._locals[key] = derivative
         return self._locals[key]
+
+    def _terms(self, node: Symbol, formula: sympy.Expr) -> dict[Symbol, list[sympy.Expr]]:
+        """A sum's terms by the symbols they hold, found once per node."""
+        if node not in self._terms_by_symbol:
+            index: dict[Symbol, list[sympy.Expr]] = {}
+            for term in formula.args:
+                for symbol in term.free_symbols:
+                    index.setdefault(symbol, []).append(term)
+            self._terms_by_symbol[node] = index
+        return self._terms_by_symbol[node]
 
     def _shorten(self, adjoint: Adjoint) -> sympy.Expr:
         """Keep the compact form if small, else name it by its adjoint symbol."""

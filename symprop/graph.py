@@ -130,9 +130,11 @@ class Graph:
             self.params: tuple[Symbol, ...] = self.leaves
         else:
             self.params = tuple(self._param(p) for p in params)
-            twice = next((p for i, p in enumerate(self.params) if p in self.params[:i]), None)
-            if twice is not None:
-                raise GraphError(f"parameter {twice.name!r} is named twice")
+            seen: set[Symbol] = set()
+            for p in self.params:
+                if p in seen:
+                    raise GraphError(f"parameter {p.name!r} is named twice")
+                seen.add(p)
         self._expanded: dict[Symbol, sympy.Expr] = {}
 
     # -- construction ---------------------------------------------------
