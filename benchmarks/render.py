@@ -14,7 +14,6 @@ import random
 import time
 
 T0 = time.perf_counter()
-import sympy  # noqa: E402
 
 import symprop  # noqa: E402,F401
 from symprop.render import rich as _rich  # noqa: E402,F401  (start-up: rich is imported here)

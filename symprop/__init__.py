@@ -13,7 +13,7 @@ and read every local derivative and chain-rule product:
 __version__ = "0.1.0"
 
 from .backprop import Adjoint, BackwardPass, FanIn, Step, Term, backward
-from .compile import compile  # noqa: A004 - symprop.compile(network); imports no numpy until called
+from .compile import compile  # noqa: A004, F401 - symprop.compile(network); imports no numpy until called
 from .errors import (
     EvaluationError,
     FormulaError,

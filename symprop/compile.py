@@ -437,7 +437,6 @@ def compile(network: Any) -> Compiled:  # noqa: A001 - symprop.compile(network)
     Returns:
         A :class:`Compiled` with ``loss_and_grads``, ``forward`` and the ``source``.
     """
-    import numpy
 
     mlp = getattr(network, "mlp", network)
     gen = _Generator(mlp)

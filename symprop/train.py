@@ -188,9 +188,10 @@ class TrainResult:
 class TrainingDiverged(SympropError):
     """The loss (or a gradient) became NaN or infinite; ``result`` holds the last finite parameters."""
 
-    def __init__(self, message: str, result: TrainResult):
+    def __init__(self, message: str, result: TrainResult, step: int = 0):
         super().__init__(message)
         self.result = result
+        self.step = step
 
 
 def _as_batch(values: Any, width: int, what: str) -> np.ndarray:
@@ -274,11 +275,12 @@ def _diverged(step: int, what: str, kept: Params | None, losses: list[float]) ->
     ``losses`` ends with ``kept``'s loss (it is empty when the initial loss is not finite).
     """
     if kept is None or not losses:
-        raise TrainingDiverged(f"{what} at the initial parameters; nothing to train", TrainResult({}, [], math.nan, 0))
+        raise TrainingDiverged(f"{what} at the initial parameters; nothing to train", TrainResult({}, [], math.nan, 0), 0)
     taken = len(losses) - 1
     result = TrainResult(kept, losses[:-1], losses[-1], taken)
     raise TrainingDiverged(
         f"training diverged at step {step}: {what}; stopped and kept the last parameters with a finite "
         f"loss ({taken} steps in, loss {losses[-1]:.6g}); try a smaller learning rate",
         result,
+        step,
     )

@@ -1,6 +1,5 @@
 """The compiled numpy gradients equal the exact symbolic ones, and they are stable."""
 
-import itertools
 import warnings
 
 import numpy as np

@@ -237,8 +237,10 @@ def test_H23_a_recursion_error_anywhere_is_one_line_with_advice(capsys, monkeypa
 
 
 @pytest.mark.parametrize("command", ["grad", "explain"])
-@pytest.mark.parametrize("digits, message", [("0", "expected 1 to 30"), ("31", "expected 1 to 30"),
-                                             ("-5", "expected 1 to 30"), ("abc", "expected a whole number")])
+@pytest.mark.parametrize("digits, message", [("0", "expected a whole number from 1 to 30, got '0'"),
+                                             ("31", "expected a whole number from 1 to 30, got '31'"),
+                                             ("-5", "expected a whole number from 1 to 30, got '-5'"),
+                                             ("abc", "expected a whole number from 1 to 30, got 'abc'")])
 def test_H24_digits_out_of_range(capsys, command, digits, message):
     fails(capsys, [command, "w*x", "--at", "w=1.5,x=2", "--digits", digits], message)
 

@@ -21,7 +21,6 @@ import pytest
 import sympy
 from rich.console import Console
 
-import symprop
 from symprop import Graph, backward
 from symprop.cli import main
 from symprop.commands.demo import DEMO_POINT, demo_graph

@@ -1,6 +1,7 @@
 """Optimizers, the training loop, divergence, and ``symprop train``."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -153,8 +154,15 @@ def test_train_divergence_is_one_line_and_exit_2(tmp_path, capsys):
                     "[params]\nW1 = [[1.0]]\nb1 = [0.0]\n[data]\nx = [[3.0], [-2.0]]\ny = [[1.0], [2.0]]\n")
     assert main(["train", "--spec", str(spec), "--lr", "1", "--steps", "5000", "--json"]) == 2
     captured = capsys.readouterr()
-    assert captured.out == ""
     assert captured.err.startswith("symprop: error: training diverged at step ") and captured.err.count("\n") == 1
+    # the last parameters with a finite loss are kept, and shown
+    data = json.loads(captured.out)
+    step = data["diverged"]["step"]
+    assert f"at step {step}:" in captured.err and data["steps"] == step - 1
+    assert math.isfinite(data["final_loss"]) and math.isfinite(data["params"]["W1"][0][0])
+    assert len(data["loss_history"]) == data["steps"]
+    assert main(["train", "--spec", str(spec), "--lr", "1", "--steps", "5000"]) == 2
+    assert capsys.readouterr().out.startswith(f"diverged at step {step}; the last parameters with a finite loss:")
 
 
 def test_train_plot_without_matplotlib_is_a_clear_exit_2(tmp_path, capsys, monkeypatch):

@@ -3,28 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from ..check import DEFAULT_EPS, DEFAULT_FLOOR, DEFAULT_RTOL, gradcheck
-from .common import add_source_arguments, load_problem, write_output
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _sample(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+from .common import add_source_arguments, load_problem, positive_number, write_output
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -43,13 +25,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="your gradient function grads(params, x, y) -> {name: array shaped like the parameter}; "
         "for a formula, params is {name: float}, x the other leaves ({name: float} or None), y None",
     )
-    parser.add_argument("--eps", type=_positive, default=DEFAULT_EPS, help="finite-difference step (default %(default)g)")
-    parser.add_argument("--rtol", type=_positive, default=DEFAULT_RTOL, help="largest relative error that passes (default %(default)g)")
+    parser.add_argument("--eps", type=positive_number, default=DEFAULT_EPS, help="finite-difference step (default %(default)g)")
+    parser.add_argument("--rtol", type=positive_number, default=DEFAULT_RTOL, help="largest relative error that passes (default %(default)g)")
     parser.add_argument(
-        "--floor", type=_positive, default=DEFAULT_FLOOR, help="least denominator of the relative error (default %(default)g)"
+        "--floor", type=positive_number, default=DEFAULT_FLOOR, help="least denominator of the relative error (default %(default)g)"
     )
-    if "--sample" not in parser._option_string_actions:  # the shared source arguments may already have it
-        parser.add_argument("--sample", type=_sample, default=None, metavar="K", help="a network: check sample K's own loss")
     parser.add_argument("--json", action="store_true", help='JSON: {"passed", "rows": [{"param", "symbolic", "numeric", "rel_error", "ok"}], ...}')
     parser.add_argument("--format", choices=["rich", "text", "markdown", "html"], default=None,
                         help="output format (default: rich on a terminal, text otherwise)")

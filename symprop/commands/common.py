@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import sys
 from dataclasses import dataclass
@@ -67,15 +68,40 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def sample_index(text: str) -> int:
-    """``--sample K``: a whole number >= 0 (the range is checked against the data)."""
+def positive_number(text: str) -> float:
+    """An option's finite number > 0 (``--lr``, ``--eps``, ``--rtol``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _integer(text: str, low: int, high: int | None, expected: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a sample number (0, 1, ...), got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a sample number (0, 1, ...), got {text!r}")
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def whole_number(text: str) -> int:
+    """An option's whole number >= 0 (``--steps``)."""
+    return _integer(text, 0, None, "a whole number >= 0")
+
+
+def digits(text: str) -> int:
+    """``--digits N``: significant digits, 1 to 30."""
+    return _integer(text, 1, 30, "a whole number from 1 to 30")
+
+
+def sample_index(text: str) -> int:
+    """``--sample K``: a whole number >= 0 (the range is checked against the data)."""
+    return _integer(text, 0, None, "a sample number (0, 1, ...)")
 
 
 def add_view_argument(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..graph import to_number
 from ..render.numbers import DEFAULT_DIGITS
-from .common import add_source_arguments, add_view_argument, check_walkthrough_size, load_problem, matrix_walkthrough, network_walkthrough, write_output
+from .common import add_source_arguments, add_view_argument, check_walkthrough_size, digits, load_problem, matrix_walkthrough, network_walkthrough, write_output
 
 FORMATS = ["rich", "text", "markdown", "latex", "html", "svg", "json"]
 
@@ -39,7 +39,7 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
         help="output format (default: rich on a terminal; else from the --output suffix "
         ".md/.tex/.html/.svg/.json; else text)",
     )
-    parser.add_argument("--digits", type=_digits, default=DEFAULT_DIGITS, help="significant digits (default %(default)s)")
+    parser.add_argument("--digits", type=digits, default=DEFAULT_DIGITS, help="significant digits (default %(default)s)")
     parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     parser.add_argument(
         "--expanded",
@@ -47,16 +47,6 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
         help="show every expanded gradient and upstream expression in full (default: only the short ones)",
     )
     parser.add_argument("--lr", metavar="ETA", help="a learning rate: also show the update w <- w - ETA * dL/dw")
-
-
-def _digits(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= value <= 30:
-        raise argparse.ArgumentTypeError("expected 1 to 30")
-    return value
 
 
 def render(

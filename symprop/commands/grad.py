@@ -6,8 +6,7 @@ import argparse
 
 from ..errors import LimitError
 from ..render.numbers import DEFAULT_DIGITS, format_expr, format_value
-from .explain import _digits  # 1 to 30, as for explain
-from .common import add_source_arguments, load_problem, write_output
+from .common import add_source_arguments, digits, load_problem, write_output
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -24,7 +23,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="with --json, also the expanded forms (refused past a size bound)",
     )
-    parser.add_argument("--digits", type=_digits, default=DEFAULT_DIGITS, help="significant digits (default %(default)s)")
+    parser.add_argument("--digits", type=digits, default=DEFAULT_DIGITS, help="significant digits (default %(default)s)")
     parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     return parser
 

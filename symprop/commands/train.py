@@ -7,10 +7,13 @@ import importlib.util
 import json
 import math
 import sys
+from typing import TYPE_CHECKING
 
 from ..errors import SpecError, SympropError
-from .check import _positive
-from .common import write_output
+from .common import positive_number, whole_number, write_output
+
+if TYPE_CHECKING:
+    from ..train import TrainingDiverged
 
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -23,8 +26,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "the [train] table of the spec gives the defaults.",
     )
     parser.add_argument("--spec", metavar="FILE", required=True, help="a TOML or JSON spec file with [network]")
-    parser.add_argument("--steps", type=_whole, help="how many steps (default: train.steps, else 1000)")
-    parser.add_argument("--lr", type=_positive, help="the learning rate (default: train.learning_rate, else 0.5)")
+    parser.add_argument("--steps", type=whole_number, help="how many steps (default: train.steps, else 1000)")
+    parser.add_argument("--lr", type=positive_number, help="the learning rate (default: train.learning_rate, else 0.5)")
     parser.add_argument(
         "--optimizer",
         choices=["sgd", "momentum", "rmsprop", "adam"],
@@ -35,16 +38,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--show-code", action="store_true", help="print the compiled numpy code and exit")
     parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     return parser
-
-
-def _whole(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
 
 
 def sparkline(values: list[float], width: int = 40) -> str:
@@ -62,7 +55,7 @@ def sparkline(values: list[float], width: int = 40) -> str:
 def run(args: argparse.Namespace) -> int:
     from .. import compile as compile_network
     from ..spec import GraphSpec, load_spec
-    from ..train import train
+    from ..train import TrainingDiverged, train
 
     spec = load_spec(args.spec)
     if isinstance(spec, GraphSpec):
@@ -78,17 +71,34 @@ def run(args: argparse.Namespace) -> int:
     lr = config.learning_rate if args.lr is None else args.lr
     optimizer = args.optimizer or config.optimizer
     show_progress = not args.json and args.output is None and sys.stdout.isatty() and steps > 0
-    if show_progress:
-        result = _train_with_progress(train, compiled, network, steps, lr, optimizer)
-    else:
-        result = train(compiled, network.params, network.x, network.y, steps=steps, lr=lr, optimizer=optimizer)
+    try:
+        if show_progress:
+            result = _train_with_progress(train, compiled, network, steps, lr, optimizer)
+        else:
+            result = train(compiled, network.params, network.x, network.y, steps=steps, lr=lr, optimizer=optimizer)
+    except TrainingDiverged as diverged:
+        # Show what was kept (the last parameters with a finite loss), then fail with the one-line error.
+        if diverged.result.params:
+            _report(args, network, diverged.result, optimizer, lr, diverged)
+        raise
+    _report(args, network, result, optimizer, lr, None)
+    return 0
+
+
+def _report(args, network, result, optimizer: str, lr: float, diverged: TrainingDiverged | None) -> None:
+    """The summary (or ``--json``) of a run, and the loss plot when asked."""
     if args.plot:
         _plot(result.loss_history + [result.final_loss], args.plot, f"{optimizer}, lr {lr:g}")
     if args.json:
-        write_output(json.dumps(result.to_dict()) + "\n", args.output)
-        return 0
-    write_output(_summary(network, result, optimizer, lr, args.plot), args.output)
-    return 0
+        data = result.to_dict()
+        if diverged is not None:
+            data["diverged"] = {"step": diverged.step, "message": str(diverged)}
+        write_output(json.dumps(data) + "\n", args.output)
+        return
+    summary = _summary(network, result, optimizer, lr, args.plot)
+    if diverged is not None:
+        summary = f"diverged at step {diverged.step}; the last parameters with a finite loss:\n" + summary
+    write_output(summary, args.output)
 
 
 def _train_with_progress(train, compiled, network, steps, lr, optimizer):
