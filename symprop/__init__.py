@@ -28,12 +28,24 @@ from .functions import leaky_relu, relu, sigmoid, softplus
 from .graph import Graph, Node
 
 
-def __getattr__(name: str):
-    """Lazy attributes: ``symprop.gradcheck`` imports numpy only when it is first used."""
-    if name in ("gradcheck", "GradcheckReport"):
-        from . import check
+#: Names whose modules import numpy: loaded on first use, so that the graph and
+#: backward pass import nothing but SymPy.
+_LAZY = {
+    "gradcheck": "check",
+    "GradcheckReport": "check",
+    "MLP": "nn",
+    "Network": "nn",
+    "matrix_view": "matrix",
+    "load_spec": "spec",
+}
 
-        return getattr(check, name)
+
+def __getattr__(name: str):
+    """Lazy attributes: ``symprop.gradcheck``, ``symprop.Network``, ... import numpy only when used."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'symprop' has no attribute {name!r}")
 
 
@@ -53,6 +65,11 @@ __all__ = [
     # the checker (symprop.check; loaded on first use)
     "gradcheck",
     "GradcheckReport",
+    # networks (symprop.nn, symprop.matrix, symprop.spec; loaded on first use)
+    "MLP",
+    "Network",
+    "matrix_view",
+    "load_spec",
     # functions
     "sigmoid",
     "relu",
