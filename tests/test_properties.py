@@ -4,7 +4,7 @@ import math
 
 import sympy
 from helpers import central_difference, is_zero, whole_loss_diff
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from symprop import Graph, backward, parse_formula
@@ -27,18 +27,22 @@ def formulas(depth: int = 3):
     )
 
 
+def traced(formula: str, at: dict):
+    """Parse and trace a drawn formula, and run it backwards at the drawn point (its own leaves only)."""
+    expression = parse_formula(formula)
+    assume(expression.free_symbols)
+    graph = Graph.trace(expression)
+    at = {k: v for k, v in at.items() if k in {s.name for s in graph.leaves}}
+    return graph, at, backward(graph, at)
+
+
 points = st.fixed_dictionaries({name: st.floats(-1.5, 1.5).map(lambda v: round(v, 3)) for name in LEAVES})
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(formulas(), points)
 def test_random_formulas_match_sympy_diff_and_finite_differences(formula, at):
-    expression = parse_formula(formula)
-    if not expression.free_symbols:
-        return
-    graph = Graph.trace(expression)
-    at = {k: v for k, v in at.items() if k in {s.name for s in graph.leaves}}
-    bp = backward(graph, at)
+    graph, at, bp = traced(formula, at)
     for name, adjoint in bp.gradients.items():
         reference = whole_loss_diff(graph, name)
         assert is_zero(adjoint.expanded - reference), (formula, name)
@@ -51,12 +55,7 @@ def test_random_formulas_match_sympy_diff_and_finite_differences(formula, at):
 @settings(max_examples=30, deadline=None)
 @given(formulas(), st.fixed_dictionaries({n: st.integers(-3, 3) for n in LEAVES}))
 def test_exact_inputs_match_sympy_diff_exactly(formula, at):
-    expression = parse_formula(formula)
-    if not expression.free_symbols:
-        return
-    graph = Graph.trace(expression)
-    at = {k: v for k, v in at.items() if k in {s.name for s in graph.leaves}}
-    bp = backward(graph, at)
+    graph, at, bp = traced(formula, at)
     for name, adjoint in bp.gradients.items():
         reference = whole_loss_diff(graph, name).xreplace({graph.symbol(k): sympy.Integer(v) for k, v in at.items()})
         assert is_zero(adjoint.value - reference), (formula, name)
