@@ -30,7 +30,7 @@ from sympy import Symbol
 from .errors import LimitError
 from .graph import Graph, check_exact_value, check_size, check_value
 
-__all__ = ["Term", "Step", "Adjoint", "FanIn", "BackwardPass", "backward", "MAX_COMPACT_OPS"]
+__all__ = ["Term", "Step", "Adjoint", "FanIn", "BackwardPass", "backward", "needed_symbols", "MAX_COMPACT_OPS"]
 
 #: A compact (node-symbol) form larger than this is shown through the
 #: adjoint symbols ``dL/dn`` instead, so that the pass stays linear.
@@ -152,7 +152,7 @@ class BackwardPass:
 
     def _run(self) -> None:
         graph = self.graph
-        needed = _needed(graph)
+        needed = needed_symbols(graph)
         for node in reversed(graph.nodes):
             adjoint = self.adjoints.get(node.symbol)
             if adjoint is None:  # no path from a parameter through this node
@@ -280,13 +280,12 @@ class BackwardPass:
 
 
 def _diff(formula: sympy.Expr, v: Symbol) -> sympy.Expr:
-    """``sympy.diff(formula, v)``, touching only the terms and factors that contain ``v``.
+    """``sympy.diff(formula, v)``, with a plain factor of a product taken directly.
 
-    A neuron's ``z = W_0*a_0 + ... + W_n*a_n + b`` has n+1 inputs; differentiating
-    the whole sum for each would make a layer quadratic in its width.
+    (A sum is split into its terms by :meth:`BackwardPass.local`, so that a
+    neuron's ``z = W_0*a_0 + ... + W_n*a_n + b`` is not differentiated whole for
+    each of its n+1 inputs.)
     """
-    if formula.is_Add:
-        return sympy.Add(*(_diff(term, v) for term in formula.args if term.has(v)))
     if formula.is_Mul:
         others = [a for a in formula.args if a != v]
         if len(others) == len(formula.args) - 1 and not any(a.has(v) for a in others):
@@ -294,8 +293,8 @@ def _diff(formula: sympy.Expr, v: Symbol) -> sympy.Expr:
     return sympy.diff(formula, v)
 
 
-def _needed(graph: Graph) -> set[Symbol]:
-    """Symbols on a path from a parameter: only these get steps."""
+def needed_symbols(graph: Graph) -> set[Symbol]:
+    """The parameters and every node that depends on one: only these get steps."""
     needed = set(graph.params)
     for node in graph.nodes:
         if any(s in needed for s in node.inputs):

@@ -292,9 +292,8 @@ class Graph:
             try:
                 value = node.formula.xreplace(values)
             except (ArithmeticError, AttributeError, TypeError, ValueError) as error:  # SymPy's own failures
-                leaves = ", ".join(f"{s.name}={_show(values[s])}" for s in self.leaves)
                 raise EvaluationError(
-                    f"node {node.name!r} = {sympy.sstr(node.formula)} cannot be evaluated at {leaves} "
+                    f"node {node.name!r} = {sympy.sstr(node.formula)} cannot be evaluated at {_at(self, values)} "
                     f"({type(error).__name__} in SymPy; e.g. a sign it cannot decide)"
                 ) from None
             values[node.symbol] = check_value(value, f"node {node.name!r} = {sympy.sstr(node.formula)}", values, self)
@@ -415,7 +414,6 @@ def check_value(value: sympy.Expr, what: str, values: Mapping[Symbol, sympy.Expr
         except (RecursionError, ValueError, TypeError):
             number = sympy.nan
     if not _finite_real(number):
-        leaves = ", ".join(f"{s.name}={_show(values[s])}" for s in graph.leaves if s in values)
         advice = ""
         if number.is_number and number.has(sympy.I):
             kind = "is not real"
@@ -426,8 +424,13 @@ def check_value(value: sympy.Expr, what: str, values: Mapping[Symbol, sympy.Expr
             kind, advice = "cannot be evaluated", " (SymPy cannot decide its exact value: give the point in decimals)"
         else:
             kind = "is undefined"
-        raise EvaluationError(f"{what} {kind} at {leaves}{advice}")
+        raise EvaluationError(f"{what} {kind} at {_at(graph, values)}{advice}")
     return value
+
+
+def _at(graph: "Graph", values: Mapping[Symbol, sympy.Expr]) -> str:
+    """The point in a message: ``x=0, w=1``."""
+    return ", ".join(f"{s.name}={_show(values[s])}" for s in graph.leaves if s in values)
 
 
 def _show(value: sympy.Expr) -> str:
