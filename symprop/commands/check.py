@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..check import DEFAULT_EPS, DEFAULT_FLOOR, DEFAULT_RTOL, gradcheck
-from .common import add_source_arguments, load_problem, positive_number, write_output
+from .common import add_output_arguments, add_source_arguments, load_problem, positive_number, write_output
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -33,7 +33,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help='JSON: {"passed", "rows": [{"param", "symbolic", "numeric", "rel_error", "ok"}], ...}')
     parser.add_argument("--format", choices=["rich", "text", "markdown", "html"], default=None,
                         help="output format (default: rich on a terminal, text otherwise)")
-    parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    add_output_arguments(parser, digits_option=False)
     return parser
 
 

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import math
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..backprop import BackwardPass, backward
+from ..backprop import BackwardPass, backward, needed_symbols
 from ..errors import LimitError, PointError, SympropError
-from ..graph import Graph
 from ..expr import parse_formula
+from ..graph import Graph
+from ..render.numbers import DEFAULT_DIGITS
 
 __all__ = [
     "add_source_arguments",
+    "add_output_arguments",
     "add_view_argument",
     "load_problem",
     "matrix_walkthrough",
@@ -155,6 +157,13 @@ def matrix_walkthrough(problem: Any, fmt: str, digits: int) -> str:
     raise SympropError(f"--view matrix: the {fmt} format is not supported; use text, markdown or json")
 
 
+def add_output_arguments(parser: argparse.ArgumentParser, *, digits_option: bool = True) -> None:
+    """``--output FILE`` and, unless ``digits_option`` is false, ``--digits N``."""
+    if digits_option:
+        parser.add_argument("--digits", type=digits, default=DEFAULT_DIGITS, help="significant digits (default %(default)s)")
+    parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+
+
 def parse_names(text: str | None, option: str) -> list[str] | None:
     """``"w,b"`` -> ``["w", "b"]``; ``None`` stays ``None``."""
     if text is None:
@@ -188,24 +197,22 @@ def load_problem(args: argparse.Namespace) -> Any:
     at = parse_at(args.at)
     if args.spec and args.expr:
         raise SympropError("give either EXPR or --spec, not both")
+    if not args.spec and not args.expr:
+        raise SympropError("give a formula (EXPR) or --spec FILE")
+    spec = None
     if args.spec:
         from ..spec import GraphSpec, load_spec
 
         spec = load_spec(args.spec)
-        if isinstance(spec, GraphSpec):
-            graph = spec.graph if wrt is None else Graph(spec.graph.nodes, wrt)
-            point = dict(spec.at)
-            for name, value in at.items():  # --at overrides the file
-                point[name] = value
-            if getattr(args, "sample", None) is not None:
-                raise SympropError("--sample is for a [network] spec (its [data] has samples)")
-            return Problem(graph, point, spec.exact or args.exact)
-        return spec.problem(args)
-    if not args.expr:
-        raise SympropError("give a formula (EXPR) or --spec FILE")
+        if not isinstance(spec, GraphSpec):
+            return spec.problem(args)
     if getattr(args, "sample", None) is not None:
         raise SympropError("--sample is for a [network] spec (its [data] has samples)")
-    return Problem(formula_graph(args.expr, wrt, exact=args.exact), at, args.exact)
+    if spec is None:
+        return Problem(formula_graph(args.expr, wrt, exact=args.exact), at, args.exact)
+    graph = spec.graph if wrt is None else Graph(spec.graph.nodes, wrt)
+    point = {**spec.at, **at}  # --at overrides the file
+    return Problem(graph, point, spec.exact or args.exact)
 
 
 #: A walkthrough longer than this many steps is refused: nobody reads it, and
@@ -217,15 +224,9 @@ MAX_WALKTHROUGH_STEPS = 10_000
 def walkthrough_steps(problem: Any) -> int:
     """How many chain-rule steps the walkthrough of ``problem`` will print (about, for a network)."""
     graph = getattr(problem, "graph", None)
-    if isinstance(graph, Graph):
-        needed = set(graph.params)
-        steps = 0
-        for node in graph.nodes:
-            inputs = [s for s in node.inputs if s in needed]
-            if inputs:
-                needed.add(node.symbol)
-                steps += len(inputs)
-        return steps
+    if isinstance(graph, Graph):  # one step per (node, input) pair the backward pass walks
+        needed = needed_symbols(graph)
+        return sum(sum(s in needed for s in node.inputs) for node in graph.nodes if node.symbol in needed)
     network = getattr(problem, "network", None)
     mlp = getattr(network, "mlp", None)
     layers = list(getattr(mlp, "layers", None) or [])

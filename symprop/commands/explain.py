@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from ..graph import to_number
-from ..render.numbers import DEFAULT_DIGITS
-from .common import add_source_arguments, add_view_argument, check_walkthrough_size, digits, load_problem, matrix_walkthrough, network_walkthrough, write_output
+from .common import add_output_arguments, add_source_arguments, add_view_argument, check_walkthrough_size, load_problem, matrix_walkthrough, network_walkthrough, write_output
 
 FORMATS = ["rich", "text", "markdown", "latex", "html", "svg", "json"]
 
@@ -39,8 +38,7 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
         help="output format (default: rich on a terminal; else from the --output suffix "
         ".md/.tex/.html/.svg/.json; else text)",
     )
-    parser.add_argument("--digits", type=digits, default=DEFAULT_DIGITS, help="significant digits (default %(default)s)")
-    parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    add_output_arguments(parser)
     parser.add_argument(
         "--expanded",
         action="store_true",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import LimitError
-from ..render.numbers import DEFAULT_DIGITS, format_expr, format_value
-from .common import add_source_arguments, digits, load_problem, write_output
+from ..render.numbers import format_expr, format_value
+from .common import add_output_arguments, add_source_arguments, load_problem, write_output
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -23,8 +23,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="with --json, also the expanded forms (refused past a size bound)",
     )
-    parser.add_argument("--digits", type=digits, default=DEFAULT_DIGITS, help="significant digits (default %(default)s)")
-    parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    add_output_arguments(parser)
     return parser
 
 

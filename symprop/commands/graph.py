@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..render.numbers import DEFAULT_DIGITS
-from .common import add_source_arguments, digits, load_problem, write_output
+from .common import add_output_arguments, add_source_arguments, load_problem, write_output
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -24,8 +23,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="dot (default) or svg (needs Graphviz); --output FILE.svg picks svg",
     )
-    parser.add_argument("--digits", type=digits, default=DEFAULT_DIGITS, help="significant digits (default %(default)s)")
-    parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    add_output_arguments(parser)
     return parser
 
 

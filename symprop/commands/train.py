@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..errors import SpecError, SympropError
-from .common import positive_number, whole_number, write_output
+from .common import add_output_arguments, positive_number, whole_number, write_output
 
 if TYPE_CHECKING:
     from ..train import TrainingDiverged
@@ -36,7 +36,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help='JSON: {"steps", "loss_history", "final_loss", "params"}')
     parser.add_argument("--plot", metavar="FILE.png", help="save the loss curve (needs matplotlib: symprop[plot])")
     parser.add_argument("--show-code", action="store_true", help="print the compiled numpy code and exit")
-    parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    add_output_arguments(parser, digits_option=False)
     return parser
 
 
