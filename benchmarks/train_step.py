@@ -1,6 +1,6 @@
 """How much a compiled training step costs, as ratios to hand-written numpy measured in the same run.
 
-Two cases (issue 6):
+Two cases:
 
 * seed 002's XOR net, [2, 3, 1], sigmoid, half squared error summed, 4 samples, sgd;
 * a softmax classifier, [2, 100, 3], relu + softmax + cross-entropy, 300 spiral points, sgd.
@@ -31,7 +31,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
 import symprop  # noqa: E402
-from symprop.compile import activation_derivative, output_delta, softmax_p  # noqa: E402
+from symprop.compiler import output_delta, softmax_p  # noqa: E402
+from symprop.nn import activations  # noqa: E402
 from symprop.nn import MLP  # noqa: E402
 from symprop.train import SGD  # noqa: E402
 from spiral import spiral  # noqa: E402
@@ -105,7 +106,7 @@ def symprop_step(mlp, params, x, y, lr):
     """One iteration of symprop.train.train's loop."""
     f = symprop.compile(mlp).loss_and_grads
     opt = SGD(lr)
-    state = {"p": mlp.check_params(params)}
+    state = {"p": mlp.validate_params(params)}
 
     def step():
         loss, grads = f(state["p"], x, y)
@@ -209,7 +210,7 @@ def main() -> None:
 
     print("Deriving and compiling the gradients, [2, 8 x depth, 1] sigmoid (caches cleared):")
     for depth in (1, 2, 4, 8, 16, 32):
-        for cached in (activation_derivative, output_delta, softmax_p):
+        for cached in (activations._derivative, output_delta, softmax_p):
             cached.cache_clear()
         mlp = MLP([2] + [8] * depth + [1], "sigmoid", "binary_cross_entropy")
         start = time.perf_counter()

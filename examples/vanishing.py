@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 import symprop
-from symprop.compile import activation_derivative
+from symprop.nn import get_activation
 from symprop.functions import sigmoid
 
 DEPTH = 10  # layers with weights
@@ -25,7 +25,7 @@ def the_local_derivatives(console: Console) -> None:
     """sigmoid' and its maximum, derived with SymPy; relu' for comparison."""
     z = sympy.Symbol("z", real=True)
     a = sympy.Symbol("a", real=True)
-    local = activation_derivative("sigmoid").result  # a*(1 - a), from sympy.diff(sigmoid(z), z)
+    local = get_activation("sigmoid").derivative()  # a*(1 - a), from sympy.diff(sigmoid(z), z)
     peak = sympy.solve(sympy.diff(local, a), a)
     top = sympy.maximum(local, a, sympy.Interval(0, 1))
     at_zero = sympy.diff(sigmoid(z), z).subs(z, 0)
@@ -34,7 +34,7 @@ def the_local_derivatives(console: Console) -> None:
                   f"{sympy.sstr(top)} (= sigmoid'(0) = {sympy.sstr(at_zero)})")
     console.print(f"  so {DEPTH - 1} sigmoid layers scale delta by at most (1/4)**{DEPTH - 1} = "
                   f"{sympy.sstr(sympy.Rational(1, 4) ** (DEPTH - 1))} ≈ {0.25 ** (DEPTH - 1):.1e} (times the weights)")
-    console.print(f"relu'(z) = {sympy.sstr(activation_derivative('relu').result)}: 1 for z > 0, 0 otherwise\n")
+    console.print(f"relu'(z) = {sympy.sstr(get_activation('relu').derivative())}: 1 for z > 0, 0 otherwise\n")
 
 
 def layer_norms(hidden: str, x: np.ndarray, y: np.ndarray) -> list[float]:

@@ -13,7 +13,6 @@ and read every local derivative and chain-rule product:
 __version__ = "0.1.0"
 
 from .backprop import Adjoint, BackwardPass, FanIn, Step, Term, backward
-from .compile import compile  # noqa: A004, F401 - symprop.compile(network); imports no numpy until called
 from .errors import (
     EvaluationError,
     FormulaError,
@@ -26,10 +25,11 @@ from .errors import (
 from .expr import parse_formula
 from .functions import leaky_relu, relu, sigmoid, softplus
 from .graph import Graph, Node
+from .render import displays as _displays  # noqa: F401 - how objects print and show in Jupyter
 
 
-#: Names whose modules import numpy: loaded on first use, so that the graph and
-#: backward pass import nothing but SymPy.
+#: Names whose modules import numpy: loaded on first use, so that a formula's
+#: walkthrough never loads numpy.
 _LAZY = {
     "gradcheck": "check",
     "GradcheckReport": "check",
@@ -38,6 +38,13 @@ _LAZY = {
     "matrix_view": "matrix",
     "load_spec": "spec",
 }
+
+
+def compile(network):  # noqa: A001 - symprop.compile(network), as the README writes it
+    """Derive a network's gradients and compile them into numpy code: see :func:`symprop.compiler.compile`."""
+    from .compiler import compile as compile_network
+
+    return compile_network(network)
 
 
 def __getattr__(name: str):
@@ -61,7 +68,7 @@ __all__ = [
     "FanIn",
     "parse_formula",
     # symprop.compile(network) is left out of __all__, so that "from symprop import *"
-    # does not shadow the builtin compile; training: symprop.train.train
+    # does not shadow the builtin compile
     # the checker (symprop.check; loaded on first use)
     "gradcheck",
     "GradcheckReport",

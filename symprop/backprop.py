@@ -27,6 +27,7 @@ from typing import Iterator, Mapping
 import sympy
 from sympy import Symbol
 
+from . import display
 from .errors import LimitError
 from .graph import Graph, check_exact_value, check_size, check_value
 
@@ -89,12 +90,9 @@ class Adjoint:
     def name(self) -> str:
         return self.symbol.name
 
-    def _repr_latex_(self) -> str:
-        """Jupyter: ``dL/dw = compact = value`` as math (the renderer is imported only here)."""
-        assert self._pass is not None
-        from .render.latex import adjoint_latex
-
-        return adjoint_latex(self._pass, self.symbol)
+    def _repr_latex_(self) -> str | None:
+        """Jupyter: ``dL/dw = compact = value`` as math."""
+        return display.show(self, "latex")
 
     @property
     def is_fan_in(self) -> bool:
@@ -262,21 +260,16 @@ class BackwardPass:
         grads = ", ".join(f"{n}={sympy.sstr(a.value)}" for n, a in self.gradients.items())
         return f"BackwardPass(loss={sympy.sstr(self.loss)}, {grads})"
 
-    # -- notebooks: the renderers are imported only when a notebook asks ----
-    # (no _repr_html_: Jupyter prefers HTML to Markdown and LaTeX, and would
-    # show a monospace table instead of the math)
+    # -- notebooks (no _repr_html_: Jupyter prefers HTML to Markdown and LaTeX,
+    # and would show a monospace table instead of the math)
 
-    def _repr_markdown_(self) -> str:
+    def _repr_markdown_(self) -> str | None:
         """Jupyter: the walkthrough as Markdown tables with LaTeX math."""
-        from .render.markdown import render_markdown
+        return display.show(self, "markdown")
 
-        return render_markdown(self, math=True, heading="####")
-
-    def _repr_latex_(self) -> str:
+    def _repr_latex_(self) -> str | None:
         """Jupyter and nbconvert: the backward steps and gradients as one aligned display."""
-        from .render.latex import notebook_latex
-
-        return notebook_latex(self)
+        return display.show(self, "latex")
 
 
 def _diff(formula: sympy.Expr, v: Symbol) -> sympy.Expr:

@@ -11,7 +11,7 @@ walkthrough can print ``sigmoid(z)`` instead of ``1/(1 + exp(-z))``:
 
 Each evaluates itself at numbers (exactly for exact input, e.g.
 ``sigmoid(0) == 1/2``), and each knows how to print itself as numpy code, so
-``lambdify`` can compile it (see ``symprop.compile``).
+``lambdify`` can compile it (see :mod:`symprop.compiler`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import sympy
 from sympy import Function, Heaviside, Rational, S, exp, log
 
-__all__ = ["sigmoid", "relu", "leaky_relu", "softplus", "FUNCTIONS"]
+__all__ = ["sigmoid", "relu", "leaky_relu", "softplus", "FUNCTIONS", "KINKED"]
 
 
 class sigmoid(Function):  # noqa: N801 - SymPy function classes are lower case
@@ -154,7 +154,7 @@ class softplus(Function):  # noqa: N801
         return "numpy.logaddexp(0, %s)" % printer._print(self.args[0])
 
 
-#: The functions a formula may call, by name (DESIGN.md's whitelist), with
+#: The functions a formula may call, by name (the parser's whitelist), with
 #: how many arguments each takes.
 FUNCTIONS: dict[str, tuple[type, int]] = {
     "exp": (sympy.exp, 1),
@@ -167,3 +167,7 @@ FUNCTIONS: dict[str, tuple[type, int]] = {
     "relu": (relu, 1),
     "abs": (sympy.Abs, 1),
 }
+
+#: Functions with a kink at 0 of their first argument: no derivative there, so
+#: a finite difference across it measures neither side (the checker says so).
+KINKED: tuple[type, ...] = (relu, leaky_relu, sympy.Abs, sympy.Heaviside, sympy.sign)

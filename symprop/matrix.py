@@ -1,4 +1,4 @@
-"""The matrix (Jacobian) view of a network's backward pass (seeds 001 and 004).
+"""The matrix (Jacobian) view of a network's backward pass.
 
 Per layer ``l``, with samples as columns (one column for one sample)::
 
@@ -27,9 +27,10 @@ import numpy as np
 import sympy
 
 from .graph import to_number
-from .nn import Network, activation_formula, loss_formula
+from .nn import Network, get_activation, get_loss
+from .nn.activations import A, Z, exact_slope
 
-__all__ = ["LayerView", "MatrixView", "matrix_view", "activation_derivative", "softmax_jacobian"]
+__all__ = ["LayerView", "MatrixView", "matrix_view"]
 
 
 @dataclass
@@ -100,37 +101,6 @@ class MatrixView:
         return result
 
 
-def activation_derivative(name: str, slope: sympy.Expr) -> tuple[sympy.Symbol, sympy.Symbol, sympy.Expr]:
-    """``(z, a, da/dz)`` for an elementwise activation, written in ``a`` where that is shorter.
-
-    >>> activation_derivative("sigmoid", sympy.Rational(1, 100))[2]
-    a*(1 - a)
-    """
-    z, a = sympy.Symbol("z", real=True), sympy.Symbol("a", real=True)
-    formula = activation_formula(name, z, slope)
-    derivative = sympy.diff(formula, z)
-    if not formula.is_Atom:
-        derivative = derivative.xreplace({formula: a})
-    return z, a, derivative
-
-
-def softmax_jacobian(n: int) -> tuple[list[sympy.Symbol], sympy.Matrix]:
-    """``(a, J)``: the softmax Jacobian ``J[i, j] = da_i/dz_j = a_i (delta_ij - a_j)``, from ``sympy.diff``.
-
-    >>> softmax_jacobian(2)[1].tolist()
-    [[-a_0**2 + a_0, -a_0*a_1], [-a_0*a_1, -a_1**2 + a_1]]
-    >>> all(e.free_symbols <= {sympy.Symbol(f"a_{i}", real=True) for i in range(3)} for e in softmax_jacobian(3)[1])
-    True
-    """
-    zs = [sympy.Symbol(f"z_{i}", real=True) for i in range(n)]
-    a = [sympy.Symbol(f"a_{i}", real=True) for i in range(n)]
-    total = sympy.Add(*(sympy.exp(z) for z in zs))
-    jacobian = sympy.Matrix(n, n, lambda i, j: sympy.diff(sympy.exp(zs[i]) / total, zs[j]))
-    powers = {sympy.exp(z): ai for z, ai in zip(zs, a)}
-    powers.update({sympy.exp(2 * z): ai**2 for z, ai in zip(zs, a)})  # SymPy writes exp(z)**2 as exp(2*z)
-    return a, sympy.expand(jacobian.xreplace(powers).xreplace({sympy.Add(*a): sympy.S.One}))
-
-
 def _value(number: Any, exact: bool) -> sympy.Expr:
     return to_number(number, exact=exact)
 
@@ -154,9 +124,9 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
         samples = list(range(network.samples))
         scale = sympy.Rational(1, len(samples)) if mlp.reduction == "mean" else sympy.S.One
     else:
-        samples = [network.check_sample(sample)]
+        samples = [network.sample_index(sample)]
         scale = sympy.S.One
-    slope = sympy.Rational(repr(float(mlp.slope)))
+    slope = exact_slope(mlp.slope)
     a_prev = _matrix(network.x[samples].T, exact)  # (n0, m): samples as columns
     forward = []
     for l, name in enumerate(mlp.activations, start=1):
@@ -168,10 +138,12 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
         z = W * a_prev
         if b is not None:
             z = z + b * sympy.ones(1, len(samples))
-        if name == "softmax":
-            a = sympy.Matrix(z.rows, z.cols, lambda i, s: sympy.exp(z[i, s]) / sum(sympy.exp(z[k, s]) for k in range(z.rows)))
-        else:
-            a = z.applyfunc(lambda v: activation_formula(name, v, slope))
+        activation = get_activation(name)
+        if activation.elementwise:
+            a = z.applyfunc(lambda v: activation.of(v, slope))
+        else:  # one column (sample) at a time: each output depends on the whole column
+            columns = [activation.formula(list(z[:, s]), slope) for s in range(z.cols)]
+            a = sympy.Matrix(z.rows, z.cols, lambda i, s: columns[s][i])
         forward.append((l, name, W, b, a_prev, z, a))
         a_prev = a
 
@@ -179,7 +151,7 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
     width = mlp.layers[-1]
     a_sym = [sympy.Symbol(f"a_{k}", real=True) for k in range(width)]
     y_sym = [sympy.Symbol(f"y_{k}", real=True) for k in range(width)]
-    per_sample_loss = loss_formula(mlp.loss, a_sym, y_sym)
+    per_sample_loss = get_loss(mlp.loss).formula(a_sym, y_sym)
     loss_derivative = sympy.Matrix([sympy.diff(per_sample_loss, ak) for ak in a_sym])
     y = _matrix(network.y[samples].T, exact)
     out = forward[-1][6]
@@ -193,15 +165,16 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
 
     layers: list[LayerView] = []
     for l, name, W, b, a_prev, z, a in reversed(forward):
-        if name == "softmax":
-            symbols, derivative = softmax_jacobian(z.rows)
-            jacobians = [derivative.xreplace(dict(zip(symbols, a[:, s]))) for s in range(z.cols)]
-        else:
-            zs, as_, derivative = activation_derivative(name, slope)
+        activation = get_activation(name)
+        if activation.elementwise:
+            derivative = activation.derivative(slope)
             jacobians = [
-                sympy.diag(*[derivative.xreplace({zs: z[i, s], as_: a[i, s]}) for i in range(z.rows)])
+                sympy.diag(*[derivative.xreplace({Z: z[i, s], A: a[i, s]}) for i in range(z.rows)])
                 for s in range(z.cols)
             ]
+        else:  # softmax: each column's Jacobian, written through that column's outputs
+            symbols, derivative = activation.jacobian(z.rows)
+            jacobians = [derivative.xreplace(dict(zip(symbols, a[:, s]))) for s in range(z.cols)]
         delta = sympy.Matrix.hstack(*[jacobians[s].T * dL_da[:, s] for s in range(z.cols)])  # (n_l, m)
         dW = delta * a_prev.T  # (n_l, n_{l-1}): the sum over the samples of delta a_prev^T
         db = None

@@ -2,7 +2,10 @@
 
 Reading a spec is strict: an unknown key, a wrong type or a non-finite number
 is a :class:`~symprop.errors.SpecError` that names the key, so a typo is never
-silently ignored. See DESIGN.md for the format.
+silently ignored. The format is in the README ("Networks" and "Spec files").
+This module is the one place spec tables are read; the library it builds
+(:class:`~symprop.graph.Graph`, :class:`~symprop.nn.MLP`,
+:class:`~symprop.nn.Network`) takes plain arguments.
 """
 
 from __future__ import annotations
@@ -21,11 +24,17 @@ else:  # pragma: no cover - Python 3.10
 
 from .errors import SpecError, SympropError
 from .graph import Graph
+from .nn import MLP, Network, NetworkProblem
+from .optim import OPTIMIZERS
 
-__all__ = ["read_spec", "load_spec", "GraphSpec", "check_keys"]
+__all__ = ["read_spec", "load_spec", "GraphSpec", "NetworkSpec", "TrainConfig", "known_keys", "network_spec", "graph_spec"]
 
 TOP_LEVEL_KEYS = {"graph", "network", "params", "data", "train"}
 GRAPH_KEYS = {"nodes", "params", "at", "exact"}
+NETWORK_KEYS = {"layers", "activation", "loss", "reduction", "bias", "slope"}
+PARAMS_KEYS = {"seed", "init"}  # besides the parameters' own names
+DATA_KEYS = {"x", "y"}
+TRAIN_KEYS = {"learning_rate", "steps", "optimizer"}
 
 
 @dataclass
@@ -71,7 +80,7 @@ def read_spec(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def check_keys(table: Any, allowed: set[str], where: str) -> Mapping[str, Any]:
+def known_keys(table: Any, allowed: set[str], where: str) -> Mapping[str, Any]:
     """Refuse a table that is not a table, or that has a key not in ``allowed``."""
     if not isinstance(table, Mapping):
         raise SpecError(f"[{where}] must be a table")
@@ -83,7 +92,7 @@ def check_keys(table: Any, allowed: set[str], where: str) -> Mapping[str, Any]:
     return table
 
 
-def check_finite(value: Any, key: str) -> Any:
+def finite_number(value: Any, key: str) -> Any:
     """Refuse NaN/infinity (TOML has ``nan`` and ``inf``) and non-numbers."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise SpecError(f"{key}: expected a number, got {type(value).__name__}")
@@ -92,14 +101,14 @@ def check_finite(value: Any, key: str) -> Any:
     return value
 
 
-def load_spec(path: str | Path) -> Any:
-    """Read and check a spec file; returns a :class:`GraphSpec` or a network problem.
+def load_spec(path: str | Path) -> "GraphSpec | NetworkSpec":
+    """Read and check a spec file; returns a :class:`GraphSpec` or a :class:`NetworkSpec`.
 
     Raises:
         SpecError: anything wrong with the file, naming the key.
     """
     data = read_spec(path)
-    check_keys(data, TOP_LEVEL_KEYS, "")
+    known_keys(data, TOP_LEVEL_KEYS, "")
     if "graph" in data and "network" in data:
         raise SpecError("a spec has either [graph] or [network], not both")
     if "graph" in data:
@@ -108,15 +117,13 @@ def load_spec(path: str | Path) -> Any:
             raise SpecError(f"[{extra[0]}] does not go with [graph] (it belongs to a [network] spec)")
         return graph_spec(data["graph"])
     if "network" in data:
-        from .nn import network_spec  # networks are built in nn.py
-
         return network_spec(data)
     raise SpecError("a spec needs a [graph] or a [network] table")
 
 
 def graph_spec(table: Any) -> GraphSpec:
     """Check a ``[graph]`` table and build its graph."""
-    check_keys(table, GRAPH_KEYS, "graph")
+    known_keys(table, GRAPH_KEYS, "graph")
     nodes = table.get("nodes")
     if not isinstance(nodes, list) or not nodes or not all(isinstance(n, str) for n in nodes):
         raise SpecError("graph.nodes: expected a non-empty list of 'name = formula' strings")
@@ -130,9 +137,135 @@ def graph_spec(table: Any) -> GraphSpec:
     if not isinstance(at, Mapping):
         raise SpecError("graph.at: expected a table of leaf = number")
     for key, value in at.items():
-        check_finite(value, f"graph.at.{key}")
+        finite_number(value, f"graph.at.{key}")
     try:
         graph = Graph.from_formulas(nodes, params, exact=exact)
     except SympropError as error:
         raise SpecError(f"graph.nodes: {error}") from None
     return GraphSpec(graph, dict(at), exact)
+
+
+@dataclass
+class TrainConfig:
+    """The checked ``[train]`` table (defaults: learning_rate 0.5 and 1000 steps of sgd)."""
+
+    learning_rate: float = 0.5
+    steps: int = 1000
+    optimizer: str = "sgd"
+
+
+@dataclass
+class NetworkSpec:
+    """A checked ``[network]`` spec.
+
+    Attributes:
+        network: the :class:`Network` (architecture, parameters, data).
+        train: the ``[train]`` table (defaults where it is missing).
+        seed, init: how missing parameters were drawn.
+    """
+
+    network: Network
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int | None = 0
+    init: str = "uniform"
+
+    def problem(self, *, sample: int | None = None, exact: bool = False) -> NetworkProblem:
+        """The problem to narrate: sample ``sample``'s own loss, or the batch loss (``None``).
+
+        Args:
+            sample: a sample index (checked against the data), or None for the batch.
+            exact: read the network's numbers as exact decimals.
+
+        Raises:
+            PointError: ``sample`` is not a sample of the data.
+        """
+        self.network.exact = self.network.exact or exact
+        if sample is not None:
+            self.network.sample_index(sample)
+        return NetworkProblem(self.network, sample)
+
+
+def _name(table: Mapping[str, Any], key: str, where: str, default: str) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str):
+        raise SpecError(f"{where}.{key}: expected a name (a string), got {value!r}")
+    return value
+
+
+def _finite_numbers(value: Any, key: str) -> Any:
+    """Refuse anything but (nested lists of) finite numbers, naming the entry."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _finite_numbers(item, f"{key}[{i}]")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{key}: expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise SpecError(f"{key}: {value} is not a finite number")
+    return value
+
+
+def network_spec(data: Mapping[str, Any]) -> NetworkSpec:
+    """Check a ``[network]`` spec (its tables as read from TOML/JSON) and build it.
+
+    Raises:
+        SpecError: an unknown key, a wrong type or shape, a non-finite number or
+            an unknown name, naming the key (``params.W2: expected shape (2, 2), got (2, 3)``).
+    """
+    known_keys(data, TOP_LEVEL_KEYS - {"graph"}, "")
+    table = known_keys(data["network"], NETWORK_KEYS, "network")
+    if "layers" not in table:
+        raise SpecError("network.layers: missing; give the widths, e.g. layers = [2, 3, 1]")
+    activation = table.get("activation", "sigmoid")
+    if not isinstance(activation, str) and not (
+        isinstance(activation, list) and all(isinstance(a, str) for a in activation)
+    ):
+        raise SpecError(f"network.activation: expected a name or a list of names, got {activation!r}")
+    slope = _finite_numbers(table.get("slope", 0.01), "network.slope")
+    if isinstance(slope, list):
+        raise SpecError("network.slope: expected a number")
+    mlp = MLP(
+        table["layers"],
+        activation,
+        _name(table, "loss", "network", "half_squared_error"),
+        _name(table, "reduction", "network", "mean"),
+        _name(table, "bias", "network", "neuron"),
+        slope,
+    )
+    shapes = mlp.param_shapes()
+    ptable = known_keys(data.get("params", {}), set(shapes) | PARAMS_KEYS, "params")
+    seed = ptable.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpecError(f"params.seed: expected a whole number >= 0, got {seed!r}")
+    init = _name(ptable, "init", "params", "uniform")
+    params = {k: _finite_numbers(v, f"params.{k}") for k, v in ptable.items() if k in shapes}
+    if "data" not in data:
+        raise SpecError("a [network] spec needs a [data] table with x and y (one row per sample)")
+    dtable = known_keys(data["data"], DATA_KEYS, "data")
+    for key in ("x", "y"):
+        if key not in dtable:
+            raise SpecError(f"data.{key}: missing; give one row per sample, e.g. {key} = [[0.05, 0.10]]")
+        rows = _finite_numbers(dtable[key], f"data.{key}")
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
+            raise SpecError(f"data.{key}: expected a list of rows, one per sample, e.g. {key} = [[0.05, 0.10]]")
+    network = Network(mlp, params, dtable["x"], dtable["y"], seed=seed, init=init)
+    return NetworkSpec(network, _train(data.get("train", {})), seed, init)
+
+
+def _train(table: Any) -> TrainConfig:
+    table = known_keys(table, TRAIN_KEYS, "train")
+    config = TrainConfig()
+    if "learning_rate" in table:
+        rate = _finite_numbers(table["learning_rate"], "train.learning_rate")
+        if isinstance(rate, list) or rate <= 0:
+            raise SpecError(f"train.learning_rate: expected a number > 0, got {rate!r}")
+        config.learning_rate = float(rate)
+    if "steps" in table:
+        steps = table["steps"]
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise SpecError(f"train.steps: expected a whole number >= 0, got {steps!r}")
+        config.steps = steps
+    config.optimizer = _name(table, "optimizer", "train", "sgd")
+    if config.optimizer not in OPTIMIZERS:  # the optimizers' own table
+        raise SpecError(f"train.optimizer: unknown optimizer {config.optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}")
+    return config

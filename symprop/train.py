@@ -1,20 +1,10 @@
-"""Train a network with its compiled exact gradients: optimizers and the training loop.
+"""Train a network with its compiled exact gradients: the training loop.
 
-Optimizers (``OPTIMIZERS``), each ``p`` a parameter and ``g`` its gradient:
-
-* ``sgd``: ``p -= lr*g``.
-* ``momentum``: ``v = beta*v + g``, ``p -= lr*v`` (``beta=0.9``; PyTorch's form).
-* ``rmsprop``: ``s = rho*s + (1 - rho)*g**2``, ``p -= lr*g/(sqrt(s) + eps)``
-  (``rho=0.9``, ``eps=1e-8``; Hinton's lecture 6e).
-* ``adam``: ``m = beta1*m + (1 - beta1)*g``, ``v = beta2*v + (1 - beta2)*g**2``,
-  ``p -= lr*m_hat/(sqrt(v_hat) + eps)`` with the bias corrections
-  ``m_hat = m/(1 - beta1**t)``, ``v_hat = v/(1 - beta2**t)``
-  (``beta1=0.9``, ``beta2=0.999``, ``eps=1e-8``; Kingma & Ba 2015).
-
-A step returns new arrays and leaves the old ones alone, so when the loss turns
-NaN or infinite the loop still holds the last parameters with a finite loss:
-:func:`train` stops there and raises :class:`TrainingDiverged`, which names the
-step and carries that result.
+The optimizers live in :mod:`symprop.optim`. Each step returns new arrays and
+leaves the old ones alone, so when the loss turns NaN or infinite the loop
+still holds the last parameters with a finite loss: :func:`train` stops there
+and raises :class:`TrainingDiverged`, which names the step and carries that
+result.
 
 >>> import numpy as np
 >>> from symprop.nn import MLP
@@ -32,130 +22,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .compile import Compiled, compile as compile_network
+from .compiler import Compiled, compile as compile_network
 from .errors import SpecError, SympropError
+from .optim import Optimizer, Params, make_optimizer
 
-__all__ = [
-    "OPTIMIZERS",
-    "Optimizer",
-    "SGD",
-    "Momentum",
-    "RMSProp",
-    "Adam",
-    "make_optimizer",
-    "TrainResult",
-    "TrainingDiverged",
-    "train",
-]
-
-Params = dict[str, np.ndarray]
-
-
-def _positive(value: Any, what: str, *, below_one: bool = False) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SpecError(f"{what}: expected a number, got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(number) or number <= 0 or (below_one and number >= 1):
-        bound = "between 0 and 1" if below_one else "a finite number > 0"
-        raise SpecError(f"{what}: expected {bound}, got {value!r}")
-    return number
-
-
-@dataclass
-class Optimizer:
-    """Base class: ``step(params, grads)`` returns the new parameters."""
-
-    lr: float
-
-    def __post_init__(self) -> None:
-        self.lr = _positive(self.lr, "learning_rate")
-        self.t = 0
-        self.state: dict[str, tuple[np.ndarray, ...]] = {}
-
-    def step(self, params: Params, grads: Params) -> Params:
-        self.t += 1
-        return {name: self.update(name, p, grads[name]) for name, p in params.items()}
-
-    def update(self, name: str, p: np.ndarray, g: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-@dataclass
-class SGD(Optimizer):
-    """Plain gradient descent: ``p - lr*g``."""
-
-    def update(self, name, p, g):
-        return p - self.lr * g
-
-
-@dataclass
-class Momentum(Optimizer):
-    """Heavy-ball momentum: ``v = beta*v + g``, ``p - lr*v``."""
-
-    beta: float = 0.9
-
-    def update(self, name, p, g):
-        (v,) = self.state.get(name, (np.zeros_like(p),))
-        v = self.beta * v + g
-        self.state[name] = (v,)
-        return p - self.lr * v
-
-
-@dataclass
-class RMSProp(Optimizer):
-    """``s = rho*s + (1 - rho)*g**2``, ``p - lr*g/(sqrt(s) + eps)``."""
-
-    rho: float = 0.9
-    eps: float = 1e-8
-
-    def update(self, name, p, g):
-        (s,) = self.state.get(name, (np.zeros_like(p),))
-        s = self.rho * s + (1 - self.rho) * g * g
-        self.state[name] = (s,)
-        return p - self.lr * g / (np.sqrt(s) + self.eps)
-
-
-@dataclass
-class Adam(Optimizer):
-    """Adam with bias correction."""
-
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-
-    def update(self, name, p, g):
-        m, v = self.state.get(name, (np.zeros_like(p), np.zeros_like(p)))
-        m = self.beta1 * m + (1 - self.beta1) * g
-        v = self.beta2 * v + (1 - self.beta2) * g * g
-        self.state[name] = (m, v)
-        m_hat = m / (1 - self.beta1**self.t)
-        v_hat = v / (1 - self.beta2**self.t)
-        return p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
-#: name -> optimizer class; the hyper-parameters are keyword arguments with the defaults above.
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSProp, "adam": Adam}
-
-
-def make_optimizer(name: str, lr: float, **hyper: float) -> Optimizer:
-    """An optimizer by name, e.g. ``make_optimizer("adam", 0.01, beta2=0.99)``.
-
-    Raises:
-        SpecError: an unknown name or hyper-parameter, or a value out of range.
-    """
-    if name not in OPTIMIZERS:
-        raise SpecError(f"unknown optimizer {name!r}; expected one of: {', '.join(OPTIMIZERS)}")
-    cls = OPTIMIZERS[name]
-    allowed = [f for f in cls.__dataclass_fields__ if f != "lr"]
-    for key, value in hyper.items():
-        if key not in allowed:
-            raise SpecError(
-                f"optimizer {name!r} has no hyper-parameter {key!r}"
-                + (f"; expected: {', '.join(allowed)}" if allowed else "")
-            )
-        _positive(value, f"{name}.{key}", below_one=key != "eps")
-    return cls(lr, **hyper)
+__all__ = ["TrainResult", "TrainingDiverged", "train"]
 
 
 @dataclass
@@ -176,7 +47,7 @@ class TrainResult:
     steps: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """DESIGN.md's ``train --json``: ``{"steps", "loss_history", "final_loss", "params"}``."""
+        """``train --json``: ``{"steps", "loss_history", "final_loss", "params"}``."""
         return {
             "steps": self.steps,
             "loss_history": [float(v) for v in self.loss_history],
@@ -223,12 +94,12 @@ def train(
     """Run ``steps`` steps of ``optimizer`` on the compiled loss and gradients.
 
     Args:
-        model: a :class:`~symprop.compile.Compiled`, or an MLP (compiled here).
+        model: a :class:`~symprop.compiler.Compiled`, or an MLP (compiled here).
         params: every parameter (numbers or nested lists, shaped as ``mlp.param_shapes()``).
         x: inputs, one row per sample; y: targets, one row per sample.
         steps: how many steps (0 only evaluates the loss).
         lr: the learning rate.
-        optimizer: a name from :data:`OPTIMIZERS` or an :class:`Optimizer`.
+        optimizer: a name from :data:`symprop.optim.OPTIMIZERS` or an :class:`~symprop.optim.Optimizer`.
         callback: called as ``callback(step, loss)`` after each step's loss is known.
         **hyper: the optimizer's hyper-parameters (``beta``, ``rho``, ``beta1``, ...).
 
@@ -245,7 +116,7 @@ def train(
     missing = [name for name in mlp.param_shapes() if name not in params]
     if missing:
         raise SpecError(f"params.{missing[0]}: missing (give every parameter, or use mlp.init_params)")
-    current = mlp.check_params(params)
+    current = mlp.validate_params(params)
     x = _as_batch(x, mlp.layers[0], "x")
     y = _as_batch(y, mlp.layers[-1], "y")
     if x.shape[0] != y.shape[0]:

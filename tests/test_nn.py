@@ -10,6 +10,8 @@ from helpers import is_zero
 from symprop.errors import SpecError
 from symprop.nn import ACTIVATIONS, LOSSES, MLP, Network, forward_numpy, loss_numpy, network_graph
 
+ELEMENTWISE = [name for name, activation in ACTIVATIONS.items() if activation.elementwise]
+
 
 def _target(loss, k, rng):
     """Targets that fit the loss: one-hot for cross_entropy, in (0, 1) for the others."""
@@ -19,11 +21,11 @@ def _target(loss, k, rng):
 
 
 def _pairs():
-    for activation, loss in itertools.product(ACTIVATIONS, LOSSES):
+    for activation, loss in itertools.product(ELEMENTWISE, LOSSES):
         if loss == "cross_entropy":
             continue
         yield activation, loss
-    for hidden in ACTIVATIONS:
+    for hidden in ELEMENTWISE:
         yield [hidden, "softmax"], "cross_entropy"
 
 

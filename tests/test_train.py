@@ -14,7 +14,8 @@ from symprop.cli import main
 from symprop.commands.train import sparkline
 from symprop.errors import SpecError
 from symprop.nn import MLP
-from symprop.train import OPTIMIZERS, TrainingDiverged, make_optimizer, train
+from symprop.optim import OPTIMIZERS, make_optimizer
+from symprop.train import TrainingDiverged, train
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 XOR_X = np.array([[1, 1], [0, 1], [1, 0], [0, 0]])

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..check import DEFAULT_EPS, DEFAULT_FLOOR, DEFAULT_RTOL, gradcheck
+from ..render.formats import RenderOptions, formats_for, renderer
 from .common import add_output_arguments, add_source_arguments, load_problem, positive_number, write_output
 
 
@@ -31,8 +32,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--floor", type=positive_number, default=DEFAULT_FLOOR, help="least denominator of the relative error (default %(default)g)"
     )
     parser.add_argument("--json", action="store_true", help='JSON: {"passed", "rows": [{"param", "symbolic", "numeric", "rel_error", "ok"}], ...}')
-    parser.add_argument("--format", choices=["rich", "text", "markdown", "html"], default=None,
-                        help="output format (default: rich on a terminal, text otherwise)")
+    parser.add_argument("--format", choices=[f.name for f in formats_for("report")], default=None,
+                        help="output format (default: rich on a terminal, text otherwise; --json is --format json)")
     add_output_arguments(parser, digits_option=False)
     return parser
 
@@ -47,26 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render(report, fmt: str | None, output: str | None) -> str:
-    """The report in one format."""
+    """The report in one format (rich on a terminal unless one is given)."""
     if fmt is None:
         fmt = "rich" if output is None and sys.stdout.isatty() else "text"
-    if fmt == "json":
-        from ..render.json import dumps
-
-        return dumps(report.to_dict())
-    if fmt == "markdown":
-        return report._repr_markdown_()
-    if fmt == "html":
-        return report._repr_html_()
-    if fmt == "rich":
-        import io
-
-        from rich.console import Console
-
-        buffer = io.StringIO()
-        color = output is None and sys.stdout.isatty()
-        console = Console(file=buffer, width=120, force_terminal=color, color_system="truecolor" if color else None,
-                          highlight=False, emoji=False)
-        console.print(report)
-        return buffer.getvalue()
-    return str(report)
+    color = fmt == "rich" and output is None and sys.stdout.isatty()
+    return renderer(fmt, "report")(report, RenderOptions(color=color))

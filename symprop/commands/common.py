@@ -11,10 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from ..backprop import BackwardPass, backward, needed_symbols
-from ..errors import LimitError, PointError, SympropError
+from ..errors import LimitError, PointError, SpecError, SympropError
 from ..expr import parse_formula
 from ..graph import Graph
+from ..render.formats import RenderOptions, renderer
+from ..render.json import dumps
 from ..render.numbers import DEFAULT_DIGITS
+
+# Networks, spec files and the matrix view need numpy, which a formula never
+# does: their modules are imported where they are first needed, so that
+# 'symprop grad "x**2"' starts without loading numpy.
 
 __all__ = [
     "add_source_arguments",
@@ -118,43 +124,33 @@ def add_view_argument(parser: argparse.ArgumentParser) -> None:
 
 def network_walkthrough(problem: Any, fmt: str, text: str, digits: int) -> str:
     """Add the batch (per-sample gradients and their mean/sum) to a network's walkthrough in ``fmt``."""
-    from ..nn import NetworkProblem
-
-    if not isinstance(problem, NetworkProblem) or problem.network.samples < 2:
+    if isinstance(problem, Problem):
         return text
     from ..render.network import batch_dict, batch_lines
 
+    batch = problem.batch()
+    if batch is None:
+        return text
     if fmt == "json":
-        from ..render.json import dumps
-
-        return dumps({**json.loads(text), "batch": batch_dict(problem)})
-    lines = "\n".join(batch_lines(problem, digits=digits))
+        return dumps({**json.loads(text), "batch": batch_dict(batch)})
+    lines = "\n".join(batch_lines(batch, digits=digits))
     if fmt in ("text", "rich"):
         return text.rstrip("\n") + "\n\n" + lines + "\n"
     if fmt == "markdown":
         return text.rstrip("\n") + "\n\n## The batch\n\n```text\n" + lines + "\n```\n"
-    return text  # latex, html, svg: the walkthrough only
+    if fmt in ("latex", "html", "svg"):  # a document of its own: the walkthrough only
+        return text
+    raise SympropError(f"the {fmt} format has no batch section")
 
 
 def matrix_walkthrough(problem: Any, fmt: str, digits: int) -> str:
-    """``--view matrix``: a network's matrix view in ``fmt`` (text, rich, markdown or json)."""
-    from ..nn import NetworkProblem
-
-    if not isinstance(problem, NetworkProblem):
+    """``--view matrix``: a network's matrix view in ``fmt``."""
+    if isinstance(problem, Problem):
         raise SympropError("--view matrix is for a [network] spec (a formula has no layers)")
     from ..matrix import matrix_view
-    from ..render.matrix import matrix_dict, render_matrix_text
 
-    view = matrix_view(problem.network, problem.sample)
-    if fmt == "json":
-        from ..render.json import dumps
-
-        return dumps(matrix_dict(view))
-    if fmt in ("text", "rich"):
-        return render_matrix_text(view, digits=digits)
-    if fmt == "markdown":
-        return "```text\n" + render_matrix_text(view, digits=digits) + "```\n"
-    raise SympropError(f"--view matrix: the {fmt} format is not supported; use text, markdown or json")
+    render = renderer(fmt, "matrix")
+    return render(matrix_view(problem.network, problem.sample), RenderOptions(digits=digits))
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, *, digits_option: bool = True) -> None:
@@ -205,7 +201,11 @@ def load_problem(args: argparse.Namespace) -> Any:
 
         spec = load_spec(args.spec)
         if not isinstance(spec, GraphSpec):
-            return spec.problem(args)
+            if at:
+                raise SpecError("--at is for formulas; a network's values come from [params] and [data]")
+            if wrt:
+                raise SpecError("--wrt is for formulas; a network is differentiated for all its parameters")
+            return spec.problem(sample=getattr(args, "sample", None), exact=args.exact)
     if getattr(args, "sample", None) is not None:
         raise SympropError("--sample is for a [network] spec (its [data] has samples)")
     if spec is None:

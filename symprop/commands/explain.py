@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from pathlib import Path
 
 from ..graph import to_number
-from .common import add_output_arguments, add_source_arguments, add_view_argument, check_walkthrough_size, load_problem, matrix_walkthrough, network_walkthrough, write_output
+from ..render.formats import RenderOptions, format_for_suffix, formats_for, renderer
+from .common import (
+    add_output_arguments,
+    add_source_arguments,
+    add_view_argument,
+    check_walkthrough_size,
+    load_problem,
+    matrix_walkthrough,
+    network_walkthrough,
+    write_output,
+)
 
-FORMATS = ["rich", "text", "markdown", "latex", "html", "svg", "json"]
-
-#: ``--output walk.md`` without ``--format`` picks the format from the suffix.
-SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".html": "html", ".htm": "html",
-            ".svg": "svg", ".json": "json", ".txt": "text"}
+#: The formats a walkthrough can be written in (the formats table's).
+FORMATS = [f.name for f in formats_for("walkthrough")]
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -36,7 +41,7 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
         choices=FORMATS,
         default=None,
         help="output format (default: rich on a terminal; else from the --output suffix "
-        ".md/.tex/.html/.svg/.json; else text)",
+        f"{'/'.join(s for f in formats_for('walkthrough') for s in f.suffixes)}; else text)",
     )
     add_output_arguments(parser)
     parser.add_argument(
@@ -58,25 +63,15 @@ def render(
 ) -> str:
     """The walkthrough of a recorded backward pass in one format."""
     fmt = resolve_format(fmt, output)
-    options = {"digits": digits, "expanded": True if expanded else None, "lr": _learning_rate(lr, bp)}
-    if fmt == "json":
-        from ..render.json import dumps, explain_dict
-
-        return dumps(explain_dict(bp, lr=options["lr"]))
-    if fmt == "rich":
-        from ..render.rich import render_rich
-
-        color = output is None and sys.stdout.isatty()
-        return render_rich(bp, **options, color=color, width=None if color else 80)
-    module, function = {
-        "text": ("text", "render_text"),
-        "markdown": ("markdown", "render_markdown"),
-        "latex": ("latex", "render_latex"),
-        "html": ("html", "render_html"),
-        "svg": ("svg", "render_svg"),
-    }[fmt]
-    renderer = getattr(importlib.import_module(f"..render.{module}", __package__), function)
-    return renderer(bp, **options)
+    color = fmt == "rich" and output is None and sys.stdout.isatty()
+    options = RenderOptions(
+        digits=digits,
+        expanded=True if expanded else None,
+        lr=_learning_rate(lr, bp),
+        color=color,
+        width=None if color else 80,
+    )
+    return renderer(fmt, "walkthrough")(bp, options)
 
 
 def resolve_format(fmt: str | None, output: str | None) -> str:
@@ -85,7 +80,7 @@ def resolve_format(fmt: str | None, output: str | None) -> str:
         if output is None:
             fmt = "rich" if sys.stdout.isatty() else "text"
         else:
-            fmt = SUFFIXES.get(Path(output).suffix.lower(), "text")
+            fmt = format_for_suffix(output, "walkthrough") or "text"
     return fmt
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from ..render.formats import RenderOptions, format_for_suffix, formats_for, renderer
 from .common import add_output_arguments, add_source_arguments, load_problem, write_output
 
 
@@ -19,7 +19,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_source_arguments(parser)
     parser.add_argument(
         "--format",
-        choices=["dot", "svg"],
+        choices=[f.name for f in formats_for("graph")],
         default=None,
         help="dot (default) or svg (needs Graphviz); --output FILE.svg picks svg",
     )
@@ -28,14 +28,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..render.dot import render_dot, to_svg
-
-    fmt = args.format
-    if fmt is None:
-        fmt = "svg" if args.output and Path(args.output).suffix.lower() == ".svg" else "dot"
+    fmt = args.format or (args.output and format_for_suffix(args.output, "graph")) or "dot"
     bp = load_problem(args).backward()
-    text = render_dot(bp, digits=args.digits)
-    if fmt == "svg":
-        text = to_svg(text)
-    write_output(text, args.output)
+    write_output(renderer(fmt, "graph")(bp, RenderOptions(digits=args.digits)), args.output)
     return 0

@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..errors import SpecError, SympropError
+from ..optim import OPTIMIZERS
 from .common import add_output_arguments, positive_number, whole_number, write_output
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=positive_number, help="the learning rate (default: train.learning_rate, else 0.5)")
     parser.add_argument(
         "--optimizer",
-        choices=["sgd", "momentum", "rmsprop", "adam"],
+        choices=list(OPTIMIZERS),
         help="default: train.optimizer, else sgd (momentum beta 0.9; rmsprop rho 0.9; adam 0.9/0.999; eps 1e-8)",
     )
     parser.add_argument("--json", action="store_true", help='JSON: {"steps", "loss_history", "final_loss", "params"}')

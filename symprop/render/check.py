@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import sympy
 
 from ..backprop import FanIn, Step
-from .numbers import format_expr, format_value, to_float
+from .numbers import format_expr, format_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..check import Derivation, Finding, GradcheckReport, Row
 
-__all__ = ["check_text", "check_rich", "check_markdown", "check_html", "derivation_lines", "derivation_dict"]
+__all__ = ["check_text", "check_rich", "check_markdown", "check_html", "derivation_lines"]
 
 #: At most this many derivation lines per finding (a big batch has many).
 MAX_DERIVATION_LINES = 40
@@ -110,26 +110,6 @@ def derivation_lines(derivation: "Derivation | None", digits: int = 6) -> list[s
     if derivation.total:
         lines.append(derivation.total)
     return lines
-
-
-def derivation_dict(derivation: "Derivation") -> dict[str, Any]:
-    """``{"entry", "source", "steps": [{"node", "input", "local", "upstream", "product"}], "total"}``."""
-
-    def term(t) -> dict[str, Any]:
-        return {"expr": sympy.sstr(t.expr), "value": to_float(t.value)}
-
-    steps = [
-        {
-            "node": s.node.name,
-            "input": s.input.name,
-            "local": term(s.local),
-            "upstream": term(s.upstream),
-            "product": term(s.product),
-        }
-        for s in derivation.steps
-        if isinstance(s, Step)
-    ]
-    return {"entry": derivation.entry, "source": derivation.source, "steps": steps, "total": derivation.total}
 
 
 def _derivation_title(report: "GradcheckReport", finding: "Finding") -> str:

@@ -8,12 +8,14 @@ rounded to ``digits`` significant digits for display only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sympy
 
-from ..matrix import LayerView, MatrixView
 from .numbers import DEFAULT_DIGITS, to_float
+
+if TYPE_CHECKING:  # the view is read, never built here (and building it needs numpy)
+    from ..matrix import LayerView, MatrixView
 
 __all__ = ["render_matrix_text", "matrix_dict", "side_by_side"]
 

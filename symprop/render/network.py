@@ -4,18 +4,19 @@ and gradients as nested lists shaped like the parameters (``"W1": [[...], [...]]
 A batch loss is ``L = mean`` (or ``sum``) over the samples of each sample's own
 loss, so each parameter's batch gradient is the mean (or sum) of its
 per-sample gradients; :func:`batch_lines` shows that sum for every parameter.
-Everything here reads recorded backward passes; nothing is derived.
+Everything here reads recorded backward passes and a finished
+:class:`~symprop.nn.Batch`; nothing is derived.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import sympy
 
 from ..backprop import BackwardPass
-from ..nn import NetworkProblem, scalar_label, scalar_name
+from ..nn import Batch, NetworkProblem, scalar_label, scalar_name
 from .numbers import DEFAULT_DIGITS, format_value, to_float
 
 __all__ = ["shaped", "grad_json", "batch_lines", "batch_dict", "MAX_SAMPLES_SHOWN"]
@@ -24,10 +25,10 @@ __all__ = ["shaped", "grad_json", "batch_lines", "batch_dict", "MAX_SAMPLES_SHOW
 MAX_SAMPLES_SHOWN = 8
 
 
-def shaped(problem: NetworkProblem, value: Callable[[str], Any]) -> dict[str, Any]:
+def shaped(params: Mapping[str, np.ndarray], value: Callable[[str], Any]) -> dict[str, Any]:
     """``{"W1": [[value("W1_0_0"), ...], ...], "b1": ...}``: one entry per scalar, nested like the parameter."""
     result: dict[str, Any] = {}
-    for name, array in problem.network.params.items():
+    for name, array in params.items():
         grid = np.empty(array.shape, dtype=object)
         for index in np.ndindex(*array.shape):
             grid[index] = value(scalar_name(name, index))
@@ -36,7 +37,7 @@ def shaped(problem: NetworkProblem, value: Callable[[str], Any]) -> dict[str, An
 
 
 def grad_json(problem: NetworkProblem, bp: BackwardPass, *, expanded: bool = False) -> dict[str, Any]:
-    """``symprop grad --json`` for a network: DESIGN.md's keys, values nested like the parameters.
+    """``symprop grad --json`` for a network: the formula's keys, values nested like the parameters.
 
     Raises:
         LimitError: with ``expanded``, an expanded form would pass the size bound.
@@ -44,44 +45,34 @@ def grad_json(problem: NetworkProblem, bp: BackwardPass, *, expanded: bool = Fal
     grads = bp.gradients
     result: dict[str, Any] = {
         "loss": to_float(bp.loss),
-        "gradients": shaped(problem, lambda s: to_float(grads[s].value)),
-        "symbolic": shaped(problem, lambda s: sympy.sstr(grads[s].compact)),
+        "gradients": shaped(problem.network.params, lambda s: to_float(grads[s].value)),
+        "symbolic": shaped(problem.network.params, lambda s: sympy.sstr(grads[s].compact)),
     }
     if expanded:
-        result["expanded"] = shaped(problem, lambda s: sympy.sstr(grads[s].expanded))
+        result["expanded"] = shaped(problem.network.params, lambda s: sympy.sstr(grads[s].expanded))
     if not bp.loss.is_Float:
         result["exact"] = {
             "loss": sympy.sstr(bp.loss),
-            "gradients": shaped(problem, lambda s: sympy.sstr(grads[s].value)),
+            "gradients": shaped(problem.network.params, lambda s: sympy.sstr(grads[s].value)),
         }
     return result
 
 
-def _reduction(problem: NetworkProblem) -> tuple[str, int]:
-    return problem.network.mlp.reduction, problem.network.samples
-
-
-def batch_dict(problem: NetworkProblem) -> dict[str, Any] | None:
-    """``{"reduction", "samples", "losses", "per_sample", "gradients"}`` for a batch of more than one sample.
+def batch_dict(batch: Batch) -> dict[str, Any]:
+    """``{"reduction", "samples", "narrated", "losses", "loss", "per_sample", "gradients"}``.
 
     ``per_sample[k]`` holds sample k's own gradients (nested like the
     parameters) and ``gradients`` their mean or sum: the batch gradient.
     """
-    reduction, m = _reduction(problem)
-    if m < 2:
-        return None
-    passes = problem.per_sample()
-    batch = [to_float(bp.loss) for bp in passes]
-    per_sample = [shaped(problem, lambda s, bp=bp: to_float(bp.gradients[s].value)) for bp in passes]
-    total = problem.network.exact_gradients()
+    losses = [to_float(bp.loss) for bp in batch.passes]
     return {
-        "reduction": reduction,
-        "samples": m,
-        "narrated": "batch" if problem.sample is None else problem.sample,
-        "losses": batch,
-        "loss": float(np.mean(batch) if reduction == "mean" else np.sum(batch)),
-        "per_sample": per_sample,
-        "gradients": {name: grad.tolist() for name, grad in total.items()},
+        "reduction": batch.reduction,
+        "samples": batch.samples,
+        "narrated": "batch" if batch.narrated is None else batch.narrated,
+        "losses": losses,
+        "loss": float(np.mean(losses) if batch.reduction == "mean" else np.sum(losses)),
+        "per_sample": [shaped(batch.gradients, lambda s, bp=bp: to_float(bp.gradients[s].value)) for bp in batch.passes],
+        "gradients": {name: grad.tolist() for name, grad in batch.gradients.items()},
     }
 
 
@@ -95,18 +86,15 @@ def _combine(values: list[sympy.Expr], reduction: str, digits: int) -> str:
     return f"({total})/{len(values)}" if reduction == "mean" else total
 
 
-def batch_lines(problem: NetworkProblem, *, digits: int = DEFAULT_DIGITS) -> list[str]:
-    """The batch as the reduction of per-sample gradients, as plain text lines (none for one sample)."""
-    reduction, m = _reduction(problem)
-    if m < 2:
-        return []
-    passes = problem.per_sample()
+def batch_lines(batch: Batch, *, digits: int = DEFAULT_DIGITS) -> list[str]:
+    """The batch as the reduction of per-sample gradients, as plain text lines."""
+    reduction, m, passes = batch.reduction, batch.samples, batch.passes
     out = "L"
     rule = f"(1/{m}) · Σ_s" if reduction == "mean" else "Σ_s"
     narrated = (
         "the whole batch (each parameter's fan-in above is this sum)"
-        if problem.sample is None
-        else f"sample {problem.sample} only, with its own loss L(s{problem.sample})"
+        if batch.narrated is None
+        else f"sample {batch.narrated} only, with its own loss L(s{batch.narrated})"
     )
     lines = [
         f"The batch: {m} samples, reduction {reduction!r}: {out} = {rule} L(s), so d{out}/dp = {rule} dL(s)/dp",
@@ -116,8 +104,8 @@ def batch_lines(problem: NetworkProblem, *, digits: int = DEFAULT_DIGITS) -> lis
     loss = sum(losses, sympy.S.Zero)
     loss = loss / m if reduction == "mean" else loss
     lines.append(f"  {out} = {_combine(losses, reduction, digits)} = {format_value(loss, digits, closed_form=False)}")
-    for name, array in problem.network.params.items():
-        for index in np.ndindex(*array.shape):
+    for name, grad in batch.gradients.items():
+        for index in np.ndindex(*grad.shape):
             scalar = scalar_name(name, index)
             values = [bp.gradients[scalar].value for bp in passes]
             total = sum(values, sympy.S.Zero)

@@ -3,8 +3,8 @@
 The formulas are derived, not hand-written. For each layer
 ``z = a_prev W^T + b``, ``a = f(z)`` (a batch of ``m`` samples, one per row):
 
-* ``f'`` is ``sympy.diff`` of the activation table's formula, written through the
-  layer's own output where SymPy can (``sigmoid' = a*(1 - a)``, ``tanh' = 1 - a**2``);
+* ``f'`` is the activation table's derivative (``sympy.diff`` of its formula,
+  written through the layer's own output: ``sigmoid' = a*(1 - a)``, ``tanh' = 1 - a**2``);
 * the output layer's ``delta = dL/dz`` is ``sympy.diff`` of the loss table's
   per-sample formula composed with the output activation (so sigmoid with
   binary cross-entropy gives ``a - y``); for softmax it goes through the
@@ -22,7 +22,7 @@ internal ASCII name made here (``X``, ``Y``, ``W1``, ``Z1``, ``A1``, ``D1``), an
 the only numbers from a spec are layer widths (integers) and the leaky-relu
 slope (a float, printed by SymPy).
 
-Numerics (see STYLE.md, "Numbers that bite"):
+Numerics:
 
 * inputs and targets are cast to float64 (int64 ``x**40`` wraps silently);
 * ``sigmoid`` is ``1/(1 + exp(-x))`` with ``-x`` capped at 700, so ``exp``
@@ -30,10 +30,11 @@ Numerics (see STYLE.md, "Numbers that bite"):
 * ``softplus(x)`` is ``logaddexp(0, x)``;
 * softmax subtracts each row's maximum before ``exp``, and cross-entropy uses
   the log-softmax ``z - max - log(sum(exp(z - max)))``, never ``log(softmax)``;
-* binary cross-entropy after a sigmoid output is computed from the logits,
-  ``log(sigmoid(z)) = -softplus(-z)`` and ``log(1 - sigmoid(z)) = -softplus(z)``
-  (exact); after any other output activation ``yhat`` is clipped to
-  ``[1e-12, 1 - 1e-12]`` in the loss and its gradient (exact inside that interval).
+* a loss that takes the log of the output uses the output activation's stable
+  logs where the table gives them: after a sigmoid, ``log(sigmoid(z)) = -softplus(-z)``
+  and ``log(1 - sigmoid(z)) = -softplus(z)`` (exact); after any other output
+  activation ``yhat`` is clipped to ``[1e-12, 1 - 1e-12]`` in the loss and its
+  gradient (exact inside that interval).
 
 >>> from symprop.nn import MLP
 >>> net = compile(MLP([2, 3, 1], "sigmoid", "half_squared_error", "sum"))
@@ -55,15 +56,18 @@ from sympy import Symbol
 from sympy.printing.numpy import NumPyPrinter
 
 from .errors import SpecError
-from .functions import sigmoid, softplus
+from .nn.activations import A as _a
+from .nn.activations import Z as _z
+from .nn.activations import Activation, exact_slope, get_activation
+from .nn.losses import Y as _y
+from .nn.losses import get_loss
 
-__all__ = ["compile", "Compiled", "Derivation", "activation_derivative", "output_delta", "BCE_CLIP"]
+__all__ = ["compile", "Compiled", "DerivedFormula", "output_delta", "softmax_p", "BCE_CLIP"]
 
 #: How far binary cross-entropy keeps ``yhat`` from 0 and 1 when it cannot use the logits.
 BCE_CLIP = 1e-12
 
-_z, _a, _y = sympy.symbols("z a y", real=True)
-_loga, _clipped = sympy.symbols("loga a_clipped", real=True)
+_loga = sympy.Symbol("loga", real=True)
 _p, _rowsum = sympy.symbols("P rowsum_P", real=True)
 
 _HELPERS = {
@@ -93,7 +97,7 @@ class _Printer(NumPyPrinter):
 
 
 @dataclass(frozen=True)
-class Derivation:
+class DerivedFormula:
     """One derived formula, as the generated code's comments show it.
 
     Attributes:
@@ -144,65 +148,23 @@ def _through_output(derivative: sympy.Expr, formula: sympy.Expr) -> sympy.Expr:
     return derivative.xreplace({formula: _a})
 
 
-@lru_cache(maxsize=None)
-def activation_derivative(name: str, slope: sympy.Expr = sympy.Rational(1, 100)) -> Derivation:
-    """``da/dz`` of an elementwise activation: ``sympy.diff`` of the table's formula, through ``a``.
-
-    >>> activation_derivative("sigmoid").result
-    a*(1 - a)
-    >>> activation_derivative("tanh").result
-    1 - a**2
-    """
-    from .nn import activation_formula
-
-    formula = activation_formula(name, _z, slope)
-    return Derivation("da/dz", formula, _through_output(sympy.diff(formula, _z), formula))
+def activation_derivative(activation: Activation, slope: sympy.Expr) -> DerivedFormula:
+    """``da/dz`` from the activation table, as the generated code's comment shows it."""
+    return DerivedFormula("da/dz", activation.of(_z, slope), activation.derivative(slope))
 
 
-def _elementwise_loss(loss: str, width: int) -> sympy.Expr:
-    """The per-output term ``l(a, y)`` with ``loss = sum_k l(a_k, y_k)``, checked by SymPy."""
-    from .nn import loss_formula
+#: Vector activations the code generator can write (the softmax Jacobian's product has the closed
+#: form ``P - a*sum(P)``, checked by :func:`softmax_p`); any other is refused by name.
+_VECTOR_OUTPUTS = ("softmax",)
 
-    yhat = sympy.symbols(f"a0:{width}", real=True)
-    ys = sympy.symbols(f"y0:{width}", real=True)
-    term = loss_formula(loss, [_a] * width, [_y] * width) / width
-    whole = loss_formula(loss, list(yhat), list(ys))
-    rebuilt = sympy.Add(*(term.xreplace({_a: yk, _y: tk}) for yk, tk in zip(yhat, ys)))
-    if sympy.expand(whole - rebuilt) != 0:  # pragma: no cover - every table entry is a sum over outputs
-        raise SpecError(f"loss {loss!r} is not a sum over the outputs; it cannot be vectorised")
-    return term
+
+def _vector(activation: Activation) -> None:
+    if activation.name not in _VECTOR_OUTPUTS:
+        raise SpecError(f"compile: no numpy code for the vector activation {activation.name!r}")
 
 
 @lru_cache(maxsize=None)
-def softmax_jacobian(width: int = 3) -> sympy.Matrix:
-    """``J[k, j] = da_k/dz_j`` of softmax: ``sympy.diff`` of its formula, written through the outputs.
-
-    >>> softmax_jacobian(2).tolist()
-    [[-a0**2 + a0, -a0*a1], [-a0*a1, -a1**2 + a1]]
-    """
-    from .nn import softmax
-
-    zs = sympy.symbols(f"z0:{width}", real=True)
-    outs = sympy.symbols(f"a0:{width}", positive=True)
-    total = Symbol("T", positive=True)
-    formulas = softmax(zs)
-    denominator = sympy.Add(*(sympy.exp(z) for z in zs))
-    by_z = dict(zip(zs, outs))
-
-    def through_outputs(e: sympy.Expr) -> sympy.Expr:
-        # exp(c*z_k) = (a_k*T)**c, where T is the sum of the exponentials
-        e = e.xreplace({denominator: total})
-        return sympy.expand(e.replace(
-            lambda u: isinstance(u, sympy.exp) and len(u.args[0].free_symbols & set(zs)) == 1,
-            lambda u: (by_z[next(iter(u.args[0].free_symbols))] * total)
-            ** sympy.cancel(u.args[0] / next(iter(u.args[0].free_symbols))),
-        ))
-
-    return sympy.Matrix(width, width, lambda k, j: through_outputs(sympy.diff(formulas[k], zs[j])))
-
-
-@lru_cache(maxsize=None)
-def output_delta(activation: str, loss: str, width: int, slope: sympy.Expr = sympy.Rational(1, 100)) -> Derivation:
+def output_delta(activation: str, loss: str, width: int, slope: sympy.Expr = sympy.Rational(1, 100)) -> DerivedFormula:
     """The output layer's ``dl/dz`` for one sample, ``l`` the per-output loss term.
 
     For an elementwise activation it is ``sympy.diff(l(f(z), y), z)`` written
@@ -214,19 +176,19 @@ def output_delta(activation: str, loss: str, width: int, slope: sympy.Expr = sym
     >>> output_delta("softmax", "cross_entropy", 3).result
     P - a*rowsum_P
     """
-    from .nn import activation_formula
-
-    term = _elementwise_loss(loss, width)
-    if activation == "softmax":
-        return Derivation("dl/dz", term, _p - _a * _rowsum)
-    formula = activation_formula(activation, _z, slope)
+    entry = get_activation(activation)
+    term = get_loss(loss).term(width)
+    if not entry.elementwise:
+        _vector(entry)
+        return DerivedFormula("dl/dz", term, _p - _a * _rowsum)
+    formula = entry.of(_z, slope)
     composed = term.xreplace({_a: formula})
     delta = _through_output(sympy.diff(composed, _z), formula)
-    return Derivation("dl/dz", composed, _simplest(delta))
+    return DerivedFormula("dl/dz", composed, _simplest(delta))
 
 
 @lru_cache(maxsize=None)
-def softmax_p(loss: str, width: int) -> Derivation:
+def softmax_p(loss: str, width: int) -> DerivedFormula:
     """``P = a*dl/da`` for a softmax output: then ``dL/dz_j = P_j - a_j*sum_k P_k``.
 
     That form is the chain rule through the softmax Jacobian
@@ -236,11 +198,10 @@ def softmax_p(loss: str, width: int) -> Derivation:
     >>> softmax_p("cross_entropy", 3).result
     -y
     """
-    term = _elementwise_loss(loss, width)
+    term = get_loss(loss).term(width)
     p = _simplest(sympy.cancel(_a * sympy.diff(term, _a)))
     k = 3
-    jac = softmax_jacobian(k)
-    outs = sympy.symbols(f"a0:{k}", positive=True)
+    outs, jac = get_activation("softmax").jacobian(k)
     ys = sympy.symbols(f"y0:{k}", real=True)
     grads = [sympy.diff(term, _a).xreplace({_a: outs[i], _y: ys[i]}) for i in range(k)]
     ps = [p.xreplace({_a: outs[i], _y: ys[i]}) for i in range(k)]
@@ -249,7 +210,7 @@ def softmax_p(loss: str, width: int) -> Derivation:
         template = ps[j] - outs[j] * sympy.Add(*ps)
         if sympy.cancel(chain - template) != 0:  # pragma: no cover - holds for every table entry
             raise SpecError(f"internal: the softmax delta of loss {loss!r} did not simplify")
-    return Derivation("P = a*dl/da", term, p)
+    return DerivedFormula("P = a*dl/da", term, p)
 
 
 # -- code generation --------------------------------------------------------
@@ -281,11 +242,14 @@ class _Generator:
     def __init__(self, mlp: Any):
         self.mlp = mlp
         self.depth = mlp.depth
-        self.slope = sympy.Rational(repr(float(mlp.slope)))
+        self.slope = exact_slope(mlp.slope)
         self.out_act = mlp.activations[-1]
+        self.output = get_activation(self.out_act)
         self.width = mlp.layers[-1]
-        self.clip = mlp.loss == "binary_cross_entropy" and self.out_act != "sigmoid"
-        self.derivations: list[Derivation] = []
+        self.term = self.loss_term()
+        # a log of the output that the activation has no stable form for: keep yhat off 0 and 1
+        self.clip = self.term.has(sympy.log)
+        self.derivations: list[DerivedFormula] = []
         L = self.depth
         self.Z = [Symbol(f"Z{l}", real=True) for l in range(L + 1)]
         self.A = [Symbol("X", real=True)] + [Symbol(f"A{l}", real=True) for l in range(1, L + 1)]
@@ -302,16 +266,15 @@ class _Generator:
     # forward -------------------------------------------------------------
 
     def forward(self, src: _Source, *, need_log: bool) -> None:
-        from .nn import activation_formula
-
         layers = self.mlp.layers
         src.add("X = numpy.asarray(x, dtype=numpy.float64)", _shape("m", layers[0]))
         for l in range(1, self.depth + 1):
             src.add(f"Z{l} = {self.A[l - 1].name} @ W{l}.T", f"{_shape('m', layers[l])}: z = a_prev W^T + b")
             if self.mlp.bias != "none":
                 src.add(f"Z{l} += b{l}")
-            name = self.mlp.activations[l - 1]
-            if name == "softmax":
+            activation = get_activation(self.mlp.activations[l - 1])
+            if not activation.elementwise:
+                _vector(activation)
                 src.add(f"Z{l} = Z{l} - numpy.max(Z{l}, axis=1, keepdims=True)", "softmax(z) = softmax(z - max z)")
                 src.add(f"E{l} = numpy.exp(Z{l})")
                 src.add(f"T{l} = numpy.sum(E{l}, axis=1, keepdims=True)")
@@ -319,27 +282,25 @@ class _Generator:
                 if need_log:
                     src.add(f"logA{l} = Z{l} - numpy.log(T{l})", "log-softmax, never log(softmax)")
                 continue
-            formula = activation_formula(name, _z, self.slope)
+            formula = activation.of(_z, self.slope)
             src.add(f"A{l} = {src.code(formula, self.names(l))}", f"a = {sympy.sstr(formula)}")
 
     # loss ------------------------------------------------------------------
 
     def loss_term(self) -> sympy.Expr:
-        """The per-output loss term in ``z, a, y`` (and ``loga``), rewritten to be stable."""
-        term = _elementwise_loss(self.mlp.loss, self.width)
-        if self.out_act == "sigmoid":
-            s = sigmoid(_z)
-            term = term.xreplace({_a: s}).xreplace(
-                {sympy.log(s): -softplus(-_z), sympy.log(1 - s): -softplus(_z)}
-            )
-            return term.xreplace({s: _a})
-        if self.out_act == "softmax":
+        """The per-output loss term in ``z, a, y`` (and ``loga``), with the output activation's stable logs."""
+        term = get_loss(self.mlp.loss).term(self.width)
+        activation = self.output
+        if not activation.elementwise:  # softmax: log(a) is the log-softmax the forward pass computes
             return term.xreplace({sympy.log(_a): _loga})
-        return term
+        if activation.stable_logs is None:
+            return term
+        f = activation.of(_z, self.slope)
+        return term.xreplace({_a: f}).xreplace(activation.stable_logs(_z)).xreplace({f: _a})
 
     def loss_and_grads(self, src: _Source) -> None:
         mlp, L = self.mlp, self.depth
-        term = self.loss_term()
+        term = self.term
         need_log = term.has(_loga)
         self.forward(src, need_log=need_log)
         src.add("Y = numpy.asarray(y, dtype=numpy.float64)", _shape("m", self.width))
@@ -351,13 +312,12 @@ class _Generator:
         src.add()
         src.add(comment="backward: delta = dL/dz, from the output layer back")
         delta = output_delta(self.out_act, mlp.loss, self.width, self.slope)
-        self.derivations.append(Derivation(f"layer {L}: {delta.what}", delta.formula, delta.result))
+        self.derivations.append(DerivedFormula(f"layer {L}: {delta.what}", delta.formula, delta.result))
         names = self.names(L)
-        if self.out_act == "softmax":
+        if not self.output.elementwise:
             p = softmax_p(mlp.loss, self.width)
             src.add(f"P{L} = {src.code(p.result, names)}", f"P = a*dl/da = {sympy.sstr(p.result)}")
             src.add(f"S{L} = numpy.sum(P{L}, axis=1, keepdims=True)", "sum_k P_k (softmax Jacobian)")
-        if self.out_act == "softmax":
             names = self.names(L, clip=False)  # the Jacobian's a is the softmax itself
         code = src.code(delta.result, names)
         if mlp.reduction == "mean":
@@ -374,9 +334,8 @@ class _Generator:
                 src.add(f"gb{l} = numpy.sum(D{l})", "one shared bias: summed over neurons and batch")
                 grads.append((f"b{l}", f"gb{l}"))
             if l > 1:
-                name = mlp.activations[l - 2]
-                local = activation_derivative(name, self.slope)
-                self.derivations.append(Derivation(f"layer {l - 1}: {local.what}", local.formula, local.result))
+                local = activation_derivative(get_activation(mlp.activations[l - 2]), self.slope)
+                self.derivations.append(DerivedFormula(f"layer {l - 1}: {local.what}", local.formula, local.result))
                 src.add(f"D{l - 1} = D{l} @ W{l}", f"{_shape('m', mlp.layers[l - 1])}: dL/da_prev = delta W")
                 if local.result != 1:  # identity: da/dz = 1
                     src.add(f"D{l - 1} *= {src.code(local.result, self.names(l - 1))}",
@@ -406,14 +365,14 @@ class Compiled:
         derivations: the derived formulas the source was printed from.
         loss_and_grads: ``f(params, x, y) -> (loss, {name: gradient})``, the
             gradients shaped like the parameters; ``params`` float64 arrays
-            (``mlp.check_params`` converts lists), ``x`` of shape ``(m, n0)``,
+            (``mlp.validate_params`` converts lists), ``x`` of shape ``(m, n0)``,
             ``y`` of shape ``(m, nL)``.
         forward: ``f(params, x) -> yhat`` of shape ``(m, nL)``.
     """
 
     mlp: Any
     source: str
-    derivations: list[Derivation]
+    derivations: list[DerivedFormula]
     loss_and_grads: Callable[..., tuple[float, dict[str, Any]]]
     forward: Callable[..., Any]
 

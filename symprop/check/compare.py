@@ -1,0 +1,376 @@
+"""The two comparisons: exact gradients against finite differences, and a user's gradients against the exact ones.
+
+Each fills a :class:`~symprop.check.report.GradcheckReport`: one row per
+parameter scalar, and a finding per wrong parameter with likely causes (hints)
+and the exact derivation of its worst entry.
+
+Why the defaults are sound
+--------------------------
+The relative error of a row is ``|a - n| / max(|a|, |n|, floor)`` (``a`` the
+exact value, ``n`` the numeric one); a row is ok when it is at most ``rtol``
+(so the floor makes ``rtol * floor`` an absolute tolerance for gradients near
+0). A NaN or infinity is never ok.
+
+A central difference ``(L(p + h) - L(p - h)) / 2h`` has a truncation error
+of ``h**2 |L'''| / 6`` and a rounding error of about ``eps_machine |L| / h``
+(``eps_machine = 2.2e-16``). The sum is smallest near
+``h = eps_machine**(1/3) ~ 6e-6``, where both are about ``1e-11`` times the
+scale of the loss: the default ``eps = 1e-5`` (CS231n's choice; torch.gradcheck
+uses 1e-6). So an exact gradient and its finite difference agree to about
+``1e-10`` relative on a well-scaled loss, and the default ``rtol = 1e-5``
+leaves five orders of magnitude of room for badly scaled ones, while every
+real bug (a missing factor, a transposed matrix, a forgotten sum, a sign) is
+off by far more: CS231n calls a relative error above 1e-2 "probably wrong" and
+below 1e-7 "happy"; torch.gradcheck allows rtol 1e-3 with atol 1e-5. The
+``floor`` of ``1e-4`` turns the relative test into an absolute one of
+``rtol * floor = 1e-9`` for gradients smaller than ``1e-4``, still a hundred
+times the finite-difference noise of a loss of order 1, so a gradient that is
+exactly 0 is not failed for a numeric ``1e-12``.
+
+A user's float64 gradient carries no truncation error at all, so the same
+tolerances are strict for it: a gradient scaled by ``1 + 2*rtol`` fails.
+
+Kinks
+-----
+``relu``, ``leaky_relu`` and ``abs`` have no derivative at 0 (symprop uses
+``relu'(0) = 0`` as PyTorch does). When a kink's argument changes sign between
+``p - eps`` and ``p + eps`` the finite difference measures neither side, so a
+disagreeing row is flagged ``kink`` and not counted as a wrong gradient. Against
+a user's gradient only a kink argument at 0 itself (within ``1e-8``) excuses a
+difference, and only for a value between the one-sided derivatives there
+(``z > 0`` versus ``z >= 0`` are both defensible; anything else is wrong).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .report import DEFAULT_FLOOR, Finding, GradcheckReport, Row, relative_error
+from .subjects import Subject
+from .user_code import one_line
+
+__all__ = ["check_numeric", "check_against", "DEFAULT_EPS", "DEFAULT_RTOL", "DEFAULT_FLOOR"]
+
+#: The finite-difference step ``h``: near ``eps_machine**(1/3)`` (see above).
+DEFAULT_EPS = 1e-5
+#: The largest relative error that counts as agreement.
+DEFAULT_RTOL = 1e-5
+#: Against a user's gradient, a kink argument this close to 0 excuses a difference.
+KINK_TOUCH = 1e-8
+#: The step of the one-sided differences that bound a user's value at a kink, and their tolerance.
+ONE_SIDED_STEP = 1e-6
+ONE_SIDED_RTOL = 1e-4
+
+
+def _sign_changes(before: np.ndarray, after: np.ndarray) -> bool:
+    return before.shape == after.shape and bool(np.any(np.sign(before) != np.sign(after)))
+
+
+def _kink_between(subject: Subject, name: str, index: tuple[int, ...], h: float) -> bool:
+    """Does a kink argument change sign when this scalar moves from ``p - h`` to ``p + h``?"""
+    values = {n: v.copy() for n, v in subject.values.items()}
+    p = float(values[name][index])
+    values[name][index] = p - h
+    minus = subject.kink_values(values)
+    values[name][index] = p + h
+    plus = subject.kink_values(values)
+    return _sign_changes(minus, plus)
+
+
+def _numeric_gradient(subject: Subject, eps: float) -> dict[str, np.ndarray]:
+    """Central differences of the loss in float64, one parameter scalar at a time."""
+    values = {n: v.copy() for n, v in subject.values.items()}
+    numeric: dict[str, np.ndarray] = {}
+    for name, array in values.items():
+        result = np.empty(array.shape)
+        for index in np.ndindex(array.shape):
+            p = float(array[index])
+            plus, minus = p + eps, p - eps
+            array[index] = plus
+            high = subject.loss(values)
+            array[index] = minus
+            low = subject.loss(values)
+            array[index] = p
+            result[index] = (high - low) / (plus - minus)  # the step as actually taken
+        numeric[name] = result
+    return numeric
+
+
+def _one_sided(subject: Subject, name: str, index: tuple[int, ...], h: float) -> tuple[float, float]:
+    """The left and right difference quotients ``(L(p) - L(p-h))/h`` and ``(L(p+h) - L(p))/h``."""
+    values = {n: v.copy() for n, v in subject.values.items()}
+    p = float(values[name][index])
+    losses = []
+    for point in (p - h, p, p + h):
+        values[name][index] = point
+        losses.append(subject.loss(values))
+    return (losses[1] - losses[0]) / (p - (p - h)), (losses[2] - losses[1]) / ((p + h) - p)
+
+
+def _excused_by_kink(subject: Subject, name: str, index: tuple[int, ...], theirs: float, *, floor: float) -> bool:
+    """Against a user's value: a kink at the point itself, and the value between the one-sided derivatives.
+
+    ``relu'(0)`` may be taken as 0 or 1 (or anything between); a value outside
+    the one-sided derivatives is wrong whatever the convention.
+    """
+    scale = max(1.0, abs(float(subject.values[name][index])))
+    if not _kink_between(subject, name, index, KINK_TOUCH * scale):
+        return False
+    left, right = _one_sided(subject, name, index, ONE_SIDED_STEP * scale)
+    low, high = min(left, right), max(left, right)
+    slack = ONE_SIDED_RTOL * max(abs(low), abs(high), floor)
+    return low - slack <= theirs <= high + slack
+
+
+def _rows(
+    subject: Subject,
+    given: Mapping[str, np.ndarray | None],
+    *,
+    rtol: float,
+    floor: float,
+    kink_step: float | None,
+    reasons: Mapping[str, str] | None = None,
+) -> list[Row]:
+    """One row per parameter scalar; ``kink_step`` None means "against a user's values".
+
+    ``reasons`` gives the status of a parameter that has no values (``shape``, ...).
+    """
+    rows = []
+    for name, exact in subject.exact.items():
+        theirs = given.get(name)
+        for index in np.ndindex(exact.shape):
+            a = float(exact[index])
+            n = None if theirs is None else float(theirs[index])
+            rel = math.inf if n is None else relative_error(a, n, floor)
+            if n is None:
+                status = (reasons or {}).get(name, "missing")
+            elif not math.isfinite(n):
+                status = "nan"
+            elif rel <= rtol:
+                status = "ok"
+            elif kink_step is None and _excused_by_kink(subject, name, index, n, floor=floor):
+                status = "kink"
+            elif kink_step is not None and _kink_between(
+                subject, name, index, kink_step * max(1.0, abs(float(subject.values[name][index])))
+            ):
+                status = "kink"
+            else:
+                status = "wrong"
+            rows.append(
+                Row(
+                    param=subject.label(name, index),
+                    name=name,
+                    index=tuple(int(i) for i in index),
+                    symbolic=a,
+                    numeric=n,
+                    rel_error=rel,
+                    ok=status in ("ok", "kink"),
+                    status=status,
+                    exact=subject.symbolic(name, index),
+                )
+            )
+    return rows
+
+
+def _kink_findings(rows: Sequence[Row]) -> list[Finding]:
+    kinked = [r for r in rows if r.status == "kink"]
+    if not kinked:
+        return []
+    labels = ", ".join(r.param for r in kinked[:6]) + (", ..." if len(kinked) > 6 else "")
+    return [
+        Finding(
+            None,
+            "kink",
+            f"not judged at a kink (relu/leaky_relu/abs at 0 within the step): {labels}",
+        )
+    ]
+
+
+def check_numeric(subject: Subject, *, eps: float, rtol: float, floor: float) -> GradcheckReport:
+    numeric = _numeric_gradient(subject, eps)
+    rows = _rows(subject, numeric, rtol=rtol, floor=floor, kink_step=eps)
+    findings = _value_findings(subject, rows, numeric, floor=floor, rtol=rtol) + _kink_findings(rows)
+    return GradcheckReport(rows, "finite differences", eps, rtol, floor, findings, subject.loss_value(), subject.output)
+
+
+def check_against(
+    subject: Subject,
+    against: Callable[..., Any] | Mapping[str, Any],
+    *,
+    rtol: float,
+    floor: float,
+    name: str,
+) -> GradcheckReport:
+    findings: list[Finding] = []
+    given: dict[str, np.ndarray | None] = {}
+    if callable(against):
+        params, x, y = subject.user_arguments()
+        try:
+            result = against(params, x, y)
+        except Exception as error:  # the user's code: report it, one line
+            result = None
+            findings.append(Finding(None, "error", f"{name} raised {type(error).__name__}: {one_line(error)}"))
+    else:
+        result = against
+    if not findings:
+        if not isinstance(result, Mapping):
+            findings.append(
+                Finding(
+                    None,
+                    "not_dict",
+                    f"{name} returned {type(result).__name__}, not a dict of gradients "
+                    f"({', '.join(subject.exact)} -> arrays shaped like the parameters)",
+                )
+            )
+        else:
+            given, problems = _read_gradients(subject, result)
+            findings.extend(problems)
+    reasons = {f.param: _REASONS[f.kind] for f in findings if f.param is not None and f.kind in _REASONS}
+    if any(f.param is None and f.kind in _REASONS for f in findings):
+        whole = next(_REASONS[f.kind] for f in findings if f.param is None and f.kind in _REASONS)
+        reasons = {name: whole for name in subject.exact}
+    rows = _rows(subject, given, rtol=rtol, floor=floor, kink_step=None, reasons=reasons)
+    findings.extend(_value_findings(subject, rows, given, floor=floor, rtol=rtol))
+    findings.extend(_kink_findings(rows))
+    return GradcheckReport(rows, name, None, rtol, floor, findings, subject.loss_value(), subject.output)
+
+
+#: The row status of a parameter whose finding is of this kind.
+_REASONS = {"missing": "missing", "shape": "shape", "type": "invalid", "not_dict": "invalid", "error": "error"}
+
+
+def _read_gradients(subject: Subject, result: Mapping[Any, Any]) -> tuple[dict[str, np.ndarray | None], list[Finding]]:
+    """Check the user's dict against the parameters: keys, types, shapes, finiteness."""
+    given: dict[str, np.ndarray | None] = {}
+    findings: list[Finding] = []
+    expected = ", ".join(subject.exact)
+    for key in result:
+        if key not in subject.exact:
+            findings.append(Finding(str(key), "extra", f"{key!r} is not a parameter (expected {expected})"))
+    for name, exact in subject.exact.items():
+        if name not in result:
+            findings.append(Finding(name, "missing", f"{name}: missing from the returned dict"))
+            continue
+        raw = result[name]
+        try:
+            array = np.asarray(raw)
+            if array.dtype.kind not in "iuf":  # None, text, objects, booleans are not gradients
+                raise TypeError
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            findings.append(
+                Finding(name, "type", f"{name}: not an array of numbers (got {type(raw).__name__})")
+            )
+            continue
+        if array.shape != exact.shape:
+            findings.append(
+                Finding(
+                    name,
+                    "shape",
+                    f"{name}: expected shape {exact.shape}, got {array.shape}",
+                    _shape_hints(array, exact, floor=DEFAULT_FLOOR),
+                )
+            )
+            continue
+        bad = ~np.isfinite(array)
+        if bad.any():
+            where = [subject.label(name, tuple(int(i) for i in ix)) for ix in np.argwhere(bad)[:4]]
+            findings.append(
+                Finding(name, "nan", f"{name}: NaN or infinity at {', '.join(where)}{', ...' if bad.sum() > 4 else ''}")
+            )
+        given[name] = array
+    return given, findings
+
+
+def _close(a: np.ndarray, b: np.ndarray, floor: float, rtol: float = DEFAULT_RTOL) -> bool:
+    if a.shape != b.shape or not np.all(np.isfinite(a)):
+        return False
+    scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)
+    return bool(np.all(np.abs(a - b) <= rtol * scale))
+
+
+def _shape_hints(array: np.ndarray, exact: np.ndarray, *, floor: float) -> list[str]:
+    """Why the shape might be off: transposed, an extra axis, a missing batch sum."""
+    hints = []
+    if array.ndim == 2 and _close(array.T, exact, floor):
+        hints.append("its transpose is the exact gradient: the convention is W[j, i] joins input i to neuron j")
+    elif array.size == exact.size and _close(array.reshape(exact.shape), exact, floor):
+        hints.append(f"the values are right; reshape to {exact.shape} (e.g. no keepdims)")
+    elif array.ndim >= 1 and array.shape[1:] == exact.shape and _close(array.sum(axis=0), exact, floor):
+        hints.append("one row per sample: summing over the batch (axis 0) gives the exact gradient")
+    elif array.ndim >= 1 and array.shape[0] == 1 and array.shape[1:] == exact.shape:
+        hints.append("an extra leading axis of length 1")
+    elif array.ndim >= 1 and array.size and array.size % max(exact.size, 1) == 0 and array.size > exact.size:
+        hints.append(f"{array.size // max(exact.size, 1)} times too many entries: a forgotten sum over the batch?")
+    return hints
+
+
+def _value_findings(
+    subject: Subject,
+    rows: Sequence[Row],
+    given: Mapping[str, np.ndarray | None],
+    *,
+    floor: float,
+    rtol: float,
+) -> list[Finding]:
+    """One finding per parameter with wrong finite values: which entries, how much, the derivation."""
+    findings = []
+    right = {n for n in subject.exact if all(r.ok for r in rows if r.name == n)}
+    for name, exact in subject.exact.items():
+        wrong = [r for r in rows if r.name == name and r.status == "wrong"]
+        if not wrong:
+            continue
+        theirs = given[name]
+        assert theirs is not None
+        worst_abs = max(wrong, key=lambda r: abs(r.symbolic - r.numeric))
+        worst_rel = max(wrong, key=lambda r: r.rel_error)
+        total = int(np.prod(exact.shape, dtype=int))
+        entries = ", ".join(r.param for r in wrong[:6]) + (", ..." if len(wrong) > 6 else "")
+        what = f"{len(wrong)} of {total} entries" if exact.shape else "wrong"
+        message = (
+            f"{name}: {what}{' wrong: ' + entries if exact.shape else ''}; "
+            f"max abs error {abs(worst_abs.symbolic - worst_abs.numeric):.3g} at {worst_abs.param}, "
+            f"max rel error {worst_rel.rel_error:.3g} at {worst_rel.param}"
+        )
+        findings.append(
+            Finding(
+                name,
+                "wrong",
+                message,
+                _value_hints(theirs, exact, floor=floor, rtol=rtol, batch=_batch_size(subject))
+                + [h for h in [subject.where_hint(name, right)] if h],
+                derivation=subject.derivation(name, worst_abs.index),
+            )
+        )
+    return findings
+
+
+def _batch_size(subject: Subject) -> int | None:
+    return getattr(subject, "batch", None)
+
+
+def _value_hints(theirs: np.ndarray, exact: np.ndarray, *, floor: float, rtol: float, batch: int | None) -> list[str]:
+    """Likely causes of a wrong gradient with the right shape."""
+    hints = []
+    if _close(-theirs, exact, floor, rtol):
+        return ["the sign is flipped"]
+    if theirs.ndim == 2 and theirs.shape[0] == theirs.shape[1] and _close(theirs.T, exact, floor, rtol):
+        return ["its transpose is the exact gradient: the convention is W[j, i] joins input i to neuron j"]
+    big = np.abs(exact) > floor
+    if big.any():
+        ratios = theirs[big] / exact[big]
+        ratio = float(np.median(ratios))
+        if ratio != 0 and np.allclose(ratios, ratio, rtol=1e-9, atol=0) and _close(theirs / ratio, exact, floor, rtol):
+            text = f"off by a constant factor: {ratio:.6g} times the exact gradient"
+            if batch and batch > 1 and (math.isclose(ratio, batch) or math.isclose(ratio, 1 / batch)):
+                text += f" (the batch has {batch} samples: mean versus sum over the batch?)"
+            elif math.isclose(ratio, 2.0) or math.isclose(ratio, 0.5):
+                text += " (a factor 1/2 in the loss, as in half_squared_error?)"
+            hints.append(text)
+    if exact.size > 1 and not hints:
+        if _close(np.sort(theirs, axis=None), np.sort(exact, axis=None), floor, rtol):
+            hints.append("the right numbers in the wrong places: a transposed or permuted array")
+    return hints

@@ -1,0 +1,239 @@
+"""What is checked: a formula graph at a point, or a network with its data.
+
+Both give the checker the same things (see :class:`Subject`): parameter values
+as float64 arrays, the exact gradient in the same shapes, the loss at any
+parameters (for finite differences), where the kinks are, what a user's
+gradient function is called with, and the exact derivation of one entry.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+import sympy
+from sympy import Symbol
+
+from ..backprop import BackwardPass, FanIn, Step, backward
+from ..errors import EvaluationError
+from ..functions import KINKED
+from ..graph import Graph
+from ..nn import Network, get_activation, loss_numpy, scalar_label, scalar_name
+from ..nn.reference import layer_outputs
+from .report import Derivation
+
+__all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps"]
+
+
+class Subject:
+    """What the checker needs of a formula graph or a network (see the two below).
+
+    ``values``: parameter name -> float64 array (0-d for scalars) at the point;
+    ``exact``: the same shapes, the exact gradient as floats.
+    """
+
+    values: dict[str, np.ndarray]
+    exact: dict[str, np.ndarray]
+    output: str = "L"
+
+    def label(self, name: str, index: tuple[int, ...]) -> str:
+        raise NotImplementedError
+
+    def symbolic(self, name: str, index: tuple[int, ...]) -> sympy.Expr | None:
+        return None
+
+    def loss(self, values: Mapping[str, np.ndarray]) -> float:
+        raise NotImplementedError
+
+    def kink_values(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The arguments of every kink (relu, leaky_relu, abs) at the point."""
+        raise NotImplementedError
+
+    def user_arguments(self) -> tuple[Any, Any, Any]:
+        raise NotImplementedError
+
+    def derivation(self, name: str, index: tuple[int, ...]) -> Derivation:
+        raise NotImplementedError
+
+    def loss_value(self) -> float | None:
+        return None
+
+    def where_hint(self, name: str, right: set[str]) -> str | None:
+        """Where the mistake must be, given which parameters are right (networks only)."""
+        return None
+
+
+def _kink_arguments(graph: Graph) -> list[sympy.Expr]:
+    """The argument of every kinked function application in the graph's node formulas."""
+    found: dict[sympy.Expr, None] = {}
+    for node in graph.nodes:
+        for call in node.formula.atoms(*KINKED):
+            found.setdefault(call.args[0])
+        for call in node.formula.atoms(sympy.Max, sympy.Min):
+            for first, second in zip(call.args, call.args[1:]):
+                found.setdefault(first - second)
+    return list(found)
+
+
+class GraphSubject(Subject):
+    """A formula graph at a point; every parameter is a scalar (a 0-d array)."""
+
+    def __init__(self, graph: Graph, at: Mapping[str | Symbol, object], *, exact: bool = False):
+        self.graph = graph
+        self.bp = backward(graph, at, exact=exact)
+        self.output = graph.output.name
+        self.symbols = {p.name: p for p in graph.params}
+        self.base = {s: float(self.bp.values[s]) for s in graph.leaves}
+        self.values = {p.name: np.array(self.base[p]) for p in graph.params}
+        self.exact = {name: np.array(float(a.value)) for name, a in self.bp.gradients.items()}
+        self.kinks = _kink_arguments(graph)
+
+    def label(self, name, index):
+        return self.graph.label(self.symbols[name])
+
+    def symbolic(self, name, index):
+        return self.bp.gradients[name].value
+
+    def loss_value(self):
+        return float(self.bp.loss)
+
+    def _evaluate(self, values):
+        point = dict(self.base)
+        for name, array in values.items():
+            point[self.symbols[name]] = float(array)
+        return self.graph.evaluate(point)
+
+    def loss(self, values):
+        try:
+            return float(self._evaluate(values)[self.graph.output])
+        except (EvaluationError, TypeError, ValueError, OverflowError):
+            return math.nan
+
+    def kink_values(self, values):
+        if not self.kinks:
+            return np.zeros(0)
+        try:
+            evaluated = self._evaluate(values)
+        except EvaluationError:
+            return np.zeros(0)
+        return np.array([float(k.xreplace(evaluated)) for k in self.kinks])
+
+    def user_arguments(self):
+        params = {name: float(v) for name, v in self.values.items()}
+        others = {s.name: v for s, v in self.base.items() if s.name not in self.symbols}
+        return params, (others or None), None
+
+    def derivation(self, name, index):
+        return Derivation(self.bp, derivation_steps(self.bp, self.symbols[name]), self.label(name, index))
+
+
+class NetworkSubject(Subject):
+    """A :class:`symprop.nn.Network`: its batch loss (or one sample's), parameters as arrays.
+
+    Finite differences use the network's float64 numpy loss; the exact
+    gradient comes from its exact backward pass.
+    """
+
+    #: A derivation shows one sample's chain: the one contributing most among the first this many.
+    MAX_SAMPLE_PASSES = 8
+
+    def __init__(self, network: Network, *, sample: int | None = None):
+        self.network = network
+        self.mlp = network.mlp
+        if sample is not None:
+            network.sample_index(sample)  # raises a PointError naming the range
+        self.sample = sample
+        rows = slice(None) if sample is None else slice(sample, sample + 1)
+        self.x, self.y = network.x[rows], network.y[rows]
+        self.batch = int(self.x.shape[0])
+        self.values = {name: np.array(v, dtype=np.float64) for name, v in network.params.items()}
+        self.exact = network.exact_gradients(sample)
+        self.kinked = [get_activation(name).kink for name in self.mlp.activations]
+        self._passes: dict[int | None, BackwardPass] = {}
+
+    def label(self, name, index):
+        return scalar_label(name, index)
+
+    def loss_value(self):
+        return self.loss(self.values)
+
+    def loss(self, values):
+        with np.errstate(all="ignore"):
+            return float(loss_numpy(self.mlp, values, self.x, self.y))
+
+    def kink_values(self, values):
+        """The pre-activations ``z`` of the layers whose activation has a kink, for every sample, flattened."""
+        if not any(self.kinked):
+            return np.zeros(0)
+        with np.errstate(all="ignore"):
+            layers = layer_outputs(self.mlp, values, self.x)
+        return np.concatenate([z.ravel() for (z, _), kinked in zip(layers, self.kinked) if kinked])
+
+    def user_arguments(self):
+        return {n: v.copy() for n, v in self.values.items()}, self.x.copy(), self.y.copy()
+
+    def where_hint(self, name, right):
+        """Backprop works right to left: if every layer after this one is right, dL/dz there is right."""
+        layer, depth = int(name[1:]), self.mlp.depth
+        after = [n for n in self.exact if int(n[1:]) > layer]
+        if layer == depth:
+            return (
+                f"the output layer is wrong: check dL/da{depth} (the derivative of the loss "
+                f"{self.mlp.loss!r}, reduction {self.mlp.reduction!r}) and ∂a{depth}/∂z{depth}"
+            )
+        if after and all(n in right for n in after):
+            return (
+                f"{', '.join(after)} agree, so dL/dz{layer + 1} is right: the mistake is in the steps after it, "
+                f"dL/da{layer} = dL/dz{layer + 1} · ∂z{layer + 1}/∂a{layer}, dL/dz{layer} = dL/da{layer} · "
+                f"∂a{layer}/∂z{layer} or d{self.output}/d{name} = dL/dz{layer} · ∂z{layer}/∂{name}"
+            )
+        return None
+
+    def _sample_pass(self, k: int | None) -> BackwardPass:
+        if k not in self._passes:
+            self._passes[k] = self.network.backward(k)
+        return self._passes[k]
+
+    def derivation(self, name, index):
+        """One sample's chain (the sample that contributes most, among the first few), and the batch sum."""
+        scalar, label = scalar_name(name, index), self.label(name, index)
+        m = self.network.samples
+        if self.sample is not None or m == 1:
+            bp = self._sample_pass(self.sample)
+            source = None if m == 1 else f"sample {self.sample} of {m}"
+            return Derivation(bp, derivation_steps(bp, bp.graph.symbol(scalar)), label, source)
+        shown = range(min(m, self.MAX_SAMPLE_PASSES))
+        parts = [float(self._sample_pass(k).gradients[scalar].value) for k in shown]
+        k = max(shown, key=lambda i: abs(parts[i]))
+        bp = self._sample_pass(k)
+        mean = self.mlp.reduction == "mean"
+        terms = " + ".join(f"{v:.6g}" for v in parts) + (" + ..." if m > len(parts) else "")
+        total = (
+            f"d{self.output}/d{label} = {'mean' if mean else 'sum'} over the {m} samples "
+            f"= {'(' if mean else ''}{terms}{f')/{m}' if mean else ''} = {float(self.exact[name][index]):.6g}"
+        )
+        return Derivation(
+            bp, derivation_steps(bp, bp.graph.symbol(scalar)), label, f"sample {k} of {m}, its own loss", total
+        )
+
+
+def derivation_steps(bp: BackwardPass, symbol: Symbol) -> list[Step | FanIn]:
+    """The recorded steps that make ``dL/dsymbol``, right to left, with their fan-in sums.
+
+    These are the steps into ``symbol`` and, recursively, the steps into every
+    node they start from: the whole chain of local derivatives of that gradient.
+    """
+    involved: set[Symbol] = set()
+    todo = [symbol]
+    while todo:
+        s = todo.pop()
+        if s in involved or s not in bp.adjoints:
+            continue
+        involved.add(s)
+        todo.extend(step.node for step in bp.adjoints[s].steps)
+    return [
+        event
+        for event in bp.timeline()
+        if (event.adjoint.symbol if isinstance(event, FanIn) else event.input) in involved
+    ]

@@ -1,0 +1,151 @@
+"""The output formats: one entry per name, saying what each can show and which file suffixes pick it.
+
+A :class:`Format` has a renderer per kind of thing it can show:
+
+* ``walkthrough``: a recorded backward pass (``symprop explain``, ``symprop demo``);
+* ``report``: a gradient-check report (``symprop check``);
+* ``matrix``: a network's matrix view (``explain --view matrix``);
+* ``graph``: the computation graph (``symprop graph``).
+
+The command line's ``--format`` choices and the ``--output`` suffixes come from
+:data:`FORMATS`; :func:`renderer` raises a :class:`~symprop.errors.SympropError`
+that names the format and the kind when a format cannot show something, so
+nothing silently falls back to another format.
+
+>>> [f.name for f in formats_for("report")]
+['rich', 'text', 'markdown', 'html', 'json']
+>>> format_for_suffix("walk.tex", "walkthrough")
+'latex'
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import SympropError
+from . import check as check_render
+from . import dot, html, json, latex, markdown, rich, svg, text
+from .matrix import matrix_dict, render_matrix_text
+
+__all__ = ["Format", "FORMATS", "KINDS", "renderer", "formats_for", "format_for_suffix", "RenderOptions"]
+
+#: What a format can show.
+KINDS = ("walkthrough", "report", "matrix", "graph")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What a renderer may be asked for; each format uses what applies to it.
+
+    Attributes:
+        digits: significant digits of decimals.
+        expanded: show every expanded gradient (True), only the short ones (None), or none (False).
+        lr: a learning rate, to show the update ``w - lr * dL/dw``.
+        color: ANSI colours (rich on a terminal).
+        width: the line width, for formats that wrap (None: the terminal's).
+    """
+
+    digits: int = 6
+    expanded: bool | None = None
+    lr: Any = None
+    color: bool = False
+    width: int | None = 80
+
+
+@dataclass(frozen=True)
+class Format:
+    """One output format: its name, the ``--output`` suffixes that pick it, and a renderer per kind."""
+
+    name: str
+    suffixes: tuple[str, ...] = ()
+    renderers: dict[str, Callable[..., str]] = field(default_factory=dict)
+
+    def can(self, kind: str) -> bool:
+        return kind in self.renderers
+
+
+def _walk(module_function: Callable[..., str]) -> Callable[..., str]:
+    """A walkthrough renderer that takes digits, expanded and lr."""
+    return lambda bp, o: module_function(bp, digits=o.digits, expanded=o.expanded, lr=o.lr)
+
+
+def _rich_report(report: Any, o: RenderOptions) -> str:
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, force_terminal=o.color, color_system="truecolor" if o.color else None,
+                      highlight=False, emoji=False)
+    console.print(report)
+    return buffer.getvalue()
+
+
+FORMATS: dict[str, Format] = {
+    format_.name: format_
+    for format_ in (
+        Format("rich", (), {
+            "walkthrough": lambda bp, o: rich.render_rich(
+                bp, digits=o.digits, expanded=o.expanded, lr=o.lr, color=o.color, width=o.width
+            ),
+            "report": _rich_report,
+            "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
+        }),
+        Format("text", (".txt",), {
+            "walkthrough": _walk(text.render_text),
+            "report": lambda report, o: check_render.check_text(report),
+            "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
+        }),
+        Format("markdown", (".md", ".markdown"), {
+            "walkthrough": _walk(markdown.render_markdown),
+            "report": lambda report, o: check_render.check_markdown(report),
+            "matrix": lambda view, o: "```text\n" + render_matrix_text(view, digits=o.digits) + "```\n",
+        }),
+        Format("latex", (".tex",), {"walkthrough": _walk(latex.render_latex)}),
+        Format("html", (".html", ".htm"), {
+            "walkthrough": _walk(html.render_html),
+            "report": lambda report, o: check_render.check_html(report),
+        }),
+        Format("svg", (".svg",), {
+            "walkthrough": _walk(svg.render_svg),
+            "graph": lambda bp, o: dot.to_svg(dot.render_dot(bp, digits=o.digits)),
+        }),
+        Format("dot", (".dot", ".gv"), {"graph": lambda bp, o: dot.render_dot(bp, digits=o.digits)}),
+        Format("json", (".json",), {
+            "walkthrough": lambda bp, o: json.dumps(json.explain_dict(bp, lr=o.lr)),
+            "report": lambda report, o: json.dumps(report.to_dict()),
+            "matrix": lambda view, o: json.dumps(matrix_dict(view)),
+        }),
+    )
+}
+
+
+def formats_for(kind: str) -> list[Format]:
+    """The formats that can show ``kind``, in the table's order."""
+    if kind not in KINDS:
+        raise SympropError(f"unknown kind of output {kind!r}; expected one of: {', '.join(KINDS)}")
+    return [f for f in FORMATS.values() if f.can(kind)]
+
+
+def renderer(name: str, kind: str) -> Callable[[Any, RenderOptions], str]:
+    """The function that renders ``kind`` in format ``name``: ``f(thing, options) -> str``.
+
+    Raises:
+        SympropError: an unknown format, or one that cannot show ``kind`` (naming those that can).
+    """
+    able = ", ".join(f.name for f in formats_for(kind))
+    if name not in FORMATS:
+        raise SympropError(f"unknown format {name!r}; expected one of: {able}")
+    if not FORMATS[name].can(kind):
+        raise SympropError(f"the {name} format cannot show a {kind}; use one of: {able}")
+    return FORMATS[name].renderers[kind]
+
+
+def format_for_suffix(path: str, kind: str) -> str | None:
+    """The format an ``--output`` file's suffix picks for ``kind`` (None for an unknown suffix)."""
+    suffix = Path(path).suffix.lower()
+    for format_ in formats_for(kind):
+        if suffix in format_.suffixes:
+            return format_.name
+    return None
