@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
+from .registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -118,7 +119,10 @@ class Adam(Optimizer):
 
 
 #: name -> optimizer class; the hyper-parameters are keyword arguments with the defaults above.
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSProp, "adam": Adam}
+OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
+for _name, _class in (("sgd", SGD), ("momentum", Momentum), ("rmsprop", RMSProp), ("adam", Adam)):
+    OPTIMIZERS.register(_name, _class)
+del _name, _class
 
 
 def make_optimizer(name: str, lr: float, **hyper: float) -> Optimizer:
@@ -127,9 +131,7 @@ def make_optimizer(name: str, lr: float, **hyper: float) -> Optimizer:
     Raises:
         SpecError: an unknown name or hyper-parameter, or a value out of range.
     """
-    if name not in OPTIMIZERS:
-        raise SpecError(f"unknown optimizer {name!r}; expected one of: {', '.join(OPTIMIZERS)}")
-    cls = OPTIMIZERS[name]
+    cls = OPTIMIZERS.lookup(name)
     allowed = [f for f in cls.__dataclass_fields__ if f != "lr"]
     for key, value in hyper.items():
         if key not in allowed:

@@ -38,6 +38,7 @@ import sympy
 from sympy import Rational, Symbol
 
 from ..errors import SpecError
+from ..registry import Registry
 from ..functions import KINKED, leaky_relu, relu, sigmoid, softplus
 
 __all__ = [
@@ -168,17 +169,14 @@ def softmax(zs: Sequence[sympy.Expr], slope: sympy.Expr = DEFAULT_SLOPE) -> list
     return [sympy.exp(z) / total for z in zs]
 
 
-ACTIVATIONS: dict[str, Activation] = {}
+ACTIVATIONS: Registry[Activation] = Registry("activation")
 
 
-def register_activation(activation: Activation) -> Activation:
+def register_activation(entry: Activation) -> Activation:
     """Add an activation to the table (a new name only); everything else reads it from there."""
-    if not isinstance(activation, Activation):
-        raise SpecError(f"register_activation: expected an Activation, got {type(activation).__name__}")
-    if activation.name in ACTIVATIONS:
-        raise SpecError(f"activation {activation.name!r} is already defined")
-    ACTIVATIONS[activation.name] = activation
-    return activation
+    if not isinstance(entry, Activation):
+        raise SpecError(f"register_activation: expected an Activation, got {type(entry).__name__}")
+    return ACTIVATIONS.register(entry.name, entry)
 
 
 def get_activation(name: str) -> Activation:
@@ -187,10 +185,7 @@ def get_activation(name: str) -> Activation:
     Raises:
         SpecError: naming ``name`` and the names there are.
     """
-    try:
-        return ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        raise SpecError(f"unknown activation {name!r}; expected one of: {', '.join(ACTIVATIONS)}") from None
+    return ACTIVATIONS.lookup(name)
 
 
 def activation_formula(name: str, z: sympy.Expr, slope: sympy.Expr = DEFAULT_SLOPE) -> sympy.Expr:

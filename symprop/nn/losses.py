@@ -28,6 +28,7 @@ import numpy as np
 import sympy
 
 from ..errors import SpecError
+from ..registry import Registry
 from .activations import A, Activation
 
 __all__ = ["Loss", "LOSSES", "Output", "get_loss", "register_loss", "loss_formula", "Y"]
@@ -117,17 +118,14 @@ class Loss:
         return term
 
 
-LOSSES: dict[str, Loss] = {}
+LOSSES: Registry[Loss] = Registry("loss")
 
 
-def register_loss(loss: Loss) -> Loss:
-    """Add a loss to the table (a new name only)."""
-    if not isinstance(loss, Loss):
-        raise SpecError(f"register_loss: expected a Loss, got {type(loss).__name__}")
-    if loss.name in LOSSES:
-        raise SpecError(f"loss {loss.name!r} is already defined")
-    LOSSES[loss.name] = loss
-    return loss
+def register_loss(entry: Loss) -> Loss:
+    """Add a loss to the table (a new name only); everything else reads it from there."""
+    if not isinstance(entry, Loss):
+        raise SpecError(f"register_loss: expected a Loss, got {type(entry).__name__}")
+    return LOSSES.register(entry.name, entry)
 
 
 def get_loss(name: str) -> Loss:
@@ -136,10 +134,7 @@ def get_loss(name: str) -> Loss:
     Raises:
         SpecError: naming ``name`` and the names there are.
     """
-    try:
-        return LOSSES[name]
-    except (KeyError, TypeError):
-        raise SpecError(f"unknown loss {name!r}; expected one of: {', '.join(LOSSES)}") from None
+    return LOSSES.lookup(name)
 
 
 def loss_formula(name: str, yhat: Sequence[sympy.Expr], y: Sequence[sympy.Expr]) -> sympy.Expr:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import SympropError
+from ..registry import Registry
 from . import check as check_render
 from . import dot, html, json, latex, markdown, rich, svg, text
 from .matrix import matrix_dict, render_matrix_text
@@ -82,43 +83,43 @@ def _rich_report(report: Any, o: RenderOptions) -> str:
     return buffer.getvalue()
 
 
-FORMATS: dict[str, Format] = {
-    format_.name: format_
-    for format_ in (
-        Format("rich", (), {
-            "walkthrough": lambda bp, o: rich.render_rich(
-                bp, digits=o.digits, expanded=o.expanded, lr=o.lr, color=o.color, width=o.width
-            ),
-            "report": _rich_report,
-            "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
-        }),
-        Format("text", (".txt",), {
-            "walkthrough": _walk(text.render_text),
-            "report": lambda report, o: check_render.check_text(report),
-            "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
-        }),
-        Format("markdown", (".md", ".markdown"), {
-            "walkthrough": _walk(markdown.render_markdown),
-            "report": lambda report, o: check_render.check_markdown(report),
-            "matrix": lambda view, o: "```text\n" + render_matrix_text(view, digits=o.digits) + "```\n",
-        }),
-        Format("latex", (".tex",), {"walkthrough": _walk(latex.render_latex)}),
-        Format("html", (".html", ".htm"), {
-            "walkthrough": _walk(html.render_html),
-            "report": lambda report, o: check_render.check_html(report),
-        }),
-        Format("svg", (".svg",), {
-            "walkthrough": _walk(svg.render_svg),
-            "graph": lambda bp, o: dot.to_svg(dot.render_dot(bp, digits=o.digits)),
-        }),
-        Format("dot", (".dot", ".gv"), {"graph": lambda bp, o: dot.render_dot(bp, digits=o.digits)}),
-        Format("json", (".json",), {
-            "walkthrough": lambda bp, o: json.dumps(json.explain_dict(bp, lr=o.lr)),
-            "report": lambda report, o: json.dumps(report.to_dict()),
-            "matrix": lambda view, o: json.dumps(matrix_dict(view)),
-        }),
-    )
-}
+FORMATS: Registry[Format] = Registry("format")
+for _format in (
+    Format("rich", (), {
+        "walkthrough": lambda bp, o: rich.render_rich(
+            bp, digits=o.digits, expanded=o.expanded, lr=o.lr, color=o.color, width=o.width
+        ),
+        "report": _rich_report,
+        "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
+    }),
+    Format("text", (".txt",), {
+        "walkthrough": _walk(text.render_text),
+        "report": lambda report, o: check_render.check_text(report),
+        "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
+    }),
+    Format("markdown", (".md", ".markdown"), {
+        "walkthrough": _walk(markdown.render_markdown),
+        "report": lambda report, o: check_render.check_markdown(report),
+        "matrix": lambda view, o: "```text\n" + render_matrix_text(view, digits=o.digits) + "```\n",
+    }),
+    Format("latex", (".tex",), {"walkthrough": _walk(latex.render_latex)}),
+    Format("html", (".html", ".htm"), {
+        "walkthrough": _walk(html.render_html),
+        "report": lambda report, o: check_render.check_html(report),
+    }),
+    Format("svg", (".svg",), {
+        "walkthrough": _walk(svg.render_svg),
+        "graph": lambda bp, o: dot.to_svg(dot.render_dot(bp, digits=o.digits)),
+    }),
+    Format("dot", (".dot", ".gv"), {"graph": lambda bp, o: dot.render_dot(bp, digits=o.digits)}),
+    Format("json", (".json",), {
+        "walkthrough": lambda bp, o: json.dumps(json.explain_dict(bp, lr=o.lr)),
+        "report": lambda report, o: json.dumps(report.to_dict()),
+        "matrix": lambda view, o: json.dumps(matrix_dict(view)),
+    }),
+):
+    FORMATS.register(_format.name, _format)
+del _format
 
 
 def formats_for(kind: str) -> list[Format]:

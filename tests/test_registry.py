@@ -1,0 +1,184 @@
+"""One home per concept: every activation, loss, optimizer and format is one table entry.
+
+The tables are the single source the rest of symprop reads. These tests hold
+each entry's parts against each other (the numpy reference against the SymPy
+formula), show that an incomplete entry is refused when it is made (not
+reported later as a wrong gradient), that an unknown name raises naming it,
+and that a new activation or loss needs nothing but its entry: the scalar
+graph, the checker, the compiler and the matrix view all pick it up.
+"""
+
+import numpy as np
+import pytest
+import sympy
+
+import symprop
+from symprop.errors import SpecError
+from symprop.matrix import matrix_view
+from symprop.nn import ACTIVATIONS, LOSSES, MLP, Activation, Loss, Network, get_activation, get_loss
+from symprop.nn.activations import Z
+from symprop.nn.losses import Output
+from symprop.optim import OPTIMIZERS, make_optimizer
+from symprop.render.formats import FORMATS, formats_for, renderer
+
+RNG = np.random.default_rng(7)
+ELEMENTWISE = [name for name, a in ACTIVATIONS.items() if a.elementwise]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_numpy_reference_computes_the_sympy_formula(name):
+    activation = get_activation(name)
+    z = RNG.uniform(-3, 3, size=(4, 3))
+    formula = activation.of(Z)
+    expected = np.array([[float(formula.subs(Z, sympy.Float(v)).evalf(30)) for v in row] for row in z])
+    assert np.allclose(activation.numpy(z, 0.01), expected, rtol=1e-12, atol=0)
+
+
+def test_softmax_reference_and_jacobian_come_from_its_formula():
+    softmax = get_activation("softmax")
+    z = RNG.uniform(-3, 3, size=(2, 3))
+    zs = sympy.symbols("z0:3", real=True)
+    outputs = softmax.formula(list(zs), None)
+    for row, got in zip(z, softmax.numpy(z, 0.0)):
+        point = dict(zip(zs, row))
+        assert np.allclose(got, [float(o.subs(point)) for o in outputs], rtol=1e-13)
+    a, jacobian = softmax.jacobian(3)
+    derived = sympy.Matrix(3, 3, lambda i, j: sympy.diff(outputs[i], zs[j]))
+    at = dict(zip(zs, (0.3, -1.2, 2.0)))
+    values = {ai: outputs[i].subs(at) for i, ai in enumerate(a)}
+    assert all(abs(float(jacobian[i, j].subs(values) - derived[i, j].subs(at))) < 1e-14 for i in range(3) for j in range(3))
+
+
+def test_kinks_are_read_off_the_formula():
+    assert {name for name, a in ACTIVATIONS.items() if a.kink} == {"relu", "leaky_relu"}
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_reference_computes_the_sympy_formula(name):
+    loss = get_loss(name)
+    a = RNG.uniform(0.05, 0.95, size=(3, 2))
+    y = np.eye(2)[[0, 1, 1]] if name == "cross_entropy" else RNG.uniform(0, 1, size=(3, 2))
+    yhat, target = sympy.symbols("a0:2", positive=True), sympy.symbols("y0:2", real=True)
+    formula = loss.formula(list(yhat), list(target))
+    expected = [float(formula.subs({**dict(zip(yhat, ar)), **dict(zip(target, yr))})) for ar, yr in zip(a, y)]
+    got = loss.numpy(y, Output(np.log(a), a, get_activation("identity")))  # z unused by identity's logs
+    assert np.allclose(got, expected, rtol=1e-12)
+
+
+def test_stable_logs_equal_the_plain_ones_where_both_are_finite():
+    z = RNG.uniform(-5, 5, size=(3, 2))
+    for name in ("sigmoid", "softmax"):
+        activation = get_activation(name)
+        stable = Output(z, activation.numpy(z, 0.0), activation)
+        plain = Output(z, activation.numpy(z, 0.0), get_activation("identity"))
+        assert np.allclose(stable.log(), plain.log(), rtol=1e-12)
+        if name == "sigmoid":
+            assert np.allclose(stable.log1m(), plain.log1m(), rtol=1e-12)
+
+
+# -- incomplete entries are refused when they are made --------------------------
+
+
+GOOD_ACTIVATION = dict(name="cube", formula=lambda z, s: z**3, numpy=lambda z, s: z**3, math="z³", pytorch="z**3")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"formula": None}, "has no formula"),
+        ({"numpy": None}, "has no numpy"),
+        ({"math": ""}, "has no math text"),
+        ({"pytorch": None}, "has no pytorch text"),
+        ({"elementwise": False}, "has no jacobian"),
+        ({"stable_logs": lambda z: {}}, "stable_logs and numpy_logs together"),
+        ({"name": "two words"}, "expected an identifier"),
+    ],
+)
+def test_an_activation_missing_a_part_is_refused_naming_it(change, message):
+    with pytest.raises(SpecError, match=message):
+        Activation(**{**GOOD_ACTIVATION, **change})
+
+
+@pytest.mark.parametrize("change, message", [({"numpy": None}, "has no numpy"), ({"formula": 3}, "has no formula"),
+                                             ({"math": None}, "has no math text")])
+def test_a_loss_missing_a_part_is_refused_naming_it(change, message):
+    good = dict(name="quartic", formula=lambda a, y: a[0], numpy=lambda y, out: y[:, 0], math="m", pytorch="p")
+    with pytest.raises(SpecError, match=message):
+        Loss(**{**good, **change})
+
+
+def test_unknown_names_raise_naming_them():
+    with pytest.raises(SpecError, match="unknown activation 'swish'; expected one of: sigmoid, tanh"):
+        get_activation("swish")
+    with pytest.raises(SpecError, match="unknown loss 'hinge'"):
+        get_loss("hinge")
+    with pytest.raises(SpecError, match="unknown optimizer 'lbfgs'; expected one of: sgd, momentum, rmsprop, adam"):
+        make_optimizer("lbfgs", 0.1)
+    with pytest.raises(symprop.SympropError, match="unknown format 'pdf'"):
+        renderer("pdf", "walkthrough")
+    with pytest.raises(symprop.SympropError, match="the latex format cannot show a report; use one of: rich, text"):
+        renderer("latex", "report")
+    with pytest.raises(SpecError, match="network.activation: unknown activation 'swish'"):
+        MLP([2, 1], "swish")
+    with pytest.raises(SpecError, match="already defined"):
+        symprop.nn.register_activation(get_activation("tanh"))
+
+
+def test_the_command_line_reads_its_choices_from_the_tables():
+    from symprop.cli import build_parser
+
+    parser = build_parser()
+    actions = {a.dest: a for a in parser._subparsers._group_actions[0].choices["train"]._actions}
+    assert actions["optimizer"].choices == list(OPTIMIZERS)
+    explain = {a.dest: a for a in parser._subparsers._group_actions[0].choices["explain"]._actions}
+    assert explain["format"].choices == [f.name for f in formats_for("walkthrough")]
+    assert set(explain["format"].choices) < set(FORMATS)
+
+
+# -- a new entry is all it takes ------------------------------------------------
+
+
+@pytest.fixture
+def swish():
+    """A throwaway activation, z·σ(z), registered for one test and removed after it."""
+    entry = symprop.nn.register_activation(
+        Activation(
+            "swish_test",
+            lambda z, slope: z * symprop.sigmoid(z),
+            lambda z, slope: z / (1.0 + np.exp(-z)),
+            "z·σ(z)",
+            "torch.nn.functional.silu",
+        )
+    )
+    yield entry
+    del ACTIVATIONS["swish_test"]
+
+
+@pytest.fixture
+def quartic():
+    entry = symprop.nn.register_loss(
+        Loss(
+            "quartic_test",
+            lambda yhat, y: sympy.Add(*((yk - hk) ** 4 for hk, yk in zip(yhat, y))) / 4,
+            lambda y, out: np.sum((y - out.a) ** 4, axis=1) / 4,
+            "¼ Σ_k (y_k − ŷ_k)⁴",
+            "none",
+        )
+    )
+    yield entry
+    del LOSSES["quartic_test"]
+
+
+def test_a_new_activation_and_loss_work_everywhere_from_their_entries_alone(swish, quartic):
+    mlp = MLP([2, 3, 2], ["swish_test", "tanh"], "quartic_test", bias="neuron")
+    x, y = RNG.uniform(-1, 1, size=(3, 2)), RNG.uniform(-1, 1, size=(3, 2))
+    net = Network(mlp, None, x, y, seed=3)
+    exact = net.exact_gradients()  # the scalar graph's exact backward pass
+    assert symprop.gradcheck(net).passed  # against finite differences of the numpy reference
+    loss, compiled = symprop.compile(mlp).loss_and_grads(net.params, x, y)
+    assert loss == pytest.approx(net.loss(), rel=1e-12)
+    for name, grad in exact.items():
+        assert np.allclose(compiled[name], grad, rtol=1e-10, atol=1e-14), name
+    view = matrix_view(net)
+    assert np.allclose(view.gradients()["W1"], exact["W1"], rtol=1e-10)
+    assert sympy.simplify(swish.derivative() - sympy.diff(Z * symprop.sigmoid(Z), Z)) == 0
