@@ -2,13 +2,13 @@
 
 Two cases:
 
-* seed 002's XOR net, [2, 3, 1], sigmoid, half squared error summed, 4 samples, sgd;
+* the XOR net, [2, 3, 1], sigmoid, half squared error summed, 4 samples, sgd;
 * a softmax classifier, [2, 100, 3], relu + softmax + cross-entropy, 300 spiral points, sgd.
 
 A step is the forward pass, the loss, the gradients and the sgd update. For
 symprop it is one iteration of ``symprop.train.train``'s loop (compiled
 ``loss_and_grads``, the finiteness check of the loss, ``SGD.step``); the
-baseline is the same step written by hand in numpy, as seed 002 and CS231n do.
+baseline is the same step written by hand in numpy, as XOR tutorials and CS231n do.
 PyTorch (float64, autograd) and micrograd are timed too when they are
 installed, and skipped with a note otherwise. Last, the time to derive and
 compile the gradients as the network gets deeper (the exact scalar backward
@@ -54,7 +54,7 @@ def xor_case():
     state = {"w1": params["W1"].T.copy(), "b1": params["b1"][None, :].copy(),
              "w2": params["W2"].T.copy(), "b2": params["b2"][None, :].copy()}
 
-    def numpy_step(lr=0.5):  # seed 002's loop body, with the cost summed
+    def numpy_step(lr=0.5):  # the numpy loop's body (examples/xor.py), with the cost summed
         w1, b1, w2, b2 = state["w1"], state["b1"], state["w2"], state["b2"]
         a1 = 1 / (1 + np.exp(-(x.dot(w1) + b1)))
         a2 = 1 / (1 + np.exp(-(a1.dot(w2) + b2)))

@@ -1,10 +1,10 @@
-"""Classic backprop bugs in the XOR net of seed 002, each caught and named by the checker.
+"""Classic backprop bugs in the XOR net (examples/xor.toml), each caught and named by the checker.
 
 Each function below is xor_backprop.grads with one bug:
 
 * ``grads_missing_derivative``: dZ1 = dA1, the hidden sigmoid's derivative
   a1*(1 - a1) forgotten, so W1 and b1 are wrong (W2 and b2 are right);
-* ``grads_transposed``: dW1 = x.T @ dZ1, seed 002's (inputs, hidden) layout,
+* ``grads_transposed``: dW1 = x.T @ dZ1, the (inputs, hidden) layout of examples/xor.py's numpy loop,
   the transpose of symprop's W1 (3, 2);
 * ``grads_forgotten_sum``: db2 = dZ2, one row per sample instead of the sum
   over the batch;
@@ -41,7 +41,7 @@ def grads_transposed(params, x, y):
     a1, a2 = _forward(params, x)
     dZ2 = (a2 - y) * a2 * (1 - a2)
     dZ1 = (dZ2 @ params["W2"]) * a1 * (1 - a1)
-    dW1 = x.T @ dZ1  # BUG: seed 002's layout (inputs, hidden), the transpose of W1's
+    dW1 = x.T @ dZ1  # BUG: the numpy loop's layout (inputs, hidden), the transpose of W1's
     return {"W1": dW1, "b1": dZ1.sum(axis=0), "W2": dZ2.T @ a1, "b2": dZ2.sum(axis=0)}
 
 

@@ -1,4 +1,4 @@
-"""Vanishing gradients (seed 000's attention note): per-layer gradient norms of a deep sigmoid net and a relu net.
+"""Vanishing gradients: per-layer gradient norms of a deep sigmoid net and a relu net.
 
 Going back through a layer multiplies delta by ``W`` and by the activation's
 local derivative. symprop derives that derivative exactly: for sigmoid it is

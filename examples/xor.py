@@ -1,8 +1,8 @@
-"""Seed 002's XOR net, trained with symprop's compiled exact gradients, step for step against seed 002's numpy loop.
+"""The classic XOR net, trained with symprop's compiled exact gradients, step for step against a hand-written numpy loop.
 
 The network: layers [2, 3, 1], sigmoid everywhere, half squared error with the
 gradient summed over the 4 samples (reduction "sum"), batch gradient descent
-with learning rate 0.5 for 2,500 steps. Seed 002 stores its weights as
+with learning rate 0.5 for 2,500 steps. The numpy loop stores its weights as
 (inputs, outputs); symprop's ``W1[j, i]`` joins input i to neuron j, so
 symprop starts from the transposes of the same random draws.
 
@@ -21,8 +21,8 @@ X = np.array([[1, 1], [0, 1], [1, 0], [0, 0]])
 Y = np.array([[0], [1], [1], [0]])  # attempt to generalize a XOR gate
 
 
-def seed_002_loop(seed: int = SEED):
-    """Seed 002's numpy loop as written there (the plot left out), from a seeded RNG.
+def numpy_loop(seed: int = SEED):
+    """The hand-written numpy loop of many XOR tutorials (the plot left out), from a seeded RNG.
 
     Returns the initial and the final weights, and the last forward pass's output.
     """
@@ -72,12 +72,12 @@ def seed_002_loop(seed: int = SEED):
 
 
 def to_symprop(w: dict) -> dict:
-    """Seed 002's (in, out) weights and (1, out) biases as symprop's W (out, in) and b (out,)."""
+    """The loop's (in, out) weights and (1, out) biases as symprop's W (out, in) and b (out,)."""
     return {"W1": w["w1"].T.copy(), "b1": w["b1"][0].copy(), "W2": w["w2"].T.copy(), "b2": w["b2"][0].copy()}
 
 
 def main() -> None:
-    initial, final, a2 = seed_002_loop()
+    initial, final, a2 = numpy_loop()
     mlp = MLP([2, 3, 1], "sigmoid", "half_squared_error", reduction="sum")
     compiled = symprop.compile(mlp)
     result = train(compiled, to_symprop(initial), X, Y, steps=2500, lr=0.5, optimizer="sgd")
@@ -87,20 +87,20 @@ def main() -> None:
     lines = compiled.source.split("# backward")[1].split("return")[0].strip().splitlines()[1:]
     print("\n".join("    " + line.strip() for line in lines))
     print()
-    print("After 2,500 steps from the same initial weights, |symprop - seed 002's numpy loop|:")
+    print("After 2,500 steps from the same initial weights, |symprop - the numpy loop|:")
     worst = 0.0
     for name, value in result.params.items():
         diff = float(np.max(np.abs(value - expected[name])))
         worst = max(worst, diff)
         print(f"    {name}: max difference {diff:.1e}")
-    assert worst < 1e-9, f"symprop and seed 002's loop differ by {worst}"
+    assert worst < 1e-9, f"symprop and the numpy loop differ by {worst}"
 
     predictions = compiled.forward(result.params, X)
     accuracy = float(np.mean((predictions > 0.5) == Y))
     seed_accuracy = float(np.mean((a2 > 0.5) == Y))
     print(f"loss {result.loss_history[0]:.4f} -> {result.final_loss:.6f} (half squared error, summed)")
     print(f"predictions {(predictions > 0.5).astype(int).T[0]} for targets {Y.T[0]}: accuracy {accuracy:.0%}"
-          f" (seed 002's loop: {seed_accuracy:.0%})")
+          f" (the numpy loop: {seed_accuracy:.0%})")
     assert accuracy == 1.0 and seed_accuracy == 1.0
 
 

@@ -1,7 +1,7 @@
-"""A hand-written numpy backprop for the XOR net of seed 002, checked against the exact gradient.
+"""A hand-written numpy backprop for the XOR net (examples/xor.toml), checked against the exact gradient.
 
 The network of xor.toml: layers [2, 3, 1], sigmoid everywhere, half
-squared error summed over the batch. Seed 002 stores ``w1`` as (inputs,
+squared error summed over the batch. The classic numpy loop stores ``w1`` as (inputs,
 hidden); symprop's convention is ``W1[j, i]`` joins input i to neuron j, so
 ``W1`` has shape (3, 2), ``b1`` (3,), ``W2`` (1, 3), ``b2`` (1,).
 
@@ -22,7 +22,7 @@ def sigmoid(z):
 
 
 def grads(params, x, y):
-    """dL/dparam for L = sum over samples of ½(y - ŷ)², as seed 002 computes it."""
+    """dL/dparam for L = sum over samples of ½(y - ŷ)², as the classic numpy loop computes it."""
     W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
     # forward, one row per sample
     z1 = x @ W1.T + b1  # (m, 3)

@@ -27,7 +27,6 @@ from .functions import leaky_relu, relu, sigmoid, softplus
 from .graph import Graph, Node
 from .render import displays as _displays  # noqa: F401 - how objects print and show in Jupyter
 
-
 #: Names whose modules import numpy: loaded on first use, so that a formula's
 #: walkthrough never loads numpy.
 _LAZY = {

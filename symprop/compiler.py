@@ -57,8 +57,8 @@ from sympy.printing.numpy import NumPyPrinter
 
 from .errors import SpecError
 from .nn.activations import A as _a
-from .nn.activations import Z as _z
 from .nn.activations import Activation, exact_slope, get_activation
+from .nn.activations import Z as _z
 from .nn.losses import Y as _y
 from .nn.losses import get_loss
 

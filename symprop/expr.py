@@ -1,7 +1,7 @@
 """Safe formula parsing: text to SymPy without ``eval``.
 
 SymPy's own parsers (``sympify``, ``parse_expr``) ``eval`` their text, and no
-dictionary of allowed names makes that safe (see STYLE.md). So we parse the
+dictionary of allowed names makes that safe. So we parse the
 text with Python's :mod:`ast` and build SymPy objects ourselves from a
 whitelist of node types: numbers, names, ``+ - * / **``, unary ``+``/``-``,
 parentheses and calls to the functions in :data:`symprop.functions.FUNCTIONS`.

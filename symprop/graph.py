@@ -226,9 +226,6 @@ class Graph:
             raise GraphError(f"{name!s} is not a node of the graph")
         return self._by_symbol[symbol]
 
-    def is_node(self, symbol: Symbol) -> bool:
-        return symbol in self._by_symbol
-
     def symbol(self, name: str | Symbol) -> Symbol:
         """The leaf or node symbol called ``name``."""
         if isinstance(name, Symbol):

@@ -22,7 +22,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .compiler import Compiled, compile as compile_network
+from .compiler import Compiled
+from .compiler import compile as compile_network
 from .errors import SpecError, SympropError
 from .optim import Optimizer, Params, make_optimizer
 

@@ -105,7 +105,7 @@ def test_undefined_finite_difference_is_a_failure_not_a_crash():
     assert not report.passed and report.rows[0].status == "nan"
 
 
-# -- the XOR net of seed 002 -------------------------------------------------------
+# -- the XOR net (examples/xor.toml) -------------------------------------------------------
 
 
 def test_correct_xor_backprop_passes():

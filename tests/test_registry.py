@@ -182,3 +182,16 @@ def test_a_new_activation_and_loss_work_everywhere_from_their_entries_alone(swis
     view = matrix_view(net)
     assert np.allclose(view.gradients()["W1"], exact["W1"], rtol=1e-10)
     assert sympy.simplify(swish.derivative() - sympy.diff(Z * symprop.sigmoid(Z), Z)) == 0
+
+
+def test_the_readme_lists_every_activation_and_loss_as_the_code_defines_them():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for name, activation in ACTIVATIONS.items():
+        assert f"| `{name}` | {activation.math} | {activation.pytorch} |" in readme, name
+    for name, loss in LOSSES.items():
+        assert f"| `{name}` | {loss.math} | {loss.pytorch} |" in readme, name
+    for path in ("symprop/nn/activations.py", "symprop/nn/losses.py", "symprop/optim.py",
+                 "symprop/render/formats.py", "symprop/commands/", "docs/design.md"):
+        assert f"`{path}`" in readme and (Path(__file__).resolve().parent.parent / path).exists(), path

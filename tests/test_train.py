@@ -68,13 +68,13 @@ def test_loss_history_is_the_loss_each_step_starts_from():
     assert long.final_loss == symprop.compile(mlp).loss(long.params, XOR_X, XOR_Y)
 
 
-def test_xor_matches_seed_002_loop_to_1e_9():
+def test_xor_matches_the_numpy_loop_to_1e_9():
     sys.path.insert(0, str(EXAMPLES))
     try:
         import xor
     finally:
         sys.path.remove(str(EXAMPLES))
-    initial, final, _ = xor.seed_002_loop()
+    initial, final, _ = xor.numpy_loop()
     result = train(xor_mlp(), xor.to_symprop(initial), xor.X, xor.Y, steps=2500, lr=0.5)
     for name, value in xor.to_symprop(final).items():
         np.testing.assert_allclose(result.params[name], value, rtol=0, atol=1e-9)

@@ -33,7 +33,13 @@ from ..backprop import BackwardPass
 from ..errors import SympropError
 from ..graph import Graph
 from ..nn import Network, NetworkProblem
-from .compare import DEFAULT_EPS, DEFAULT_FLOOR, DEFAULT_RTOL, check_against, check_numeric
+from .compare import (
+    DEFAULT_EPS,
+    DEFAULT_FLOOR,
+    DEFAULT_RTOL,
+    check_against,
+    check_numeric,
+)
 from .report import Derivation, Finding, GradcheckReport, Row, relative_error
 from .subjects import GraphSubject, NetworkSubject, Subject, derivation_steps
 from .user_code import LoadError, load_function

@@ -7,7 +7,13 @@ import sys
 
 from ..check import DEFAULT_EPS, DEFAULT_FLOOR, DEFAULT_RTOL, gradcheck
 from ..render.formats import RenderOptions, formats_for, renderer
-from .common import add_output_arguments, add_source_arguments, load_problem, positive_number, write_output
+from .common import (
+    add_output_arguments,
+    add_source_arguments,
+    load_problem,
+    positive_number,
+    write_output,
+)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 
 from ..errors import LimitError
+from ..render.json import dumps, grad_dict
 from ..render.numbers import format_expr, format_value
-from .common import add_output_arguments, add_source_arguments, load_problem, write_output
+from .common import (
+    add_output_arguments,
+    add_source_arguments,
+    load_problem,
+    write_output,
+)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -31,8 +37,6 @@ def run(args: argparse.Namespace) -> int:
     problem = load_problem(args)
     bp = problem.backward()
     if args.json:
-        from ..render.json import dumps, grad_dict
-
         if hasattr(problem, "network"):  # a network: values nested like the parameters
             from ..render.network import grad_json
 

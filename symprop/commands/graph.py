@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..render.formats import RenderOptions, format_for_suffix, formats_for, renderer
-from .common import add_output_arguments, add_source_arguments, load_problem, write_output
+from .common import (
+    add_output_arguments,
+    add_source_arguments,
+    load_problem,
+    write_output,
+)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

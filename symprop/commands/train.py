@@ -104,7 +104,13 @@ def _report(args, network, result, optimizer: str, lr: float, diverged: Training
 
 def _train_with_progress(train, compiled, network, steps, lr, optimizer):
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     every = max(1, steps // 200)
     columns = [TextColumn("training"), BarColumn(), MofNCompleteColumn(),

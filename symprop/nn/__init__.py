@@ -11,7 +11,14 @@ One module per concept:
 Spec files (``[network]``) are read by :mod:`symprop.spec`.
 """
 
-from .activations import ACTIVATIONS, Activation, activation_formula, get_activation, register_activation, softmax
+from .activations import (
+    ACTIVATIONS,
+    Activation,
+    activation_formula,
+    get_activation,
+    register_activation,
+    softmax,
+)
 from .losses import LOSSES, Loss, get_loss, loss_formula, register_loss
 from .mlp import BIAS_MODES, INITS, MLP, REDUCTIONS, scalar_label, scalar_name
 from .network import Batch, Network, NetworkProblem, network_graph

@@ -38,8 +38,8 @@ import sympy
 from sympy import Rational, Symbol
 
 from ..errors import SpecError
-from ..registry import Registry
 from ..functions import KINKED, leaky_relu, relu, sigmoid, softplus
+from ..registry import Registry
 
 __all__ = [
     "Activation",

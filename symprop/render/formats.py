@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from rich.console import Console
+
 from ..errors import SympropError
 from ..registry import Registry
 from . import check as check_render
@@ -74,8 +76,6 @@ def _walk(module_function: Callable[..., str]) -> Callable[..., str]:
 
 
 def _rich_report(report: Any, o: RenderOptions) -> str:
-    from rich.console import Console
-
     buffer = io.StringIO()
     console = Console(file=buffer, width=120, force_terminal=o.color, color_system="truecolor" if o.color else None,
                       highlight=False, emoji=False)

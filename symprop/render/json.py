@@ -1,4 +1,4 @@
-"""The walkthrough and the gradients as JSON (DESIGN.md's contract).
+"""The walkthrough and the gradients as JSON (the keys the README promises).
 
 Numbers are JSON numbers; expressions are SymPy strings. Where a value is
 exact but not a float (``9/2``, ``exp(-1)``), ``"exact"`` carries its text too.

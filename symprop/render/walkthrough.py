@@ -11,7 +11,7 @@ objects written in display labels (``W1[0,1]`` rather than the internal
 >>> from symprop.graph import Graph
 >>> from symprop.backprop import backward
 >>> bp = backward(Graph.from_formulas(["c = w*x", "J = c**2"], params=["w"]), {"w": 3, "x": 2})
->>> walk = Walkthrough.of(bp, lr=sympy.Rational(1, 10))
+>>> walk = Walkthrough(bp, lr=sympy.Rational(1, 10))
 >>> [(row.label, row.value) for row in walk.forward]
 [('w', 3), ('x', 2), ('c', 6), ('J', 36)]
 >>> walk.updates[0].new
@@ -145,11 +145,6 @@ class Walkthrough:
             if lr is not None
             else []
         )
-
-    @classmethod
-    def of(cls, bp: BackwardPass, **options) -> "Walkthrough":
-        """The same as ``Walkthrough(bp, **options)``."""
-        return cls(bp, **options)
 
     # -- labels ---------------------------------------------------------
 
