@@ -8,7 +8,17 @@ import sys
 from pathlib import Path
 
 from ..graph import to_number
-from .common import add_output_arguments, add_source_arguments, add_view_argument, check_walkthrough_size, load_problem, matrix_walkthrough, network_walkthrough, write_output
+from .common import (
+    add_output_arguments,
+    add_source_arguments,
+    add_view_argument,
+    check_walkthrough_size,
+    load_problem,
+    matrix_walkthrough,
+    network_walkthrough,
+    text_width,
+    write_output,
+)
 
 FORMATS = ["rich", "text", "markdown", "latex", "html", "svg", "json"]
 
@@ -44,7 +54,10 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="show every expanded gradient and upstream expression in full (default: only the short ones)",
     )
-    parser.add_argument("--lr", metavar="ETA", help="a learning rate: also show the update w <- w - ETA * dL/dw")
+    parser.add_argument("--lr", metavar="ETA", help="a learning rate: also show the update w <- w - ETA * dL/dw "
+                        "(like --at: 1/10 is exact, 0.1 a float unless --exact)")
+    parser.add_argument("--exact-forms", action="store_true",
+                        help="print every exact value in its exact form (default: long ones as decimals, said once)")
 
 
 def render(
@@ -55,21 +68,27 @@ def render(
     *,
     expanded: bool = False,
     lr: str | None = None,
+    exact: bool = False,
+    exact_forms: bool = False,
 ) -> str:
     """The walkthrough of a recorded backward pass in one format."""
     fmt = resolve_format(fmt, output)
-    options = {"digits": digits, "expanded": True if expanded else None, "lr": _learning_rate(lr, bp)}
+    rate = None if lr is None else to_number(lr, name="--lr", exact=exact)
+    options = {"digits": digits, "expanded": True if expanded else None, "lr": rate, "exact_forms": exact_forms}
     if fmt == "json":
         from ..render.json import dumps, explain_dict
 
-        return dumps(explain_dict(bp, lr=options["lr"]))
+        return dumps(explain_dict(bp, lr=rate))
     if fmt == "rich":
         from ..render.rich import render_rich
 
         color = output is None and sys.stdout.isatty()
         return render_rich(bp, **options, color=color, width=None if color else 80)
+    if fmt == "text":
+        from ..render.text import render_text
+
+        return render_text(bp, **options, width=text_width(output))
     module, function = {
-        "text": ("text", "render_text"),
         "markdown": ("markdown", "render_markdown"),
         "latex": ("latex", "render_latex"),
         "html": ("html", "render_html"),
@@ -89,13 +108,6 @@ def resolve_format(fmt: str | None, output: str | None) -> str:
     return fmt
 
 
-def _learning_rate(text: str | None, bp):
-    if text is None:
-        return None
-    exact = all(getattr(v, "is_Rational", False) for v in bp.values.values())
-    return to_number(text, name="--lr", exact=exact)
-
-
 def run(args: argparse.Namespace) -> int:
     problem = load_problem(args)
     fmt = resolve_format(args.format, args.output)
@@ -103,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         write_output(matrix_walkthrough(problem, fmt, args.digits), args.output)
         return 0
     check_walkthrough_size(problem)
-    text = render(problem.backward(), fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr)
+    text = render(problem.backward(), fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr,
+                  exact=getattr(problem, "exact", False) or args.exact, exact_forms=args.exact_forms)
     write_output(network_walkthrough(problem, fmt, text, args.digits), args.output)
     return 0

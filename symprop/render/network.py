@@ -87,7 +87,7 @@ def batch_dict(problem: NetworkProblem) -> dict[str, Any] | None:
 
 def _combine(values: list[sympy.Expr], reduction: str, digits: int) -> str:
     """``(a + b + c)/3`` or ``a + b + c``, with the values written out (the first few of many)."""
-    texts = [format_value(v, digits, closed_form=False) for v in values]
+    texts = [format_value(v, digits) for v in values]
     texts = [f"({t})" if t.startswith("-") and i else t for i, t in enumerate(texts)]
     if len(texts) > MAX_SAMPLES_SHOWN:
         texts = texts[: MAX_SAMPLES_SHOWN - 2] + [f"... ({len(values) - MAX_SAMPLES_SHOWN + 2} more)"]
@@ -115,7 +115,7 @@ def batch_lines(problem: NetworkProblem, *, digits: int = DEFAULT_DIGITS) -> lis
     losses = [bp.loss for bp in passes]
     loss = sum(losses, sympy.S.Zero)
     loss = loss / m if reduction == "mean" else loss
-    lines.append(f"  {out} = {_combine(losses, reduction, digits)} = {format_value(loss, digits, closed_form=False)}")
+    lines.append(f"  {out} = {_combine(losses, reduction, digits)} = {format_value(loss, digits)}")
     for name, array in problem.network.params.items():
         for index in np.ndindex(*array.shape):
             scalar = scalar_name(name, index)
@@ -124,6 +124,6 @@ def batch_lines(problem: NetworkProblem, *, digits: int = DEFAULT_DIGITS) -> lis
             total = total / m if reduction == "mean" else total
             lines.append(
                 f"  d{out}/d{scalar_label(name, index)} = {_combine(values, reduction, digits)}"
-                f" = {format_value(total, digits, closed_form=False)}"
+                f" = {format_value(total, digits)}"
             )
     return lines
