@@ -267,7 +267,7 @@ class BackwardPass:
         """
         op = node.op
         slots = [sympy.Dummy(f"u{i}", real=True) if a.kind == "name" else None for i, a in enumerate(op.args)]
-        gate = Op(op.kind, tuple(Op.leaf(d) if d is not None else a for d, a in zip(slots, op.args)),
+        gate = Op(op.kind, tuple(Op.leaf(d if d is not None else a.value) for d, a in zip(slots, op.args)),
                   op.value, op.signs)
         back = {d: a.value for d, a in zip(slots, op.args) if d is not None}
         derivative = sympy.diff(written(gate), slots[operand]).xreplace(back)

@@ -96,8 +96,10 @@ class Op:
         """One operation on names and numbers (a gate), such as ``w0*x0`` or ``exp(u)``."""
         if self.is_leaf:
             return False
-        binary = self.kind not in ("+", "*") or len(self.args) == 2
-        return binary and all(a.is_leaf or a.constant for a in self.args)
+        if not all(a.is_leaf or a.constant for a in self.args):
+            return False
+        # a chain is one operation when it joins two operands, or a run of constants and one name (2*3*x)
+        return self.kind not in ("+", "*") or len(self.args) == 2 or sum(not a.constant for a in self.args) <= 1
 
 
 def _names(*ops: Op) -> tuple[str, ...]:
@@ -468,7 +470,8 @@ def parse_formula(
 
     Args:
         text: the formula. Numbers, names, ``+ - * / **``, parentheses and the
-            functions ``exp log sqrt sin cos tanh sigmoid relu abs``.
+            functions ``exp log sqrt sin cos tanh sigmoid relu abs softplus``
+            and ``leaky_relu`` (with an optional slope).
         symbols: names already known (shared between the nodes of a graph);
             new names are added to it as real symbols.
         exact: read decimals such as ``0.05`` as exact rationals.

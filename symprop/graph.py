@@ -105,6 +105,8 @@ class Graph:
         params: the leaves to differentiate for (default: every leaf).
         labels: optional display labels for symbols (e.g. ``W1[2,1]`` for a
             symbol named ``W1_2_1``); renderers use :meth:`label`.
+        leaf_order: names in the order the leaves were written (default: the
+            order the nodes first use them).
 
     Raises:
         GraphError: a repeated name, a node used before it is defined, a node
@@ -117,6 +119,7 @@ class Graph:
         params: Iterable[str | Symbol] | None = None,
         *,
         labels: Mapping[Symbol, str] | None = None,
+        leaf_order: Sequence[str] | None = None,
     ):
         if not nodes:
             raise GraphError("a graph needs at least one node")
@@ -143,6 +146,9 @@ class Graph:
                     self._by_name[symbol.name] = symbol
             self._by_symbol[node.symbol] = node
             self._by_name[node.name] = node.symbol
+        if leaf_order is not None:
+            rank = {name: i for i, name in enumerate(leaf_order)}
+            leaves = dict.fromkeys(sorted(leaves, key=lambda s: rank.get(s.name, len(rank))))
         self.leaves: tuple[Symbol, ...] = tuple(leaves)
         for symbol, label in self.labels.items():  # one spelling: the printed name finds it too
             if label not in self._by_name and (symbol in leaves or symbol in self._by_symbol):
@@ -189,7 +195,8 @@ class Graph:
 
         if isinstance(lines, str):
             lines = [part for part in lines.replace("\n", ";").split(";") if part.strip()]
-        return cls(formula_nodes(lines, exact=exact, split_nodes=split), params)
+        nodes = formula_nodes(lines, exact=exact, split_nodes=split)
+        return cls(nodes, params, leaf_order=[n for node in nodes if node.op for n in node.op.names])
 
     @classmethod
     def from_exprs(

@@ -96,7 +96,10 @@ class _Tracer:
             last = len(op.args) - 1
             for i, (sign, arg) in enumerate(zip(op.signs, op.args[1:]), start=1):
                 right = self.operand(arg)
-                gate = _op(op.kind, (acc, right), (sign,), op)
+                if acc.kind == op.kind and acc.constant:  # 2*3*x: the constants as written, one gate
+                    gate = _op(op.kind, (*acc.args, right), (*acc.signs, sign), op)
+                else:
+                    gate = _op(op.kind, (acc, right), (sign,), op)
                 if gate.constant:  # e.g. the 2*3 of 2*3*x: a constant, as written
                     acc = gate
                     continue
@@ -167,7 +170,7 @@ def trace(
     output = check_name(output, what="output name") if output else _output_name(op.names)
     tracer = _Tracer(set(op.names) | {output})
     tracer.trace(op, output)
-    return Graph(tracer.nodes, params)
+    return Graph(tracer.nodes, params, leaf_order=op.names)
 
 
 def formula_nodes(
@@ -206,7 +209,7 @@ def split(graph: Graph) -> Graph:
     A node the user named keeps its name (its last operation); nodes built
     from SymPy expressions without a written form stay as they are.
     """
-    return Graph(_split(graph.nodes), graph.params, labels=graph.labels)
+    return Graph(_split(graph.nodes), graph.params, labels=graph.labels, leaf_order=[s.name for s in graph.leaves])
 
 
 _FUNCTION_NAMES = {

@@ -6,7 +6,7 @@ set as escaped text, so no label can break the document. Each backward step
 is one line of an ``align*``: ``dL/dinput = dL/dnode · dnode/dinput``, the
 factors in symbols, then in numbers, then the product, and the rule of the
 local derivative; the rules used follow with their general forms.
-Formulas as written (``w_{0} \cdot x_{0}``) keep their order.
+Formulas as written (``w_{0} \\cdot x_{0}``) keep their order.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def latex_expr(expr: sympy.Expr, digits: int = DEFAULT_DIGITS, out: str | None =
     """``sympy.latex`` of an expression in display labels, floats rounded to ``digits``.
 
     ``written`` prints an unevaluated formula as typed: in its own order,
-    with ``\cdot`` between factors.
+    with ``\\cdot`` between factors.
     """
     floats = {f: sympy.Float(f"{float(f):.{min(digits, FLOAT_DIGITS)}g}") for f in expr.atoms(sympy.Float)}
     if floats:

@@ -17,6 +17,7 @@ import sympy
 from ..backprop import BackwardPass
 from ..nn import NetworkProblem, scalar_label, scalar_name
 from .numbers import DEFAULT_DIGITS, format_value, to_float
+from .walkthrough import labelled
 
 __all__ = ["shaped", "grad_json", "batch_lines", "batch_dict", "MAX_SAMPLES_SHOWN"]
 
@@ -45,10 +46,10 @@ def grad_json(problem: NetworkProblem, bp: BackwardPass, *, expanded: bool = Fal
     result: dict[str, Any] = {
         "loss": to_float(bp.loss),
         "gradients": shaped(problem, lambda s: to_float(grads[s].value)),
-        "symbolic": shaped(problem, lambda s: sympy.sstr(grads[s].compact)),
+        "symbolic": shaped(problem, lambda s: sympy.sstr(labelled(bp, grads[s].compact))),
     }
     if expanded:
-        result["expanded"] = shaped(problem, lambda s: sympy.sstr(grads[s].expanded))
+        result["expanded"] = shaped(problem, lambda s: sympy.sstr(labelled(bp, grads[s].expanded)))
     if not bp.loss.is_Float:
         result["exact"] = {
             "loss": sympy.sstr(bp.loss),

@@ -169,7 +169,7 @@ def walkthrough(
     d = walk.d
     chain = Text.assemble(
         (d("input"), NAME), " = ", (d("node"), UPSTREAM), " · ", ("∂node/∂input", LOCAL),
-        ": upstream from the right · local, by its rule",
+        ": upstream from the right · local",
         style=DIM,
     )
     parts = [_forward(walk), loss]

@@ -87,6 +87,8 @@ def step_line(walk: Walkthrough, row: StepRow, *, width: int = WIDTH, indent: in
                 joined = narrower
         return _tag(joined, tag, width, indent)
 
+    if step.upstream.expr.is_Number and step.local.expr.is_Number:  # the symbols are the numbers
+        return tagged([numbers])
     if row.upstream is not None:
         full = [f"{paren(format_expr(row.upstream, digits))} · {local}", numbers]
         if len(_join(head, full, width, indent)) == 1 or walk.full:
@@ -217,7 +219,7 @@ def render_gradients(
     result = [f"{out} = {value(bp.loss)}"]
     shown = [bp.loss, *(a.value for a in grads.values())]
     if not exact_forms and any(is_long_exact(v) for v in shown):
-        result.append(f"(long exact values are shown as decimals to {digits} digits; --exact-forms shows them)")
+        result.append(f"(long exact values are shown as {digits}-digit decimals; --exact-forms shows them)")
     for name, adjoint in grads.items():
         result.append(f"d{out}/d{name} = {value(adjoint.value)}")
         result += _wrap("    compact:  ", format_expr(labelled(bp, adjoint.compact), digits), width)
@@ -232,13 +234,19 @@ def render_gradients(
                 wrapped = wrapped[: MAX_EXPANDED_LINES - 1] + [
                     f"{' ' * 14}... ({rest:,} more characters; grad --json --expanded gives it whole)"]
             result += wrapped
-    nodes = used_nodes(bp, [a.compact for a in grads.values()])
-    if nodes:
+    compacts = [a.compact for a in grads.values()]
+    nodes = used_nodes(bp, compacts)
+    named = [v for v, symbol in bp.adjoint_symbols.items() if any(symbol in c.free_symbols for c in compacts)]
+    if nodes or named:
         result.append("where")
-        for node in nodes:
-            text = format_expr(labelled(bp, node.formula, written=node.op is not None), digits,
-                               written=node.op is not None)
-            result += _wrap(f"  {graph.label(node.symbol)} = ", f"{text} = {value(bp.values[node.symbol])}", width)
+    for node in nodes:
+        text = format_expr(labelled(bp, node.formula, written=node.op is not None), digits,
+                           written=node.op is not None)
+        result += _wrap(f"  {graph.label(node.symbol)} = ", f"{text} = {value(bp.values[node.symbol])}", width)
+    for v in named:
+        label = graph.label(v)
+        result += _wrap(f"  d{out}/d{label} = ", f"{value(bp.adjoints[v].value)} (the gradient at node {label}; "
+                        "its form is long, so it is written by name)", width)
     return "\n".join(fit(result, width)) + "\n"
 
 

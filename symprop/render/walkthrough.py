@@ -201,7 +201,7 @@ class Walkthrough:
         #: One sentence for the header when some exact values are shown as decimals, or "".
         self.note = ""
         if not exact_forms and any(is_long_exact(v) for v in self._values()):
-            self.note = f"long exact values are shown as decimals to {digits} digits; --exact-forms shows them"
+            self.note = f"long exact values are shown as {digits}-digit decimals; --exact-forms shows them"
 
     def _values(self):
         yield from (row.value for row in self.forward)
