@@ -147,7 +147,9 @@ class Graph:
             self._by_symbol[node.symbol] = node
             self._by_name[node.name] = node.symbol
         if leaf_order is not None:
-            rank = {name: i for i, name in enumerate(leaf_order)}
+            rank: dict[str, int] = {}
+            for name in leaf_order:
+                rank.setdefault(name, len(rank))
             leaves = dict.fromkeys(sorted(leaves, key=lambda s: rank.get(s.name, len(rank))))
         self.leaves: tuple[Symbol, ...] = tuple(leaves)
         for symbol, label in self.labels.items():  # one spelling: the printed name finds it too

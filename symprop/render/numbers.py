@@ -14,7 +14,7 @@ evaluated to ``digits`` digits, so ``--digits 30`` gives 30 correct digits.
 >>> format_value(1 / (1 + sympy.exp(-1)))
 '0.731059'
 >>> format_value(1 / (1 + sympy.exp(-1)), exact=True)
-'1/(1 + exp(-1)) ≈ 0.731059'
+'1/(exp(-1) + 1) ≈ 0.731059'
 """
 
 from __future__ import annotations
