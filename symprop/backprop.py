@@ -35,9 +35,10 @@ import sympy
 from sympy import Symbol
 
 from .errors import LimitError, SympropError
-from .expr import Op, written
+from .expr import Op
 from .graph import Graph, Node, check_exact_value, check_size, check_value
 from .rules import Rule, node_rules, operand_rule
+from .trace import op_of, written
 
 __all__ = [
     "Term",
@@ -249,8 +250,6 @@ class BackwardPass:
 
     def _rules(self, node: Node) -> dict[str, Rule]:
         if node.symbol not in self._node_rules:
-            from .trace import op_of
-
             try:
                 op = node.op if node.op is not None else op_of(node.formula)
             except SympropError:  # a SymPy function the tracer does not read

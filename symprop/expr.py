@@ -37,7 +37,6 @@ __all__ = [
     "parse_node",
     "parse_written",
     "parse_written_node",
-    "written",
     "parse_number",
     "check_name",
     "make_symbol",
@@ -551,42 +550,6 @@ def parse_written_node(text: str, symbols: dict[str, Symbol] | None = None, *, e
     name, formula = _split_node(text)
     op, _ = _parse(formula, {} if symbols is None else symbols, exact)
     return name, op
-
-
-def written(op: Op) -> sympy.Expr:
-    """The formula as typed, as an unevaluated SymPy expression.
-
-    ``a - b`` stays ``a - b`` (SymPy would keep it so too), but ``e + c``
-    stays ``e + c``, ``x/x*w`` keeps its ``x`` and ``w0*x0`` its order when
-    printed with ``order="none"``. Evaluating it (``xreplace`` of values,
-    ``sympy.diff``) gives the same as :attr:`Op.value`.
-    """
-    if op.is_leaf:
-        return op.value
-    args = [written(a) for a in op.args]
-    if op.kind == "+":
-        terms = [args[0]] + [_negate(t) if sign == "-" else t for sign, t in zip(op.signs, args[1:])]
-        return sympy.Add(*terms, evaluate=False)
-    if op.kind == "*":
-        if args[0] == 1 and len(args) == 2 and op.signs == ("/",):
-            return sympy.Pow(args[1], -1, evaluate=False)  # 1/x
-        factors = [args[0]] + [sympy.Pow(f, -1, evaluate=False) if sign == "/" else f
-                               for sign, f in zip(op.signs, args[1:])]
-        return sympy.Mul(*factors, evaluate=False)
-    if op.kind == "neg":
-        return _negate(args[0])
-    if op.kind == "**":
-        return sympy.Pow(args[0], args[1], evaluate=False)
-    function = FUNCTIONS[op.kind][0]
-    if op.kind == "leaky_relu" and len(args) == 1:
-        args.append(op.value.args[1] if isinstance(op.value, function) else sympy.Rational(1, 100))
-    return function(*args, evaluate=False)
-
-
-def _negate(expression: sympy.Expr) -> sympy.Expr:
-    if expression.is_Number:
-        return -expression
-    return sympy.Mul(sympy.S.NegativeOne, expression, evaluate=False)
 
 
 def _brief(expression: sympy.Expr, limit: int = 40) -> str:

@@ -26,16 +26,52 @@ import sympy
 from sympy import Symbol
 
 from .errors import GraphError
-from .expr import FUNCTIONS, Op, check_name, make_symbol, parse_written, parse_written_node, written
+from .expr import FUNCTIONS, Op, check_name, make_symbol, parse_written, parse_written_node
 from .functions import leaky_relu, relu, sigmoid, softplus
 from .graph import Graph, Node
 
-__all__ = ["trace", "split", "formula_nodes", "op_of", "written_node", "DEFAULT_OUTPUT"]
+__all__ = ["trace", "split", "formula_nodes", "op_of", "written", "written_node", "DEFAULT_OUTPUT"]
 
 #: The output's name when the formula does not name it (``loss`` if a leaf is called ``L``).
 DEFAULT_OUTPUT = "L"
 
 _PREFIX = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+
+
+def written(op: Op) -> sympy.Expr:
+    """The formula as typed, as an unevaluated SymPy expression.
+
+    ``a - b`` stays ``a - b`` (SymPy would keep it so too), but ``e + c``
+    stays ``e + c``, ``x/x*w`` keeps its ``x`` and ``w0*x0`` its order when
+    printed with ``order="none"``. Evaluating it (``xreplace`` of values,
+    ``sympy.diff``) gives the same as :attr:`Op.value`.
+    """
+    if op.is_leaf:
+        return op.value
+    args = [written(a) for a in op.args]
+    if op.kind == "+":
+        terms = [args[0]] + [_negate(t) if sign == "-" else t for sign, t in zip(op.signs, args[1:])]
+        return sympy.Add(*terms, evaluate=False)
+    if op.kind == "*":
+        if args[0] == 1 and len(args) == 2 and op.signs == ("/",):
+            return sympy.Pow(args[1], -1, evaluate=False)  # 1/x
+        factors = [args[0]] + [sympy.Pow(f, -1, evaluate=False) if sign == "/" else f
+                               for sign, f in zip(op.signs, args[1:])]
+        return sympy.Mul(*factors, evaluate=False)
+    if op.kind == "neg":
+        return _negate(args[0])
+    if op.kind == "**":
+        return sympy.Pow(args[0], args[1], evaluate=False)
+    function = FUNCTIONS[op.kind][0]
+    if op.kind == "leaky_relu" and len(args) == 1:
+        args.append(op.value.args[1] if isinstance(op.value, function) else sympy.Rational(1, 100))
+    return function(*args, evaluate=False)
+
+
+def _negate(expression: sympy.Expr) -> sympy.Expr:
+    if expression.is_Number:
+        return -expression
+    return sympy.Mul(sympy.S.NegativeOne, expression, evaluate=False)
 
 
 def written_node(symbol: Symbol, op: Op) -> Node:

@@ -96,3 +96,13 @@ def test_every_gradient_of_a_network_is_still_sympy_diff_of_the_loss():
     for name, adjoint in bp.gradients.items():
         reference = sympy.diff(whole, graph.symbol(name)).xreplace(point)
         assert abs(float(reference) - float(adjoint.value)) < 1e-12, name
+
+
+def test_a_formula_graph_with_labels_is_checked_under_its_printed_names():
+    import symprop
+
+    w, x, a = sympy.symbols("w x a", real=True)
+    graph = Graph.from_exprs([(a, w * x), ("L", a**2 / 2)], params=[w], labels={w: "W[0]", x: "x[0]"})
+    assert list(backward(graph, {"w": 3, "x": 2}).gradients) == ["W[0]"]
+    report = symprop.gradcheck(graph, {"w": 3, "x": 2})
+    assert report.passed and "W[0]" in str(report)

@@ -226,3 +226,23 @@ def test_H31_split_is_for_formulas(capsys):
     assert main(["grad", "--spec", str(xor), "--split"]) == 2
     err = capsys.readouterr().err
     assert "--split is for formulas and [graph] specs" in err and err.count("\n") == 1
+
+
+def test_expressions_built_as_written_keep_their_form_and_rules():
+    # what a network table written as (y - a)**2/2 gives Graph.from_exprs(..., written=True)
+    a, y = sympy.symbols("a y", real=True)
+    half_square = sympy.Mul(
+        sympy.Pow(sympy.Add(y, sympy.Mul(-1, a, evaluate=False), evaluate=False), 2, evaluate=False),
+        sympy.Pow(2, -1, evaluate=False), evaluate=False)
+    graph = Graph.from_exprs([("L", half_square)], written=True)
+    assert graph.formulas() == ["L = (y - a)**2/2"]
+    bp = backward(graph, {"a": 3, "y": 1})
+    step = next(s for s in bp.steps if s.input == a)
+    assert step.local.value == 2 and step.rule.name == "constant multiple, power, difference"
+    assert step.rule.parts[-1].form == "∂(u − v)/∂v = −1"
+
+
+def test_the_graph_command_draws_a_wire_per_operand(capsys):
+    dot = run(capsys, "graph", "x/x*w", "--at", "x=2,w=3")
+    assert '[label="∂div1/∂x = 1/x = 1/2 (quotient, as u)"]' in dot
+    assert '[label="∂div1/∂x = -1/x = -1/2 (quotient, as v)"]' in dot
