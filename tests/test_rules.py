@@ -131,3 +131,28 @@ def test_the_table_holds_every_function_a_formula_may_call():
     names = {entry.name for entry in TABLE}
     assert set(FUNCTIONS) <= names
     assert rule("product", 1).form == "∂(u·v)/∂v = u"
+
+
+PDFLATEX = __import__("shutil").which("pdflatex")
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (apt-get install texlive-latex-base)")
+def test_latex_with_every_rule_compiles(tmp_path):
+    import subprocess
+
+    formulas = {
+        "neuron": ("1/(1 + exp(-(w0*x0 + w1*x1 + w2)))", {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}),
+        "cancel": ("x/x*w", {"x": 2, "w": 3}),
+        "every": ("log(u)*sqrt(u) - sin(u)/cos(u) + tanh(u)**3 + relu(u)*abs(u) + 2**u + u**u"
+                  " + leaky_relu(u, 0.2) + softplus(u) + sigmoid(u)**2 - u**sqrt(2)", {"u": "3/2"}),
+    }
+    body = ""
+    for name, (formula, at) in formulas.items():
+        text = render_latex(backward(Graph.trace(formula), at), lr=sympy.Rational(1, 10), expanded=True)
+        (tmp_path / f"{name}.tex").write_text(text, encoding="utf-8")
+        body += f"\\section*{{{name}}}\n\\input{{{name}}}\n"
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n" + body + "\\end{document}\n")
+    done = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:]

@@ -15,14 +15,14 @@ from typing import Any
 import sympy
 
 from ..backprop import BackwardPass, Step, Term
-from .numbers import to_float
+from .numbers import expr_text, to_float
 from .walkthrough import labelled, used_nodes
 
 __all__ = ["explain_dict", "grad_dict", "node_dict", "rule_dict", "dumps"]
 
 
 def _text(bp: BackwardPass, expr: sympy.Expr) -> str:
-    return sympy.sstr(labelled(bp, expr))
+    return expr_text(labelled(bp, expr))
 
 
 def _term(bp: BackwardPass, term: Term) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def node_dict(bp: BackwardPass, node) -> dict[str, Any]:
     """One forward row: ``{"node", "expr", "value"}``, the formula as written."""
     graph = bp.graph
     if node.op is not None:
-        expr = sympy.sstr(labelled(bp, node.formula, written=True), order="none")
+        expr = expr_text(labelled(bp, node.formula, written=True), written=True)
     else:
         expr = _text(bp, node.formula)
     return {"node": graph.label(node.symbol), "expr": expr, "value": to_float(bp.values[node.symbol])}

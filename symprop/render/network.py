@@ -17,6 +17,7 @@ import sympy
 from ..backprop import BackwardPass
 from ..nn import NetworkProblem, scalar_label, scalar_name
 from .numbers import DEFAULT_DIGITS, format_value, to_float
+from .text import fit
 from .walkthrough import labelled
 
 __all__ = ["shaped", "grad_json", "batch_lines", "batch_dict", "MAX_SAMPLES_SHOWN"]
@@ -105,7 +106,7 @@ def batch_lines(problem: NetworkProblem, *, digits: int = DEFAULT_DIGITS) -> lis
     out = "L"
     rule = f"(1/{m}) · Σ_s" if reduction == "mean" else "Σ_s"
     narrated = (
-        "the whole batch (each parameter's fan-in above is this sum)"
+        "the whole batch; each fan-in is this sum"
         if problem.sample is None
         else f"sample {problem.sample} only, with its own loss L(s{problem.sample})"
     )
@@ -127,4 +128,4 @@ def batch_lines(problem: NetworkProblem, *, digits: int = DEFAULT_DIGITS) -> lis
                 f"  d{out}/d{scalar_label(name, index)} = {_combine(values, reduction, digits)}"
                 f" = {format_value(total, digits)}"
             )
-    return lines
+    return fit(lines)

@@ -23,8 +23,9 @@ import re
 from decimal import Decimal
 
 import sympy
+from sympy.printing.str import StrPrinter
 
-__all__ = ["format_value", "format_expr", "decimal", "is_long_exact", "to_float", "DEFAULT_DIGITS",
+__all__ = ["format_value", "format_expr", "expr_text", "decimal", "is_long_exact", "to_float", "DEFAULT_DIGITS",
            "SHORT_RATIONAL", "SHORT_CLOSED_FORM"]
 
 DEFAULT_DIGITS = 6
@@ -101,6 +102,18 @@ def _decimal_text(number: sympy.Float, digits: int) -> str:
     return re.sub(r"e([+-])(\d)$", r"e\g<1>0\2", text)  # 1.5e-5 -> 1.5e-05, as %g
 
 
+class _Printer(StrPrinter):
+    """SymPy's text, with ``abs(u)`` written as a formula types it (SymPy says ``Abs(u)``)."""
+
+    def _print_Abs(self, expr: sympy.Expr) -> str:
+        return f"abs({self._print(expr.args[0])})"
+
+
+def expr_text(expr: sympy.Expr, *, written: bool = False) -> str:
+    """One-line text of an expression; ``written`` keeps an unevaluated formula's own order."""
+    return _Printer({"order": "none"} if written else {}).doprint(expr)
+
+
 def format_expr(expr: sympy.Expr, digits: int = DEFAULT_DIGITS, *, written: bool = False) -> str:
     """One-line SymPy text of an expression, with float constants rounded to ``digits``.
 
@@ -111,4 +124,4 @@ def format_expr(expr: sympy.Expr, digits: int = DEFAULT_DIGITS, *, written: bool
     if floats:
         with sympy.evaluate(not written):
             expr = expr.xreplace(floats)
-    return sympy.sstr(expr, order="none") if written else sympy.sstr(expr)
+    return expr_text(expr, written=written)
