@@ -31,8 +31,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "explain",
         help="walk through the backward pass step by step",
-        description="Print the forward pass, then every local derivative and chain-rule product "
-        "from the output back to the parameters, then each parameter's gradient.",
+        description="Print the forward pass (a formula as one node per operation, as written), then every "
+        "local derivative, with the rule that gives it, and chain-rule product from the output back to the "
+        "parameters, then each parameter's gradient. 'symprop rules' lists the rules.",
     )
     add_source_arguments(parser)
     add_format_arguments(parser)

@@ -3,7 +3,8 @@
 Formulas are code spans (``math=False``, readable anywhere) or LaTeX math
 ``$...$`` (``math=True``, for Jupyter and other renderers with MathJax). Cell
 text is escaped for tables (``|``) and code spans pick a fence longer than any
-backtick run inside, so labels print as written.
+backtick run inside, so labels print as written. The backward table has a
+rule column: each step's rule of differentiation with its general form.
 """
 
 from __future__ import annotations

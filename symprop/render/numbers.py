@@ -111,7 +111,10 @@ class _Printer(StrPrinter):
 
 def expr_text(expr: sympy.Expr, *, written: bool = False) -> str:
     """One-line text of an expression; ``written`` keeps an unevaluated formula's own order."""
-    return _Printer({"order": "none"} if written else {}).doprint(expr)
+    settings = {"full_prec": False}  # a float alone prints as 1.5, as inside a product
+    if written:
+        settings["order"] = "none"
+    return _Printer(settings).doprint(expr)
 
 
 def format_expr(expr: sympy.Expr, digits: int = DEFAULT_DIGITS, *, written: bool = False) -> str:
