@@ -18,8 +18,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symprop"
 #: Lowest first. A module's layer is the first prefix that matches its dotted name.
 LAYERS = [
     ("errors", "registry", "display", "functions"),  # tables, display hooks, SymPy functions
-    ("expr",),  # safe parsing: text to SymPy
-    ("graph",),  # named nodes, evaluation
+    ("expr", "rules"),  # safe parsing: text to SymPy (and to operations as written); the rules of differentiation
+    ("node",),  # one named node, its formula as typed
+    ("trace",),  # a formula as one node per operation, as written
+    ("graph",),  # ordered nodes, evaluation at a point
     ("backprop",),  # the exact backward pass
     ("nn", "optim"),  # the tables, the MLP, its numpy reference and scalar graph; optimizers
     ("spec", "matrix", "compiler"),  # spec files; the matrix view; code generation

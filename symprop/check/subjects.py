@@ -86,7 +86,7 @@ class GraphSubject(Subject):
         self.symbols = {p.name: p for p in graph.params}
         self.base = {s: float(self.bp.values[s]) for s in graph.leaves}
         self.values = {p.name: np.array(self.base[p]) for p in graph.params}
-        self.exact = {name: np.array(float(a.value)) for name, a in self.bp.gradients.items()}
+        self.exact = {a.symbol.name: np.array(float(a.value)) for a in self.bp.gradients.values()}
         self.kinks = _kink_arguments(graph)
 
     def label(self, name, index):

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..backprop import BackwardPass, backward, needed_symbols
+from ..backprop import BackwardPass, backward, count_steps
 from ..errors import LimitError, PointError, SpecError, SympropError
-from ..expr import parse_formula
 from ..graph import Graph
 from ..render.formats import RenderOptions, renderer
 from ..render.json import dumps
@@ -32,6 +31,7 @@ __all__ = [
     "parse_at",
     "parse_names",
     "Problem",
+    "text_width",
     "write_output",
 ]
 
@@ -54,8 +54,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         "expr",
         nargs="?",
         metavar="EXPR",
-        help="a formula such as '(w*x + b - y)**2/2' (traced into one node per operation), "
-        "or named nodes 'c = w*x; a = c + b; J = a**2' (the last is the output)",
+        help="a formula such as '(w*x + b - y)**2/2' or 'J = (w*x + b - y)**2/2' (traced into one node "
+        "per operation, as written), or named nodes 'c = w*x; a = c + b; J = a**2' (each stays one node; "
+        "the last is the output)",
     )
     parser.add_argument("--spec", metavar="FILE", help="a TOML or JSON spec file with [graph] or [network]")
     parser.add_argument(
@@ -66,6 +67,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--wrt", metavar="A,B", help="the parameters to differentiate for (default: every leaf)")
     parser.add_argument("--exact", action="store_true", help="read decimals such as 0.05 as exact fractions (1/20)")
+    parser.add_argument("--split", action="store_true",
+                        help="split each named node into one node per operation (a formula is always split)")
     parser.add_argument(
         "--sample",
         type=sample_index,
@@ -205,12 +208,17 @@ def load_problem(args: argparse.Namespace) -> Any:
                 raise SpecError("--at is for formulas; a network's values come from [params] and [data]")
             if wrt:
                 raise SpecError("--wrt is for formulas; a network is differentiated for all its parameters")
+            if getattr(args, "split", False):
+                raise SympropError("--split is for formulas and [graph] specs (a network's nodes are its neurons)")
             return spec.problem(sample=getattr(args, "sample", None), exact=args.exact)
     if getattr(args, "sample", None) is not None:
         raise SympropError("--sample is for a [network] spec (its [data] has samples)")
     if spec is None:
-        return Problem(formula_graph(args.expr, wrt, exact=args.exact), at, args.exact)
+        return Problem(formula_graph(args.expr, wrt, exact=args.exact, split=getattr(args, "split", False)),
+                       at, args.exact)
     graph = spec.graph if wrt is None else Graph(spec.graph.nodes, wrt)
+    if getattr(args, "split", False):
+        graph = graph.split()
     point = {**spec.at, **at}  # --at overrides the file
     return Problem(graph, point, spec.exact or args.exact)
 
@@ -224,9 +232,8 @@ MAX_WALKTHROUGH_STEPS = 10_000
 def walkthrough_steps(problem: Any) -> int:
     """How many chain-rule steps the walkthrough of ``problem`` will print (about, for a network)."""
     graph = getattr(problem, "graph", None)
-    if isinstance(graph, Graph):  # one step per (node, input) pair the backward pass walks
-        needed = needed_symbols(graph)
-        return sum(sum(s in needed for s in node.inputs) for node in graph.nodes if node.symbol in needed)
+    if isinstance(graph, Graph):  # one step per operand (or input) the backward pass walks
+        return count_steps(graph)
     network = getattr(problem, "network", None)
     mlp = getattr(network, "mlp", None)
     layers = list(getattr(mlp, "layers", None) or [])
@@ -256,11 +263,21 @@ def check_walkthrough_size(problem: Any, limit: int = MAX_WALKTHROUGH_STEPS) -> 
         )
 
 
-def formula_graph(text: str, params: list[str] | None, *, exact: bool = False) -> Graph:
-    """Named nodes (``"c = w*x; J = c**2"``) or one formula traced into nodes."""
+def formula_graph(text: str, params: list[str] | None, *, exact: bool = False, split: bool = False) -> Graph:
+    """One formula (``"(a*b + c)*f"`` or ``"L = (a*b + c)*f"``) traced into one node per operation,
+    or named nodes (``"c = w*x; J = c**2"``), each one node unless ``split``."""
     if "=" in text:
-        return Graph.from_formulas(text, params, exact=exact)
-    return Graph.trace(parse_formula(text, exact=exact), params=params)
+        return Graph.from_formulas(text, params, exact=exact, split=True if split else None)
+    return Graph.trace(text, params=params, exact=exact)
+
+
+def text_width(output: str | None) -> int:
+    """The width text fits: the terminal's when printing to one, else 80."""
+    if output is None and sys.stdout.isatty():
+        import shutil
+
+        return max(40, shutil.get_terminal_size((80, 24)).columns)
+    return 80
 
 
 def write_output(text: str, output: str | None) -> None:
