@@ -28,7 +28,7 @@ import sympy
 from sympy import Symbol
 
 from .errors import LimitError
-from .graph import Graph, check_exact_value, check_size, check_value
+from .graph import Graph, check_backward_size, check_exact_value, check_size, check_value, substitute
 
 __all__ = ["Term", "Step", "Adjoint", "FanIn", "BackwardPass", "backward", "needed_symbols", "MAX_COMPACT_OPS"]
 
@@ -165,7 +165,7 @@ class BackwardPass:
                     continue
                 local = self.local(node.symbol, v)
                 local_value = check_value(
-                    local.xreplace(self.values),
+                    substitute(local, self.values, f"d{node.name}/d{v.name}"),
                     f"d{node.name}/d{v.name} = {sympy.sstr(local)}",
                     self.values,
                     graph,
@@ -189,6 +189,7 @@ class BackwardPass:
         """Sum the branches once all have arrived (one ``Add``, not a growing chain)."""
         if adjoint.steps:
             adjoint.value = sympy.Add(*(s.product.value for s in adjoint.steps))
+            check_exact_value(adjoint.value, f"the gradient of {adjoint.symbol.name!r}")
             adjoint.compact = sympy.Add(*(s.product.expr for s in adjoint.steps))
 
     def local(self, node: Symbol, v: Symbol) -> sympy.Expr:
@@ -313,5 +314,8 @@ def backward(graph: Graph, at: Mapping[str | Symbol, object], *, exact: bool = F
     Raises:
         PointError: the point is missing a leaf, names something else, or is not numeric.
         EvaluationError: a node or local derivative is undefined at the point.
+        LimitError: the local derivatives would be too large (:data:`~symprop.graph.MAX_BACKWARD_OPS`),
+            or an exact value too long (give the point in decimals).
     """
+    check_backward_size(graph)
     return BackwardPass(graph, graph.evaluate(at, exact=exact))

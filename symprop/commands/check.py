@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..check import DEFAULT_EPS, DEFAULT_FLOOR, DEFAULT_RTOL, gradcheck
+from . import streams
 from .common import add_output_arguments, add_source_arguments, load_problem, positive_number, write_output
 
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 def render(report, fmt: str | None, output: str | None) -> str:
     """The report in one format."""
     if fmt is None:
-        fmt = "rich" if output is None and sys.stdout.isatty() else "text"
+        fmt = "rich" if output is None and streams.stdout_is_terminal() else "text"
     if fmt == "json":
         from ..render.json import dumps
 
@@ -64,7 +64,7 @@ def render(report, fmt: str | None, output: str | None) -> str:
         from rich.console import Console
 
         buffer = io.StringIO()
-        color = output is None and sys.stdout.isatty()
+        color = output is None and streams.color_wanted()
         console = Console(file=buffer, width=120, force_terminal=color, color_system="truecolor" if color else None,
                           highlight=False, emoji=False)
         console.print(report)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..backprop import BackwardPass, backward, needed_symbols
@@ -15,6 +13,7 @@ from ..errors import LimitError, PointError, SympropError
 from ..expr import parse_formula
 from ..graph import Graph
 from ..render.numbers import DEFAULT_DIGITS
+from .streams import write_output  # noqa: F401 - the commands' one way to write (stdout or --output)
 
 __all__ = [
     "add_source_arguments",
@@ -261,14 +260,3 @@ def formula_graph(text: str, params: list[str] | None, *, exact: bool = False) -
     if "=" in text:
         return Graph.from_formulas(text, params, exact=exact)
     return Graph.trace(parse_formula(text, exact=exact), params=params)
-
-
-def write_output(text: str, output: str | None) -> None:
-    """Write to ``--output FILE`` or to stdout."""
-    if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise SympropError(f"cannot write {output!r}: {error.strerror}") from None
-    else:
-        sys.stdout.write(text)

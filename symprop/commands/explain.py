@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from pathlib import Path
 
 from ..graph import to_number
+from . import streams
 from .common import add_output_arguments, add_source_arguments, add_view_argument, check_walkthrough_size, load_problem, matrix_walkthrough, network_walkthrough, write_output
 
 FORMATS = ["rich", "text", "markdown", "latex", "html", "svg", "json"]
@@ -66,8 +66,9 @@ def render(
     if fmt == "rich":
         from ..render.rich import render_rich
 
-        color = output is None and sys.stdout.isatty()
-        return render_rich(bp, **options, color=color, width=None if color else 80)
+        terminal = output is None and streams.stdout_is_terminal()
+        color = terminal and streams.color_wanted()
+        return render_rich(bp, **options, color=color, width=streams.terminal_width() if terminal else 80)
     module, function = {
         "text": ("text", "render_text"),
         "markdown": ("markdown", "render_markdown"),
@@ -83,7 +84,7 @@ def resolve_format(fmt: str | None, output: str | None) -> str:
     """``--format``, else rich on a terminal, else from the ``--output`` suffix, else text."""
     if fmt is None:
         if output is None:
-            fmt = "rich" if sys.stdout.isatty() else "text"
+            fmt = "rich" if streams.stdout_is_terminal() else "text"
         else:
             fmt = SUFFIXES.get(Path(output).suffix.lower(), "text")
     return fmt
