@@ -1,7 +1,9 @@
 """The ``symprop`` command line: parse arguments, call the library, map errors to exit codes.
 
 Exit codes: 0 fine, 1 a check failed, 2 bad input or usage (one line
-``symprop: error: ...`` on stderr, never a traceback).
+``symprop: error: ...`` on stderr, never a traceback), 130 interrupted
+(Ctrl-C). They hold whatever happens to the streams: see
+:mod:`symprop.commands.streams`.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 signal.signal(signal.SIGINT, _interrupted_at_exit)
     except KeyboardInterrupt:
         streams.say("symprop: interrupted")
+        streams.finish(130)  # what was written so far goes out (or is dropped), and the code stays 130
         return 130
     except SystemExit as exit_:  # argparse: --help, --version (0) and usage errors (2)
         code = exit_.code if isinstance(exit_.code, int) else 2

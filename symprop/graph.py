@@ -296,7 +296,10 @@ class Graph:
         such as ``exp(-1)`` stay symbolic); any float makes the result float.
 
         Raises:
-            EvaluationError: a node is undefined or not real at the point.
+            EvaluationError: a node is undefined or not real at the point, or
+                its exact value cannot be told apart from 0.
+            LimitError: an exact value would pass :data:`MAX_EXACT_VALUE_BITS`
+                (give the point in decimals).
         """
         values = self.point(at, exact=exact)
         for node in self.nodes:

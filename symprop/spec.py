@@ -53,18 +53,19 @@ def read_spec(path: str | Path) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError(f"spec file {str(path)!r} is not UTF-8 text") from None
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text, object_pairs_hook=_no_duplicates)  # NaN/Infinity load as floats; the checks name their key
-        except json.JSONDecodeError as error:
-            raise SpecError(f"{path.name}: invalid JSON at line {error.lineno}: {error.msg}") from None
-        except SpecError as error:  # a duplicate key
-            raise SpecError(f"{path.name}: {error}") from None
-    else:
-        try:
+    try:
+        if path.suffix.lower() == ".json":  # NaN/Infinity load as floats; the checks name their key
+            data = json.loads(text, object_pairs_hook=_no_duplicates)
+        else:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise SpecError(f"{path.name}: invalid TOML: {error}") from None
+    except json.JSONDecodeError as error:
+        raise SpecError(f"{path.name}: invalid JSON at line {error.lineno}: {error.msg}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{path.name}: invalid TOML: {error}") from None
+    except SpecError as error:  # a duplicate key
+        raise SpecError(f"{path.name}: {error}") from None
+    except ValueError:  # int('9' * 5000): Python reads no integer past 4,300 digits
+        raise SpecError(f"{path.name}: a number has more than 4,300 digits (Python's limit for reading one)") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path.name}: the top level must be a table/object")
     return data

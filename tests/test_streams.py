@@ -227,6 +227,17 @@ def test_S5_a_spec_that_is_a_fifo_a_device_or_too_large_is_refused(tmp_path, cap
                                        "(the limit for a spec file)\n")
 
 
+@pytest.mark.parametrize("suffix", [".json", ".toml"])
+def test_S5_a_number_past_pythons_digit_limit_is_refused(tmp_path, capsys, suffix):
+    spec = tmp_path / f"big{suffix}"
+    big = "9" * 5000
+    spec.write_text(f'{{"graph": {{"nodes": ["J = w**2"], "at": {{"w": {big}}}}}}}' if suffix == ".json"
+                    else f'[graph]\nnodes = ["J = w**2"]\n[graph.at]\nw = {big}\n')
+    assert main(["grad", "--spec", str(spec)]) == 2
+    assert capsys.readouterr().err == (f"symprop: error: big{suffix}: a number has more than 4,300 digits "
+                                       "(Python's limit for reading one)\n")
+
+
 @pytest.mark.parametrize("text, key", [
     ('{"graph": {"nodes": ["J = w**2"], "at": {"w": 1, "w": 2}}}', "w"),
     ('{"graph": {"nodes": ["J = w**2"], "at": {"w": 1}}, "graph": {"nodes": ["J = w"]}}', "graph"),

@@ -75,6 +75,7 @@ class _State:
 
     unspellable = 0  # characters written as '?'
     reader_gone = False  # stdout's reader closed the pipe
+    errors: str | None = None  # stdout's own error handler, while ours stands in
 
 
 def ascii_spelling(char: str) -> str | None:
@@ -127,14 +128,17 @@ def _cannot_encode(stream, text: str = _PROBE) -> bool:
 def prepare() -> None:
     """Give stdout ASCII spellings when its encoding cannot show symprop's symbols.
 
-    Harmless to call more than once, and a no-op on UTF-8 streams.
+    A no-op on UTF-8 streams; :func:`finish` puts stdout's own error handler back.
     """
     _State.unspellable = 0
     _State.reader_gone = False
     stream = sys.stdout
     if stream is not None and _cannot_encode(stream) and hasattr(stream, "reconfigure"):
         with contextlib.suppress(Exception):
+            errors = stream.errors
             stream.reconfigure(errors=_ERROR_HANDLER)
+            if errors != _ERROR_HANDLER:
+                _State.errors = errors
 
 
 def say(line: str) -> None:
@@ -291,6 +295,10 @@ def finish(code: int) -> int:
             _silence(stream)
             say(f"symprop: error: cannot write the output to stdout: {getattr(error, 'strerror', None) or error}")
             code = 2
+    if _State.errors is not None:  # main() may be called again, or from Python: give stdout back as it was
+        with contextlib.suppress(Exception):
+            stream.reconfigure(errors=_State.errors)
+        _State.errors = None
     if _State.unspellable:
         encoding = getattr(stream, "encoding", "?")
         say(f"symprop: note: stdout's encoding ({encoding}) cannot show {_State.unspellable} character(s); "

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sympy
 
+from ..graph import check_exact_value
+
 __all__ = ["format_value", "format_expr", "to_float", "DEFAULT_DIGITS"]
 
 DEFAULT_DIGITS = 6
@@ -24,7 +26,12 @@ def format_value(value: sympy.Expr, digits: int = DEFAULT_DIGITS, *, closed_form
 
     An exact closed form (``1/(1 + exp(-1))``) is written with its decimal
     value, or, with ``closed_form=False``, as ``≈0.731059`` only.
+
+    Raises:
+        LimitError: an exact number too long to print (past
+            :data:`~symprop.graph.MAX_EXACT_VALUE_BITS`; Python refuses past 4,300 digits).
     """
+    check_exact_value(value, "a number to print")
     if value.is_Integer or value.is_Rational:
         return sympy.sstr(value)
     decimal = _decimal(value, digits)
