@@ -28,7 +28,8 @@ import sympy
 from sympy import Symbol
 
 from .errors import LimitError
-from .graph import Graph, check_backward_size, check_exact_value, check_size, check_value, substitute
+from .bounds import check_backward_size, substitute
+from .graph import Graph, check_exact_value, check_size, check_value
 
 __all__ = ["Term", "Step", "Adjoint", "FanIn", "BackwardPass", "backward", "needed_symbols", "MAX_COMPACT_OPS"]
 
@@ -314,7 +315,7 @@ def backward(graph: Graph, at: Mapping[str | Symbol, object], *, exact: bool = F
     Raises:
         PointError: the point is missing a leaf, names something else, or is not numeric.
         EvaluationError: a node or local derivative is undefined at the point.
-        LimitError: the local derivatives would be too large (:data:`~symprop.graph.MAX_BACKWARD_OPS`),
+        LimitError: the local derivatives would be too large (:data:`~symprop.bounds.MAX_BACKWARD_OPS`),
             or an exact value too long (give the point in decimals).
     """
     check_backward_size(graph)

@@ -27,6 +27,7 @@ import sympy
 from sympy import Symbol
 from sympy.core.evalf import PrecisionExhausted
 
+from .bounds import DECIMALS, check_bits, substitute
 from .errors import EvaluationError, FormulaError, GraphError, LimitError, PointError
 from .expr import check_name, make_symbol, parse_node, parse_number
 
@@ -39,16 +40,6 @@ MAX_EXPANDED_OPS = 20_000
 #: with depth, and evaluating them grows much faster than their size).
 MAX_EXACT_VALUE_OPS = 1_000
 MAX_EXACT_VALUE_DEPTH = 50
-#: Bound on an exact number's numerator and denominator, in bits (about 3,000
-#: digits): ``(1/3)**1234567`` has two million digits, and Python refuses to
-#: print an integer past 4,300 digits. Powers are estimated before SymPy
-#: computes them, since ``(1/3)**123456789`` alone takes minutes.
-MAX_EXACT_VALUE_BITS = 10_000
-
-#: Bound on the local derivatives of one backward pass, in operations (see
-#: :func:`backward_size`): about 10 seconds of SymPy. A product of 2,400
-#: factors would need 5.8 million.
-MAX_BACKWARD_OPS = 250_000
 
 
 @dataclass(frozen=True)
@@ -298,7 +289,7 @@ class Graph:
         Raises:
             EvaluationError: a node is undefined or not real at the point, or
                 its exact value cannot be told apart from 0.
-            LimitError: an exact value would pass :data:`MAX_EXACT_VALUE_BITS`
+            LimitError: an exact value would pass :data:`~symprop.bounds.MAX_EXACT_VALUE_BITS`
                 (give the point in decimals).
         """
         values = self.point(at, exact=exact)
@@ -344,38 +335,6 @@ class Graph:
 
     def __repr__(self) -> str:
         return f"Graph({self.formulas()!r})"
-
-
-def backward_sizes(graph: "Graph") -> dict[Symbol, int]:
-    """About how many operations the local derivatives of each node hold.
-
-    Each input of a node gets one local derivative, about as large as the term
-    of the node it appears in: a sum's terms are differentiated apart, so a
-    neuron with n inputs costs about n terms, but a product of n factors costs
-    n derivatives of n - 1 factors each.
-    """
-    sizes = {}
-    for node in graph.nodes:
-        inputs, total = set(node.inputs), 0
-        for term in node.formula.args if node.formula.is_Add else (node.formula,):
-            held = len(term.free_symbols & inputs)
-            if held:
-                total += held * sum(1 for _ in sympy.preorder_traversal(term))
-        sizes[node.symbol] = total
-    return sizes
-
-
-def check_backward_size(graph: "Graph", limit: int = MAX_BACKWARD_OPS) -> None:
-    """Refuse a graph whose local derivatives would pass ``limit`` operations, before deriving them."""
-    sizes = backward_sizes(graph)
-    size = sum(sizes.values())
-    if size > limit:
-        worst = graph.node(max(sizes, key=sizes.__getitem__))
-        advice = "the graph is too large for an exact backward pass"
-        if worst.formula.is_Mul:
-            advice = (f"node {worst.name!r} multiplies {len(worst.formula.args):,} factors, and each has its own "
-                      "derivative, the product of all the others: split it into named nodes ('a = w1*w2*...; b = a*...')")
-        raise LimitError(f"the local derivatives would have about {size:,} operations (limit {limit:,}); {advice}")
 
 
 def check_size(expression: sympy.Expr, what: str, limit: int = MAX_EXPANDED_OPS) -> None:
@@ -433,81 +392,21 @@ def _finite_real(number: sympy.Expr) -> bool:
     )
 
 
-_DECIMALS = "give the point in decimals (e.g. w=1.0, not w=1) to compute in floating point"
-
-
-def _bits(number: sympy.Rational) -> int:
-    """The size of an exact number: the longer of its numerator and denominator, in bits."""
-    return max(abs(number.p).bit_length(), number.q.bit_length())
-
-
-def _refuse_bits(what: str, bits: int, *, about: str = "has") -> None:
-    raise LimitError(
-        f"the exact value of {what} {about} {bits:,} bits (limit {MAX_EXACT_VALUE_BITS:,}, about 3,000 digits); "
-        + _DECIMALS
-    )
-
-
-def substitute(expression: sympy.Expr, values: Mapping[Symbol, sympy.Expr], what: str) -> sympy.Expr:
-    """``expression.xreplace(values)``, refusing an exact power that would pass the size bound.
-
-    SymPy computes ``Rational**Integer`` as soon as it is built, so the size of
-    each power (``bits(base) * |exponent|``) is estimated from its substituted
-    base and exponent before it is built, innermost first.
-
-    Raises:
-        LimitError: a power's exact value would pass :data:`MAX_EXACT_VALUE_BITS`.
-    """
-    done: dict[sympy.Basic, sympy.Basic] = {}
-
-    def walk(node: sympy.Basic) -> sympy.Basic:
-        if node in values:
-            return values[node]
-        if not node.args:
-            return node
-        if node not in done:
-            args = tuple(walk(a) for a in node.args)
-            if args == node.args:
-                done[node] = node
-            else:
-                if node.is_Pow:
-                    _check_power(*args, what)
-                done[node] = node.func(*args)
-        return done[node]
-
-    return walk(expression)
-
-
-def _check_power(base: sympy.Basic, exponent: sympy.Basic, what: str) -> None:
-    """Refuse ``base**exponent`` when both are exact and the result would pass the size bound."""
-    if not (exponent.is_Rational and base.is_number) or base.has(sympy.Float):
-        return
-    # The rationals in the base (sqrt(2)**n is 2**(n/2)) times how often it is multiplied.
-    size = max((_bits(r) - 1 for r in base.atoms(sympy.Rational)), default=0)
-    estimate = size * (abs(exponent.p) // exponent.q)
-    if estimate > MAX_EXACT_VALUE_BITS:
-        _refuse_bits(what, estimate, about="would have about")
-
-
 def check_exact_value(value: sympy.Expr, what: str) -> None:
-    """Refuse an exact value past :data:`MAX_EXACT_VALUE_BITS`, or a closed form past
-    :data:`MAX_EXACT_VALUE_OPS` operations, with what to do instead."""
-    if value.is_Rational:
-        if _bits(value) > MAX_EXACT_VALUE_BITS:
-            _refuse_bits(what, _bits(value))
-        return
+    """Refuse an exact number past :data:`~symprop.bounds.MAX_EXACT_VALUE_BITS`, or a closed
+    form past :data:`MAX_EXACT_VALUE_OPS` operations, with what to do instead."""
     if value.is_Number:
+        check_bits(value, what)
         return
     count, todo = 0, [(value, 1)]
     while todo:
         expression, depth = todo.pop()
         count += 1
-        if expression.is_Rational and _bits(expression) > MAX_EXACT_VALUE_BITS:
-            _refuse_bits(what, _bits(expression))
+        check_bits(expression, what)
         if count > MAX_EXACT_VALUE_OPS or depth > MAX_EXACT_VALUE_DEPTH:
             size = f"more than {MAX_EXACT_VALUE_OPS} operations" if count > MAX_EXACT_VALUE_OPS else (
                 f"nested more than {MAX_EXACT_VALUE_DEPTH} levels deep")
-            raise LimitError(f"the exact value of {what} is a closed form {size}; {_DECIMALS}")
+            raise LimitError(f"the exact value of {what} is a closed form {size}; {DECIMALS}")
         todo.extend((arg, depth + 1) for arg in expression.args)
 
 

@@ -20,7 +20,7 @@ import sympy
 from symprop import EvaluationError, Graph, LimitError, backward
 from symprop.cli import main
 from symprop.expr import MAX_FORMULA_LENGTH
-from symprop.graph import MAX_BACKWARD_OPS, MAX_EXACT_VALUE_BITS, backward_sizes
+from symprop.bounds import MAX_BACKWARD_OPS, MAX_EXACT_VALUE_BITS, backward_sizes
 
 
 def fails(capsys, args, message):

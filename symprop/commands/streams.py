@@ -232,6 +232,8 @@ def check_target(path: str) -> os.stat_result | None:
             f"cannot write {path!r}: it is {_kind(old.st_mode)}, not a regular file "
             "(write to a file, or leave out --output to print to stdout)"
         )
+    if old is not None and not os.access(target, os.W_OK):  # a read-only file stays read-only
+        raise SympropError(f"cannot write {path!r}: Permission denied")
     folder = os.path.dirname(target) or "."
     if not os.path.isdir(folder):
         raise SympropError(f"cannot write {path!r}: No such file or directory")
@@ -244,7 +246,8 @@ def write_file(path: str, data: bytes) -> None:
     The bytes go to a temporary file in the same folder, are synced to disk and
     then renamed over ``path`` (a rename within one file system replaces the
     file whole). A symbolic link is written through to the file it names; the
-    old file's permissions are kept.
+    old file's permissions (and owner, where allowed) are kept, and a
+    read-only file is not replaced.
 
     Raises:
         SympropError: the folder is missing or not writable, ``path`` is a
@@ -262,6 +265,9 @@ def write_file(path: str, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        if old is not None and hasattr(os, "chown"):  # the old file's owner, where we may set it
+            with contextlib.suppress(OSError):
+                os.chown(temporary, old.st_uid, old.st_gid)
         os.chmod(temporary, stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~_umask())
         os.replace(temporary, target)
     except BaseException as error:  # a full disk, or Ctrl-C: the old file stays, the temporary goes

@@ -29,7 +29,7 @@ def format_value(value: sympy.Expr, digits: int = DEFAULT_DIGITS, *, closed_form
 
     Raises:
         LimitError: an exact number too long to print (past
-            :data:`~symprop.graph.MAX_EXACT_VALUE_BITS`; Python refuses past 4,300 digits).
+            :data:`~symprop.bounds.MAX_EXACT_VALUE_BITS`; Python refuses past 4,300 digits).
     """
     check_exact_value(value, "a number to print")
     if value.is_Integer or value.is_Rational:
