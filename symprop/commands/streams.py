@@ -257,7 +257,7 @@ def write_file(path: str, data: bytes) -> None:
     old = check_target(path)
     folder, name = os.path.split(target)
     try:
-        fd, temporary = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".tmp")
+        fd, temporary = tempfile.mkstemp(dir=folder or ".", prefix=f".{name[:200]}.", suffix=".tmp")  # <= 255 bytes
     except OSError as error:
         raise SympropError(f"cannot write {path!r}: {error.strerror}") from None
     try:
