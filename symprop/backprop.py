@@ -35,6 +35,7 @@ import sympy
 from sympy import Symbol
 
 from . import display
+from .bounds import check_backward_size, substitute
 from .errors import LimitError, SympropError
 from .expr import Op
 from .graph import Graph, Node, check_exact_value, check_size, check_value
@@ -208,7 +209,7 @@ class BackwardPass:
             upstream = Term(adjoint.compact, adjoint.value)
             for v, local, rule, operand in self._operands(node, needed):
                 what = f"d{node.name}/d{v.name} = {sympy.sstr(local)}"
-                local_value = check_value(local.xreplace(self.values), what, self.values, graph)
+                local_value = check_value(substitute(local, self.values, f"d{node.name}/d{v.name}"), what, self.values, graph)
                 product_value = upstream.value * local_value
                 check_exact_value(product_value, f"d{graph.output.name}/d{node.name} * d{node.name}/d{v.name}")
                 step = Step(
@@ -277,6 +278,7 @@ class BackwardPass:
         """Sum the branches once all have arrived (one ``Add``, not a growing chain)."""
         if adjoint.steps:
             adjoint.value = sympy.Add(*(s.product.value for s in adjoint.steps))
+            check_exact_value(adjoint.value, f"the gradient of {adjoint.symbol.name!r}")
             adjoint.compact = sympy.Add(*(s.product.expr for s in adjoint.steps))
 
     def local(self, node: Symbol, v: Symbol) -> sympy.Expr:
@@ -425,5 +427,8 @@ def backward(graph: Graph, at: Mapping[str | Symbol, object], *, exact: bool = F
     Raises:
         PointError: the point is missing a leaf, names something else, or is not numeric.
         EvaluationError: a node or local derivative is undefined at the point.
+        LimitError: the local derivatives would be too large (:data:`~symprop.bounds.MAX_BACKWARD_OPS`),
+            or an exact value too long (give the point in decimals).
     """
+    check_backward_size(graph)
     return BackwardPass(graph, graph.evaluate(at, exact=exact))

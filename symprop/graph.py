@@ -23,7 +23,9 @@ from typing import Iterable, Mapping, Sequence
 
 import sympy
 from sympy import Symbol
+from sympy.core.evalf import PrecisionExhausted
 
+from .bounds import DECIMALS, check_bits, substitute
 from .errors import EvaluationError, FormulaError, GraphError, LimitError, PointError
 from .expr import check_name, make_symbol, parse_number
 from .node import Node, formula_text
@@ -286,12 +288,17 @@ class Graph:
         such as ``exp(-1)`` stay symbolic); any float makes the result float.
 
         Raises:
-            EvaluationError: a node is undefined or not real at the point.
+            EvaluationError: a node is undefined or not real at the point, or
+                its exact value cannot be told apart from 0.
+            LimitError: an exact value would pass :data:`~symprop.bounds.MAX_EXACT_VALUE_BITS`
+                (give the point in decimals).
         """
         values = self.point(at, exact=exact)
         for node in self.nodes:
             try:
-                value = node.evaluated.xreplace(values)
+                value = substitute(node.evaluated, values, f"node {node.name!r}")
+            except LimitError:
+                raise
             except (ArithmeticError, AttributeError, TypeError, ValueError) as error:  # SymPy's own failures
                 raise EvaluationError(
                     f"node {node.name!r} = {formula_text(node)} cannot be evaluated at {_at(self, values)} "
@@ -387,31 +394,38 @@ def _finite_real(number: sympy.Expr) -> bool:
 
 
 def check_exact_value(value: sympy.Expr, what: str) -> None:
-    """Refuse an exact closed form past :data:`MAX_EXACT_VALUE_OPS`, with what to do instead."""
+    """Refuse an exact number past :data:`~symprop.bounds.MAX_EXACT_VALUE_BITS`, or a closed
+    form past :data:`MAX_EXACT_VALUE_OPS` operations, with what to do instead."""
     if value.is_Number:
+        check_bits(value, what)
         return
     count, todo = 0, [(value, 1)]
     while todo:
         expression, depth = todo.pop()
         count += 1
+        check_bits(expression, what)
         if count > MAX_EXACT_VALUE_OPS or depth > MAX_EXACT_VALUE_DEPTH:
             size = f"more than {MAX_EXACT_VALUE_OPS} operations" if count > MAX_EXACT_VALUE_OPS else (
                 f"nested more than {MAX_EXACT_VALUE_DEPTH} levels deep")
-            raise LimitError(
-                f"the exact value of {what} is a closed form {size}; give the point in decimals "
-                "(e.g. w=1.0, not w=1) to compute in floating point"
-            )
+            raise LimitError(f"the exact value of {what} is a closed form {size}; {DECIMALS}")
         todo.extend((arg, depth + 1) for arg in expression.args)
 
 
 def check_value(value: sympy.Expr, what: str, values: Mapping[Symbol, sympy.Expr], graph: "Graph") -> sympy.Expr:
-    """Return ``value`` if it is a finite real number, else say where it is undefined."""
+    """Return ``value`` if it is a finite real number, else say where it is undefined.
+
+    An exact closed form that SymPy cannot tell apart from 0 (``sin(1)**2 +
+    cos(1)**2 - 1``) cannot be evaluated: dividing by it would give a number
+    made of rounding noise.
+    """
+    check_exact_value(value, what.partition(" = ")[0])
     if value.is_Number:
         number = value
     else:
-        check_exact_value(value, what.partition(" = ")[0])
         try:
-            number = value.evalf()
+            number = value.evalf(strict=True)
+        except PrecisionExhausted:
+            number = value  # not a Number: "cannot be evaluated" below
         except (RecursionError, ValueError, TypeError):
             number = sympy.nan
     if not _finite_real(number):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,33 +52,74 @@ def read_spec(path: str | Path) -> dict[str, Any]:
     """Read a TOML (``.toml``) or JSON (``.json``) file into a dict.
 
     Raises:
-        SpecError: the file is missing, unreadable or not valid TOML/JSON.
+        SpecError: the file is missing, unreadable, not a regular file, larger
+            than :data:`MAX_SPEC_BYTES`, not valid TOML/JSON, or names a key
+            twice in one table.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError(f"spec file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise SpecError(f"spec file {str(path)!r} is a directory") from None
-    except OSError as error:
-        raise SpecError(f"cannot read spec file {str(path)!r}: {error.strerror}") from None
+    raw = _read_bounded(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError(f"spec file {str(path)!r} is not UTF-8 text") from None
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)  # NaN/Infinity load as floats; the checks name their key
-        except json.JSONDecodeError as error:
-            raise SpecError(f"{path.name}: invalid JSON at line {error.lineno}: {error.msg}") from None
-    else:
-        try:
+    try:
+        if path.suffix.lower() == ".json":  # NaN/Infinity load as floats; the checks name their key
+            data = json.loads(text, object_pairs_hook=_no_duplicates)
+        else:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise SpecError(f"{path.name}: invalid TOML: {error}") from None
+    except json.JSONDecodeError as error:
+        raise SpecError(f"{path.name}: invalid JSON at line {error.lineno}: {error.msg}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{path.name}: invalid TOML: {error}") from None
+    except SpecError as error:  # a duplicate key
+        raise SpecError(f"{path.name}: {error}") from None
+    except ValueError:  # int('9' * 5000): Python reads no integer past 4,300 digits
+        raise SpecError(f"{path.name}: a number has more than 4,300 digits (Python's limit for reading one)") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path.name}: the top level must be a table/object")
+    return data
+
+
+#: A spec file larger than this is refused before it is read (a spec is a few
+#: kilobytes; ``/dev/zero`` or a runaway file would fill the memory).
+MAX_SPEC_BYTES = 10_000_000
+
+
+def _read_bounded(path: Path) -> bytes:
+    """A regular file's bytes, at most :data:`MAX_SPEC_BYTES`; a FIFO or a device is refused, not read."""
+    shown = repr(str(path))
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+    except FileNotFoundError:
+        raise SpecError(f"spec file {shown} does not exist") from None
+    except IsADirectoryError:
+        raise SpecError(f"spec file {shown} is a directory") from None
+    except OSError as error:
+        raise SpecError(f"cannot read spec file {shown}: {error.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise SpecError(f"spec file {shown} is a directory")
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or a socket"
+        raise SpecError(f"spec file {shown} is {kind}, not a regular file; give a .toml or .json file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            raw = file.read(MAX_SPEC_BYTES + 1)
+        except OSError as error:
+            raise SpecError(f"cannot read spec file {shown}: {error.strerror}") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(f"spec file {shown} is larger than {MAX_SPEC_BYTES:,} bytes (the limit for a spec file)")
+    return raw
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object that names a key twice is refused (the second would silently win)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise SpecError(f"the key {key!r} is given twice in one object")
+        data[key] = value
     return data
 
 

@@ -24,10 +24,10 @@ import numpy as np
 
 from .compiler import Compiled
 from .compiler import compile as compile_network
-from .errors import SpecError, SympropError
+from .errors import LimitError, SpecError, SympropError
 from .optim import Optimizer, Params, make_optimizer
 
-__all__ = ["TrainResult", "TrainingDiverged", "train"]
+__all__ = ["TrainResult", "TrainingDiverged", "train", "check_steps", "MAX_STEPS"]
 
 
 @dataclass
@@ -80,6 +80,22 @@ def _as_batch(values: Any, width: int, what: str) -> np.ndarray:
     return array
 
 
+#: Steps in one run: a million steps of the smallest network take about a minute,
+#: and the loss history holds one number per step.
+MAX_STEPS = 1_000_000
+
+
+def check_steps(steps: Any, key: str = "train.steps") -> None:
+    """Refuse a step count that is not a whole number from 0 to :data:`MAX_STEPS`."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise SpecError(f"{key}: expected a whole number >= 0, got {steps!r}")
+    if steps > MAX_STEPS:
+        raise LimitError(
+            f"{key}: {steps:,} steps is past the limit of {MAX_STEPS:,} per run; "
+            "to go on, start a new run from the parameters this one prints (put them in [params])"
+        )
+
+
 def train(
     model: Any,
     params: dict[str, Any],
@@ -98,7 +114,7 @@ def train(
         model: a :class:`~symprop.compiler.Compiled`, or an MLP (compiled here).
         params: every parameter (numbers or nested lists, shaped as ``mlp.param_shapes()``).
         x: inputs, one row per sample; y: targets, one row per sample.
-        steps: how many steps (0 only evaluates the loss).
+        steps: how many steps (0 only evaluates the loss; at most :data:`MAX_STEPS`).
         lr: the learning rate.
         optimizer: a name from :data:`symprop.optim.OPTIMIZERS` or an :class:`~symprop.optim.Optimizer`.
         callback: called as ``callback(step, loss)`` after each step's loss is known.
@@ -108,11 +124,11 @@ def train(
         TrainingDiverged: the loss or a gradient became NaN/inf; the message
             names the step, and ``.result`` keeps the last finite parameters.
         SpecError: bad shapes, names or settings.
+        LimitError: more than :data:`MAX_STEPS` steps.
     """
     compiled: Compiled = model if isinstance(model, Compiled) else compile_network(model)
     mlp = compiled.mlp
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise SpecError(f"train.steps: expected a whole number >= 0, got {steps!r}")
+    check_steps(steps)
     opt = optimizer if isinstance(optimizer, Optimizer) else make_optimizer(optimizer, lr, **hyper)
     missing = [name for name in mlp.param_shapes() if name not in params]
     if missing:

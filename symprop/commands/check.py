@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..check import DEFAULT_EPS, DEFAULT_FLOOR, DEFAULT_RTOL, gradcheck
 from ..render.formats import RenderOptions, formats_for, renderer
+from . import streams
 from .common import (
     add_output_arguments,
     add_source_arguments,
@@ -56,6 +56,6 @@ def run(args: argparse.Namespace) -> int:
 def render(report, fmt: str | None, output: str | None) -> str:
     """The report in one format (rich on a terminal unless one is given)."""
     if fmt is None:
-        fmt = "rich" if output is None and sys.stdout.isatty() else "text"
-    color = fmt == "rich" and output is None and sys.stdout.isatty()
+        fmt = "rich" if output is None and streams.stdout_is_terminal() else "text"
+    color = fmt == "rich" and output is None and streams.stdout_is_terminal() and streams.color_wanted()
     return renderer(fmt, "report")(report, RenderOptions(color=color))

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..backprop import BackwardPass, backward, count_steps
@@ -16,6 +14,8 @@ from ..graph import Graph
 from ..render.formats import RenderOptions, renderer
 from ..render.json import dumps
 from ..render.numbers import DEFAULT_DIGITS
+from . import streams
+from .streams import write_output  # noqa: F401 - the commands' one way to write (stdout or --output)
 
 # Networks, spec files and the matrix view need numpy, which a formula never
 # does: their modules are imported where they are first needed, so that
@@ -272,20 +272,7 @@ def formula_graph(text: str, params: list[str] | None, *, exact: bool = False, s
 
 
 def text_width(output: str | None) -> int:
-    """The width text fits: the terminal's when printing to one, else 80."""
-    if output is None and sys.stdout.isatty():
-        import shutil
-
-        return max(40, shutil.get_terminal_size((80, 24)).columns)
+    """The width text fits: the terminal's when printing to one (at least 80, said on stderr), else 80."""
+    if output is None and streams.stdout_is_terminal():
+        return streams.terminal_width()
     return 80
-
-
-def write_output(text: str, output: str | None) -> None:
-    """Write to ``--output FILE`` or to stdout."""
-    if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise SympropError(f"cannot write {output!r}: {error.strerror}") from None
-    else:
-        sys.stdout.write(text)

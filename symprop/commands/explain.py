@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
-
 from ..graph import to_number
 from ..render.formats import RenderOptions, format_for_suffix, formats_for, renderer
+from . import streams
 from .common import (
     add_output_arguments,
     add_source_arguments,
@@ -70,14 +69,15 @@ def render(
 ) -> str:
     """The walkthrough of a recorded backward pass in one format."""
     fmt = resolve_format(fmt, output)
-    color = fmt == "rich" and output is None and sys.stdout.isatty()
+    terminal = output is None and streams.stdout_is_terminal()
+    color = fmt == "rich" and terminal and streams.color_wanted()
     options = RenderOptions(
         digits=digits,
         expanded=True if expanded else None,
         lr=None if lr is None else to_number(lr, name="--lr", exact=exact),
         exact_forms=exact_forms,
         color=color,
-        width=None if color else text_width(output),
+        width=text_width(output),
     )
     return renderer(fmt, "walkthrough")(bp, options)
 
@@ -86,7 +86,7 @@ def resolve_format(fmt: str | None, output: str | None) -> str:
     """``--format``, else rich on a terminal, else from the ``--output`` suffix, else text."""
     if fmt is None:
         if output is None:
-            fmt = "rich" if sys.stdout.isatty() else "text"
+            fmt = "rich" if streams.stdout_is_terminal() else "text"
         else:
             fmt = format_for_suffix(output, "walkthrough") or "text"
     return fmt

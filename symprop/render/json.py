@@ -10,11 +10,13 @@ rule of differentiation that gives its local derivative.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import sympy
 
 from ..backprop import BackwardPass, Step, Term
+from ..errors import EvaluationError
 from .numbers import expr_text, to_float
 from .walkthrough import labelled, used_nodes
 
@@ -115,5 +117,36 @@ def grad_dict(bp: BackwardPass, *, expanded: bool = False) -> dict[str, Any]:
 
 
 def dumps(data: dict[str, Any]) -> str:
-    """JSON text, refusing NaN/infinity (they are not JSON numbers)."""
+    """JSON text, refusing NaN/infinity (they are not JSON numbers).
+
+    Raises:
+        EvaluationError: a number is NaN or past float64 (``w - lr*dL/dw`` at
+            ``lr=1e300``); the message names its key, e.g. ``update.params.w``.
+    """
+    where = _non_finite(data)
+    if where is not None:
+        key, value = where
+        raise EvaluationError(
+            f"{key or 'the result'} is {value}, which JSON cannot hold (a number past float64's range, "
+            "about 1.8e308, or not a number); the text format shows it (--format text), or use smaller numbers"
+        )
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
+def _non_finite(data: Any, key: str = "") -> tuple[str, float] | None:
+    """The first NaN or infinite float in ``data`` and where it is (``backward[3].product.value``)."""
+    if isinstance(data, float):
+        return None if math.isfinite(data) else (key, data)
+    if isinstance(data, dict):
+        items = ((f"{key}.{k}" if key else str(k), v) for k, v in data.items())
+    elif isinstance(data, (list, tuple)):
+        items = ((f"{key}[{i}]", v) for i, v in enumerate(data))
+    else:
+        return None
+    for where, value in items:
+        found = _non_finite(value, where)
+        if found is not None:
+            return found
+    return None
+
+
