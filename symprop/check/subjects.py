@@ -19,8 +19,8 @@ from ..backprop import BackwardPass, FanIn, Step, backward
 from ..errors import EvaluationError
 from ..functions import KINKED
 from ..graph import Graph
-from ..nn import Network, get_activation, loss_numpy, scalar_label, scalar_name
-from ..nn.reference import layer_outputs
+from ..nn import MLP, Network, loss_numpy, scalar_label, scalar_name
+from ..nn.reference import forward_values
 from .report import Derivation
 
 __all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps"]
@@ -146,10 +146,10 @@ class NetworkSubject(Subject):
         self.sample = sample
         rows = slice(None) if sample is None else slice(sample, sample + 1)
         self.x, self.y = network.x[rows], network.y[rows]
+        self.masks = {name: mask[rows] for name, mask in network.masks.items()}
         self.batch = int(self.x.shape[0])
         self.values = {name: np.array(v, dtype=np.float64) for name, v in network.params.items()}
         self.exact = network.exact_gradients(sample)
-        self.kinked = [get_activation(name).kink for name in self.mlp.activations]
         self._passes: dict[int | None, BackwardPass] = {}
 
     def label(self, name, index):
@@ -160,21 +160,21 @@ class NetworkSubject(Subject):
 
     def loss(self, values):
         with np.errstate(all="ignore"):
-            return float(loss_numpy(self.mlp, values, self.x, self.y))
+            return float(loss_numpy(self.mlp, values, self.x, self.y, self.masks))
 
     def kink_values(self, values):
         """The pre-activations ``z`` of the layers whose activation has a kink, for every sample, flattened."""
-        if not any(self.kinked):
-            return np.zeros(0)
         with np.errstate(all="ignore"):
-            layers = layer_outputs(self.mlp, values, self.x)
-        return np.concatenate([z.ravel() for (z, _), kinked in zip(layers, self.kinked) if kinked])
+            kinks = forward_values(self.mlp, values, self.x, self.masks).kinks
+        return np.concatenate([z.ravel() for z in kinks]) if kinks else np.zeros(0)
 
     def user_arguments(self):
         return {n: v.copy() for n, v in self.values.items()}, self.x.copy(), self.y.copy()
 
     def where_hint(self, name, right):
         """Backprop works right to left: if every layer after this one is right, dL/dz there is right."""
+        if not isinstance(self.mlp, MLP):
+            return None
         layer, depth = int(name[1:]), self.mlp.depth
         after = [n for n in self.exact if int(n[1:]) > layer]
         if layer == depth:
@@ -199,7 +199,7 @@ class NetworkSubject(Subject):
         """One sample's chain (the sample that contributes most, among the first few), and the batch sum."""
         scalar, label = scalar_name(name, index), self.label(name, index)
         m = self.network.samples
-        if self.sample is not None or m == 1:
+        if self.sample is not None or m == 1 or not self.mlp.separable:  # one pass has it all
             bp = self._sample_pass(self.sample)
             source = None if m == 1 else f"sample {self.sample} of {m}"
             return Derivation(bp, derivation_steps(bp, bp.graph.symbol(scalar)), label, source)
