@@ -160,8 +160,12 @@ class Linear(Layer):
         stage = mv.stage(self)
         stage["delta"] = d
         dW = d * h.T  # (n_l, n_{l-1}): the sum over the samples of delta a_prev^T
+        rule = f"delta{l}·{self.in_name}^T"
+        if mv.network.mlp.weight_decay:
+            dW += mv.decay_rate() * stage["W"]
+            rule += f" + λ·W{l}"
         stage["dW"] = dW
-        mv.backward(f"dL/dW{l}", f"delta{l}·{self.in_name}^T", dW)
+        mv.backward(f"dL/dW{l}", rule, dW)
         mv.grad(f"W{l}", dW)
         if self.bias != "none":
             db = d * sympy.ones(m, 1) if self.bias == "neuron" else sympy.Matrix([[sum(d, sympy.S.Zero)]])
@@ -169,11 +173,10 @@ class Linear(Layer):
             rule = f"sum of delta{l}" if self.bias == "layer" else f"delta{l}·1" if m > 1 else f"delta{l}"
             mv.backward(f"dL/db{l}", rule, db)
             mv.grad(f"b{l}", db)
+        d_prev = stage["W"].T * d
+        stage["dL_da_prev"] = d_prev
         if not mv.input_grad(self):
             return None
-        W = stage["W"]
-        d_prev = W.T * d
-        stage["dL_da_prev"] = d_prev
         mv.backward(f"dL/d{self.in_name}", f"(dz{l}/d{self.in_name})^T·delta{l} = W{l}^T·delta{l}", d_prev)
         return d_prev
 
@@ -329,13 +332,13 @@ class Dropout(Layer):
         mask = mv.matrix(mv.network_masks[self.mask_name][mv.samples].T)
         scale = sympy.nsimplify(self.scale)
         out = h.multiply_elementwise(mask) * scale
-        mv.stage(self).update(mask=mask, drop=out)
+        mv.stage(self).update({self.mask_name: mask, self.out: out, f"_{self.mask_name}": mask})
         mv.forward(self.mask_name, mask)
         mv.forward(self.out, f"{self.mask_name} ⊙ {self.in_name} / (1 - {sympy.sstr(self.p)})", out)
         return out
 
     def matrix_backward(self, mv, d, h):
-        mask = mv.stage(self)["mask"]
+        mask = mv.stage(self)[f"_{self.mask_name}"]
         result = d.multiply_elementwise(mask) * sympy.nsimplify(self.scale)
         mv.backward(f"dL/d{self.in_name}", f"{self.mask_name} ⊙ dL/d{self.out} / (1 - {sympy.sstr(self.p)})", result)
         return result
@@ -421,6 +424,7 @@ class Residual(Layer):
             self._inputs.append(inner)
             inner = mv.layer_forward(layer, inner)
         out = h + inner
+        mv.stage(self)[self.out] = out
         mv.forward(self.out, f"{self.in_name} + {self.block[-1].out}", out)
         return out
 

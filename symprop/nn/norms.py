@@ -176,7 +176,7 @@ class _Norm(Layer):
         gamma, beta = mv.param(self.gamma), mv.param(self.beta)  # (n, 1) columns
         ones = sympy.ones(1, h.cols)
         out = xhat.multiply_elementwise(gamma * ones) + beta * ones
-        mv.stage(self).update({n["mu"]: mu, n["var"]: var, n["hat"]: xhat, n["out"]: out, "istd": istd})
+        mv.stage(self).update({n["mu"]: mu, n["var"]: var, n["hat"]: xhat, n["out"]: out, "_istd": istd})
         x = self.in_name
         if self.axis == 0:
             mv.forward(n["mu"], f"(1/m)·{x}·1", mu)
@@ -193,7 +193,7 @@ class _Norm(Layer):
 
     def matrix_backward(self, mv, d, h):
         n, stage = self.names, mv.stage(self)
-        xhat, istd = stage[n["hat"]], stage["istd"]
+        xhat, istd = stage[n["hat"]], stage["_istd"]
         ones = sympy.ones(d.cols, 1)
         dgamma = d.multiply_elementwise(xhat) * ones
         dbeta = d * ones
@@ -217,7 +217,6 @@ class _Norm(Layer):
             f"means per {stat}, dxhat = dL/d{n['hat']}",
             result,
         )
-        stage["dL_dh"] = result
         return result
 
 
