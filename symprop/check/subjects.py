@@ -63,6 +63,20 @@ class Subject:
         """Where the mistake must be, given which parameters are right (networks only)."""
         return None
 
+    def intermediate_names(self) -> set[str]:
+        """The named intermediates whose gradients a user may give (networks only)."""
+        return set()
+
+    def intermediates(self) -> dict[str, np.ndarray]:
+        """``dL/dv`` of each named intermediate, in forward order."""
+        return {}
+
+    def intermediate_label(self, name: str, index: tuple[int, ...]) -> str:
+        return scalar_label(name, index)
+
+    def intermediate_derivation(self, name: str, index: tuple[int, ...]) -> Derivation | None:
+        return None
+
 
 def _kink_arguments(graph: Graph) -> list[sympy.Expr]:
     """The argument of every kinked function application in the graph's node formulas."""
@@ -190,6 +204,32 @@ class NetworkSubject(Subject):
             )
         return None
 
+    def intermediate_names(self):
+        return set(self.mlp.intermediates())
+
+    def intermediates(self):
+        if not hasattr(self, "_intermediates"):
+            self._intermediates = self.network.exact_intermediates(self.sample)
+        return self._intermediates
+
+    def intermediate_derivation(self, name, index):
+        """The steps that make ``dL/dv`` for one entry: from the pass that holds it (a sample's own, or the batch's)."""
+        axes, _ = self.mlp.intermediates()[name]
+        k = index[0] if axes in ("mn", "m") else None
+        unit = "" if axes == "m" else f"_{index[-1]}"
+        label = self.intermediate_label(name, index)
+        m = self.network.samples
+        if self.sample is None and m > 1 and self.mlp.separable:
+            bp = self._sample_pass(k)
+            value = float(self.intermediates()[name][index])
+            scale = f"1/{m} · " if self.mlp.reduction == "mean" else ""
+            total = f"d{self.output}/d{label} = {scale}dL(s{k})/d{name}{unit and f'[{index[-1]}]'} = {value:.6g}"
+            return Derivation(bp, derivation_steps(bp, bp.graph.symbol(f"{name}{unit}")), label,
+                              f"sample {k} of {m}, its own loss", total)
+        bp = self._sample_pass(self.sample)  # the batch's pass (its nodes prefixed s0_, ...), or one sample's
+        prefix = f"s{k}_" if self.sample is None and m > 1 and k is not None else ""
+        return Derivation(bp, derivation_steps(bp, bp.graph.symbol(f"{prefix}{name}{unit}")), label)
+
     def _sample_pass(self, k: int | None) -> BackwardPass:
         if k not in self._passes:
             self._passes[k] = self.network.backward(k)
@@ -201,7 +241,7 @@ class NetworkSubject(Subject):
         m = self.network.samples
         if self.sample is not None or m == 1 or not self.mlp.separable:  # one pass has it all
             bp = self._sample_pass(self.sample)
-            source = None if m == 1 else f"sample {self.sample} of {m}"
+            source = None if m == 1 or self.sample is None else f"sample {self.sample} of {m}"
             return Derivation(bp, derivation_steps(bp, bp.graph.symbol(scalar)), label, source)
         shown = range(min(m, self.MAX_SAMPLE_PASSES))
         parts = [float(self._sample_pass(k).gradients[scalar].value) for k in shown]

@@ -280,17 +280,21 @@ class Network:
             total = {name: grad / self.samples for name, grad in total.items()}
         return total
 
-    def exact_intermediates(self) -> dict[str, np.ndarray]:
+    def exact_intermediates(self, sample: int | None = None) -> dict[str, np.ndarray]:
         """``dL/dv`` for every named intermediate ``v`` a parameter's gradient passes through, in float64.
 
         Shaped ``(m, n)`` for one value per sample and unit (``z1``, ``a1``,
         ``bn1``), ``(n,)`` for a batch statistic (``mu1``, ``var1``), ``(m,)`` for
         one per sample (``lnmu1``, ``sumexp2``), as ``L`` (the batch loss, its
         ``1/m`` included) depends on them. Intermediates that no parameter's
-        gradient goes through (a layernorm of the input) are left out.
+        gradient goes through (a layernorm of the input) are left out. With
+        ``sample=K``, of sample K's own loss (shaped for one sample).
         """
         m = self.samples
-        if m > 1 and self.mlp.separable:  # each sample's own pass; L scales each sample's loss
+        if sample is not None and m > 1:
+            self.check_sample(self.sample_index(sample))
+            passes, m = [(self.backward(sample), 0, "", 1.0)], 1
+        elif m > 1 and self.mlp.separable:  # each sample's own pass; L scales each sample's loss
             scale = 1.0 / m if self.mlp.reduction == "mean" else 1.0
             passes = [(self.backward(k), k, "", scale) for k in range(m)]
         else:
