@@ -177,11 +177,11 @@ class NetworkSpec:
             exact: read the network's numbers as exact decimals.
 
         Raises:
-            PointError: ``sample`` is not a sample of the data.
+            PointError: ``sample`` is not a sample of the data, or the samples are coupled (batchnorm).
         """
         self.network.exact = self.network.exact or exact
         if sample is not None:
-            self.network.sample_index(sample)
+            self.network.check_sample(self.network.sample_index(sample))
         return NetworkProblem(self.network, sample)
 
 

@@ -309,9 +309,8 @@ def _read(entries: Any, width: int, key: str, reading: _Reading) -> list[Layer]:
     stack = []
     for k, entry in enumerate(entries):
         if stack and getattr(stack[-1], "last_only", False):
-            raise SpecError(
-                f"{key}[{k}]: a layer after {stack[-1].kind} ({key}[{k - 1}]); {stack[-1].kind} must be the last layer"
-            )
+            name = getattr(stack[-1], "name", stack[-1].kind)
+            raise SpecError(f"{key}[{k}]: a layer after {name} ({key}[{k - 1}]); {name} must be the last layer")
         layer = _make(entry, f"{key}[{k}]", width, reading)
         reading.current = layer.out
         stack.append(layer)

@@ -71,6 +71,11 @@ def norm_backward(k: int = 3) -> str:
     return BACKWARD_TEXT
 
 
+def _mean(terms: list) -> sympy.Expr:
+    """``(t_1 + ... + t_k)/k`` (SymPy writes it ``t_1/k + ... + t_k/k``)."""
+    return sympy.Add(*terms) / len(terms)
+
+
 class _Norm(Layer):
     options = ("eps",)
     #: names: parameters and values (prefix), and which axis of an (m, n) array is normalised
@@ -231,13 +236,13 @@ class BatchNorm(_Norm):
     pytorch = "torch.nn.BatchNorm1d(width) in training mode (gamma = weight, beta = bias)"
 
     def batch_nodes(self, b, hs):
-        n, m = self.names, len(hs)
+        n = self.names
         gamma, beta = b.params[self.gamma], b.params[self.beta]
         mus, vars_ = [], []
         for j in range(self.width_in):
-            mus.append(b.node(f"{n['mu']}_{j}", f"{n['mu']}[{j}]", sympy.Add(*(h[j] for h in hs)) / m, None))
+            mus.append(b.node(f"{n['mu']}_{j}", f"{n['mu']}[{j}]", _mean([h[j] for h in hs]), None))
         for j in range(self.width_in):
-            spread = sympy.Add(*((h[j] - mus[j]) ** 2 for h in hs)) / m
+            spread = _mean([(h[j] - mus[j]) ** 2 for h in hs])
             vars_.append(b.node(f"{n['var']}_{j}", f"{n['var']}[{j}]", spread, None))
         out = []
         for k, h in enumerate(hs):
@@ -257,9 +262,9 @@ class LayerNorm(_Norm):
     pytorch = "torch.nn.LayerNorm(width) (elementwise affine: gamma = weight, beta = bias)"
 
     def nodes(self, b, h, sample):
-        n, k = self.names, len(h)
+        n = self.names
         gamma, beta = b.params[self.gamma], b.params[self.beta]
-        mu = b.node(n["mu"], n["mu"], sympy.Add(*h) / k, sample)
-        var = b.node(n["var"], n["var"], sympy.Add(*((v - mu) ** 2 for v in h)) / k, sample)
+        mu = b.node(n["mu"], n["mu"], _mean(list(h)), sample)
+        var = b.node(n["var"], n["var"], _mean([(v - mu) ** 2 for v in h]), sample)
         hats = b.vector(n["hat"], [(v - mu) / sympy.sqrt(var + self.eps) for v in h], sample)
         return b.vector(n["out"], [gamma[j] * x + beta[j] for j, x in enumerate(hats)], sample)
