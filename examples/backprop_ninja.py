@@ -96,6 +96,11 @@ def solution(params, x, y, *, bug=False):
     return d
 
 
+def buggy_solution(params, x, y):
+    """The solution with a classic mistake: dL/dvar1 without its factor -1/2."""
+    return solution(params, x, y, bug=True)
+
+
 def grade(grads, *, quiet: bool = False) -> "symprop.check.GradcheckReport":
     """Check ``grads(params, x, y)`` against the exact gradients of every parameter and intermediate."""
     report = symprop.gradcheck(network(), against=grads)
@@ -118,7 +123,7 @@ if __name__ == "__main__":
     full = grade(solution, quiet=True)
     assert full.passed, str(full)
     print(f"a full solution: passed, {len(full.rows)} of {len(full.rows)} rows agree")
-    buggy = grade(lambda p, x, y: solution(p, x, y, bug=True), quiet=True)
+    buggy = grade(buggy_solution, quiet=True)
     first = next(f for f in buggy.findings if "first wrong intermediate" in f.message)
     assert first.param == "var1", first.message
     print("the same with dL/dvar1 missing its factor -1/2:")

@@ -239,7 +239,7 @@ def check_against(
     if isinstance(result, Mapping):  # gradients of named intermediates (z1, bn1, a2, ...), in backward order
         more_rows, more_findings = check_intermediates(subject, result, rtol=rtol, floor=floor, hints=_value_hints)
         rows += more_rows
-        findings += more_findings
+        findings[:0] = more_findings  # the first wrong intermediate says where the mistake is: first
     return GradcheckReport(rows, name, None, rtol, floor, findings, subject.loss_value(), subject.output)
 
 
