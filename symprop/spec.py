@@ -267,17 +267,7 @@ def _architecture(table: Mapping[str, Any], activation: Any, slope: Any) -> MLP 
         raise SpecError("network.activation: a layer list names its activations as layers, e.g. \"tanh\"")
     if "inputs" not in table:
         raise SpecError("network.inputs: missing; a layer list needs the input width, e.g. inputs = 2")
-    _finite_numbers(_numbers_in(layers), "network.layers")
     return Sequential(table["inputs"], layers, *head, weight_decay=decay)
-
-
-def _numbers_in(value: Any) -> list:
-    """The numbers in a layer list (its widths, probabilities and masks), for the finiteness check."""
-    if isinstance(value, Mapping):
-        return [n for v in value.values() for n in _numbers_in(v)]
-    if isinstance(value, list):
-        return [n for v in value for n in _numbers_in(v)]
-    return [value] if isinstance(value, float) else []
 
 
 def _train(table: Any) -> TrainConfig:

@@ -7,12 +7,17 @@ but is written here, independently of symprop's layers. Every layer and
 option appears in the fixed networks, and a seeded generator draws more.
 """
 
+import json
+from pathlib import Path
+
 import autograd.numpy as anp
 import numpy as np
 import pytest
 from autograd import grad
 
 import symprop
+from symprop.cli import main
+from symprop.errors import SpecError
 from symprop.compiler import compile as compile_network
 from symprop.matrix import matrix_view
 from symprop.nn import Network, Sequential
@@ -243,3 +248,136 @@ def test_a_mlp_is_a_layer_list_with_the_same_names_and_numbers():
     assert [str(n) for n in a.graph().nodes] == [str(n) for n in b.graph().nodes]
     for name, value in a.exact_gradients().items():
         np.testing.assert_array_equal(value, b.exact_gradients()[name])
+
+
+# -- the command line: every command on a layer list, the example's check, and bad input ------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NINJA = str(EXAMPLES / "backprop_ninja.toml")
+SPEC = """[network]
+inputs = 2
+layers = LAYERS
+loss = "cross_entropy"
+weight_decay = 0.01
+
+[data]
+x = [[0.5, -1.0], [1.5, 0.25], [-0.5, 0.75]]
+y = [[1, 0], [0, 1], [0, 1]]
+"""
+EVERY_LAYER = '[{linear = 3}, "batchnorm", "tanh", {dropout = 0.5}, {residual = [{linear = 3}, "layernorm", "relu"]}, {linear = 2}, "softmax"]'
+
+
+def _spec(tmp_path, layers=EVERY_LAYER, text=SPEC):
+    path = tmp_path / "net.toml"
+    path.write_text(text.replace("LAYERS", layers), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("args", [
+    ["explain", "--format", fmt] for fmt in ("text", "json", "markdown", "latex", "html", "rich")
+] + [["explain", "--view", "matrix", "--format", fmt] for fmt in ("text", "json", "markdown")] + [
+    ["grad"], ["grad", "--json"], ["check"], ["check", "--json"], ["graph"], ["train", "--show-code"],
+], ids=lambda a: " ".join(a))
+def test_every_command_and_format_runs_on_a_layer_list(tmp_path, capsys, args):
+    assert main([*args, "--spec", _spec(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "bn1" in out or "BN1" in out or "gamma1" in out
+
+
+def test_the_walkthrough_narrates_the_batch_statistics_fan_out(tmp_path, capsys):
+    main(["explain", "--spec", _spec(tmp_path), "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    into_mu = [s for s in data["backward"] if s["input"] == "mu1_0"]
+    assert len(into_mu) == 4  # from xhat1[0] of each of the 3 samples, and from var1[0]
+    assert {s["node"] for s in into_mu} == {"s0_xhat1_0", "s1_xhat1_0", "s2_xhat1_0", "var1_0"}
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "rmsprop", "adam"])
+def test_training_a_layer_list_lowers_the_loss_with_every_optimizer(tmp_path, capsys, optimizer):
+    layers = '[{linear = 3}, "batchnorm", "tanh", {residual = [{linear = 3}, "layernorm", "relu"]}, {linear = 2}, "softmax"]'
+    lr = "0.05" if optimizer in ("adam", "rmsprop") else "0.2"
+    assert main(["train", "--spec", _spec(tmp_path, layers), "--steps", "150", "--optimizer", optimizer,
+                 "--lr", lr, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["final_loss"] < 0.5 * result["loss_history"][0]
+
+
+def test_training_with_dropout_draws_a_mask_per_step_reproducibly(tmp_path, capsys):
+    path = _spec(tmp_path)
+    runs = []
+    for _ in range(2):
+        assert main(["train", "--spec", path, "--steps", "40", "--json"]) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    assert runs[0] == runs[1]
+    history = np.array(runs[0]["loss_history"])
+    assert len(set(np.round(history, 12))) > 30 and runs[0]["final_loss"] < history[0]
+
+
+def test_the_backprop_ninja_exercise_is_graded_from_the_command_line(capsys):
+    blank = main(["check", "--spec", NINJA, "--against", str(EXAMPLES / "backprop_ninja_exercise.py") + ":grads"])
+    assert blank == 1 and "W1: missing" in capsys.readouterr().out
+    assert main(["check", "--spec", NINJA, "--against", str(EXAMPLES / "backprop_ninja.py") + ":solution"]) == 0
+    assert "passed: 44 of 44 agree" in capsys.readouterr().out
+
+
+BAD = [
+    # (row id, layers or a whole spec, the message's words)
+    ("L1", '[{linear = 3}, "batchnorm", "tanh", {linear = 2}, "softmax"]',
+     "network.layers[1] (batchnorm): needs a batch of at least 2 samples"),
+    ("L2", '[{linear = 3}, {dropout = 1.0}, {linear = 2}, "softmax"]', "network.layers[1] (dropout): p must be in [0, 1), got 1.0"),
+    ("L2", '[{linear = 3}, {dropout = -0.5}, {linear = 2}, "softmax"]', "p must be in [0, 1), got -0.5"),
+    ("L3", '[{linear = 3}, {residual = [{linear = 2}]}, {linear = 2}, "softmax"]',
+     "network.layers[1] (residual): the block maps width 3 to 2; a skip needs equal widths"),
+    ("L4", '[{linear = 2}, "softmax", {linear = 2}]', "network.layers[2]: a layer after softmax (network.layers[1]); softmax must be the last layer"),
+    ("L5", '[{linear = 3}, "maxpool"]', "network.layers[1]: unknown layer 'maxpool'"),
+    ("L5", '[{linear = {width = 3, bais = "none"}}]', "network.layers[0] (linear): unknown option 'bais'; expected one of: width, bias"),
+    ("L6", '[{linear = 2}, {dropout = {p = 0.5, mask = [[1, 0]]}}, {linear = 2}, "softmax"]',
+     "network.layers[1] (dropout): mask must have shape (3, 2) (samples, width), got (1, 2)"),
+    ("L6", '[{linear = 2}, {dropout = {p = 0.5, mask = [[1, 2], [0, 1], [1, 1]]}}, {linear = 2}, "softmax"]',
+     "mask entries must be 0 or 1"),
+    ("L7", '[{linear = 3}, "tanh", "relu", {linear = 2}, "softmax"]', "network.layers[2] (relu): its values would be named 'a1'"),
+]
+
+
+@pytest.mark.parametrize("row, layers, message", BAD, ids=[f"{b[0]}-{k}" for k, b in enumerate(BAD)])
+def test_L_bad_layer_lists_are_one_line_naming_the_layer(tmp_path, capsys, row, layers, message):
+    one = SPEC.replace('x = [[0.5, -1.0], [1.5, 0.25], [-0.5, 0.75]]', 'x = [[0.5, -1.0]]').replace(
+        "y = [[1, 0], [0, 1], [0, 1]]", "y = [[1, 0]]")
+    text = one if row == "L1" else SPEC
+    assert main(["grad", "--spec", _spec(tmp_path, layers, text)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symprop: error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_L8_sample_is_refused_where_samples_are_coupled(tmp_path, capsys):
+    assert main(["explain", "--spec", _spec(tmp_path), "--sample", "1"]) == 2
+    assert "couples the samples" in capsys.readouterr().err
+    decay_only = '[{linear = 3}, "tanh", {linear = 2}, "softmax"]'
+    assert main(["explain", "--spec", _spec(tmp_path, decay_only), "--sample", "1", "--view", "matrix"]) == 2
+    assert "weight decay is a term of the batch loss" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("table, message", [
+    ('inputs = 2\nlayers = [{linear = 2}, "softmax"]\nactivation = "tanh"', "network.activation: a layer list names its activations as layers"),
+    ('layers = [{linear = 2}, "softmax"]', "network.inputs: missing"),
+    ('inputs = 2\nlayers = [2, 2]', "network.inputs: goes with a layer list"),
+    ('inputs = 2\nlayers = [{linear = 2}, "softmax"]\nweight_decay = -1', "network.weight_decay: expected a number >= 0"),
+    ('inputs = 2\nlayers = [{linear = 2}, "softmax"]\nweight_decay = nan', "network.weight_decay: nan is not a finite number"),
+    ('inputs = 2\nlayers = [{linear = 2}, {dropout = nan}, "softmax"]', "network.layers[1] (dropout): p must be a finite number, got nan"),
+], ids=["activation", "inputs", "inputs-with-widths", "decay", "decay-nan", "nan"])
+def test_L9_network_keys_of_a_layer_list(tmp_path, capsys, table, message):
+    text = '[network]\n' + table + '\nloss = "cross_entropy"\n[data]\nx = [[0.5, -1.0], [1.5, 0.25]]\ny = [[1, 0], [0, 1]]\n'
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["grad", "--spec", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_python_errors_are_spec_errors_naming_the_layer():
+    with pytest.raises(SpecError, match=r"network.layers\[1\].residual\[1\] \(softmax\): must be the network's last layer"):
+        Sequential(2, [{"linear": 2}, {"residual": [{"linear": 2}, "softmax"]}])
+    with pytest.raises(SpecError, match="only leaky_relu takes a slope"):
+        Sequential(2, [{"linear": 2}, {"tanh": {"slope": 0.2}}])
+    with pytest.raises(SpecError, match="'mask9' is not a dropout mask"):
+        Network(Sequential(2, [{"linear": 2}, {"dropout": 0.5}]), None, [[1, 2]], [[1, 2]], masks={"mask9": [[1, 1]]})
