@@ -33,6 +33,7 @@ _LAZY = {
     "gradcheck": "check",
     "GradcheckReport": "check",
     "MLP": "nn",
+    "Sequential": "nn",
     "Network": "nn",
     "matrix_view": "matrix",
     "load_spec": "spec",
@@ -73,6 +74,7 @@ __all__ = [
     "GradcheckReport",
     # networks (symprop.nn, symprop.matrix, symprop.spec; loaded on first use)
     "MLP",
+    "Sequential",
     "Network",
     "matrix_view",
     "load_spec",
