@@ -262,6 +262,7 @@ class _Generator:
         self.need_log = False
         self.grads: list[tuple[str, str]] = []
         self.inputs: list[str] = []
+        self.memo: dict[int, Any] = {}  # what a layer keeps between its forward and backward code
         self._after_params: set[int] = set()
         self._mark(mlp.stack, False)
 

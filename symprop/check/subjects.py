@@ -163,8 +163,8 @@ class NetworkSubject(Subject):
         self.masks = {name: mask[rows] for name, mask in network.masks.items()}
         self.batch = int(self.x.shape[0])
         self.values = {name: np.array(v, dtype=np.float64) for name, v in network.params.items()}
-        self.exact = network.exact_gradients(sample)
         self._passes: dict[int | None, BackwardPass] = {}
+        self.exact = network.exact_gradients(sample, passes=self._sample_pass)
 
     def label(self, name, index):
         return scalar_label(name, index)
@@ -209,7 +209,7 @@ class NetworkSubject(Subject):
 
     def intermediates(self):
         if not hasattr(self, "_intermediates"):
-            self._intermediates = self.network.exact_intermediates(self.sample)
+            self._intermediates = self.network.exact_intermediates(self.sample, passes=self._sample_pass)
         return self._intermediates
 
     def intermediate_derivation(self, name, index):

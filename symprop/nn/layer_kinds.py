@@ -400,9 +400,9 @@ class Residual(Layer):
 
     def code_forward(self, gen, h):
         inner = h
-        self._inputs = []
+        gen.memo[id(self)] = inputs = []
         for layer in self.block:
-            self._inputs.append(inner)
+            inputs.append(inner)
             inner = layer.code_forward(gen, inner)
         gen.add(f"RES{self.stage} = {h} + {inner}", "the skip: res = h + block(h)")
         return f"RES{self.stage}"
@@ -410,7 +410,7 @@ class Residual(Layer):
     def code_backward(self, gen, d, h):
         skip = f"R{self.stage}"
         gen.add(f"{skip} = {d}.copy()", "the skip's share: dL/dh gets dL/dres as it is")
-        for layer, inner in zip(reversed(self.block), reversed(self._inputs)):
+        for layer, inner in zip(reversed(self.block), reversed(gen.memo[id(self)])):
             d = layer.code_backward(gen, d, inner)
             if d is None:
                 return None
@@ -419,9 +419,7 @@ class Residual(Layer):
 
     def matrix_forward(self, mv, h):
         inner = h
-        self._inputs = []
         for layer in self.block:
-            self._inputs.append(inner)
             inner = mv.layer_forward(layer, inner)
         out = h + inner
         mv.stage(self)[self.out] = out
@@ -430,8 +428,8 @@ class Residual(Layer):
 
     def matrix_backward(self, mv, d, h):
         skip = d
-        for layer, inner in zip(reversed(self.block), reversed(self._inputs)):
-            d = mv.layer_backward(layer, d, inner)
+        for layer in reversed(self.block):
+            d = mv.layer_backward(layer, d, None)  # the view keeps each layer's input
             if d is None:
                 return None
         result = d + skip

@@ -11,6 +11,7 @@ differentiates exactly what the numpy reference computes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import sympy
@@ -263,24 +264,28 @@ class Network:
             for name, array in self.params.items()
         }
 
-    def exact_gradients(self, sample: int | None = None) -> dict[str, np.ndarray]:
+    def exact_gradients(self, sample: int | None = None, *, passes: Callable[[int | None], BackwardPass] | None = None
+                        ) -> dict[str, np.ndarray]:
         """``dL/dparam`` from the exact backward pass, as float64 arrays shaped like the parameters.
 
         With ``sample=None`` the gradient of the batch loss: the mean (or sum)
         of the per-sample gradients, each from the exact backward pass of one
-        sample's graph (so the cost grows linearly with ``m``).
+        sample's graph (so the cost grows linearly with ``m``). ``passes``, if
+        given, supplies the backward passes (a cache of :meth:`backward`).
         """
+        run = passes or self.backward
         if sample is not None or self.samples == 1 or not self.mlp.separable:
-            return self.gradient_arrays(self.backward(sample))
+            return self.gradient_arrays(run(sample))
         total = {name: np.zeros(array.shape) for name, array in self.params.items()}
         for k in range(self.samples):
-            for name, grad in self.gradient_arrays(self.backward(k)).items():
+            for name, grad in self.gradient_arrays(run(k)).items():
                 total[name] += grad
         if self.mlp.reduction == "mean":
             total = {name: grad / self.samples for name, grad in total.items()}
         return total
 
-    def exact_intermediates(self, sample: int | None = None) -> dict[str, np.ndarray]:
+    def exact_intermediates(self, sample: int | None = None, *,
+                            passes: Callable[[int | None], BackwardPass] | None = None) -> dict[str, np.ndarray]:
         """``dL/dv`` for every named intermediate ``v`` a parameter's gradient passes through, in float64.
 
         Shaped ``(m, n)`` for one value per sample and unit (``z1``, ``a1``,
@@ -288,17 +293,19 @@ class Network:
         one per sample (``lnmu1``, ``sumexp2``), as ``L`` (the batch loss, its
         ``1/m`` included) depends on them. Intermediates that no parameter's
         gradient goes through (a layernorm of the input) are left out. With
-        ``sample=K``, of sample K's own loss (shaped for one sample).
+        ``sample=K``, of sample K's own loss (shaped for one sample). ``passes``,
+        if given, supplies the backward passes (a cache of :meth:`backward`).
         """
-        m = self.samples
+        m, run = self.samples, passes or self.backward
         if sample is not None and m > 1:
             self.check_sample(self.sample_index(sample))
-            passes, m = [(self.backward(sample), 0, "", 1.0)], 1
+            passes, m = [(run(sample), 0, "", 1.0)], 1
         elif m > 1 and self.mlp.separable:  # each sample's own pass; L scales each sample's loss
             scale = 1.0 / m if self.mlp.reduction == "mean" else 1.0
-            passes = [(self.backward(k), k, "", scale) for k in range(m)]
+            passes = [(run(k), k, "", scale) for k in range(m)]
         else:
-            passes = [(self.backward(None), k, f"s{k}_" if m > 1 else "", 1.0) for k in range(m)]
+            whole = run(None)
+            passes = [(whole, k, f"s{k}_" if m > 1 else "", 1.0) for k in range(m)]
         result: dict[str, np.ndarray] = {}
         for name, (axes, width) in self.mlp.intermediates().items():
             array = np.zeros((width,) if axes == "n" else (m,) if axes == "m" else (m, width))
