@@ -248,7 +248,9 @@ def network_spec(data: Mapping[str, Any]) -> NetworkSpec:
 def _architecture(table: Mapping[str, Any], activation: Any, slope: Any) -> MLP | Sequential:
     """Widths (``layers = [2, 3, 1]``, an MLP) or a layer list (``inputs = 2``, ``layers = [{linear = 3}, ...]``)."""
     layers = table["layers"]
-    widths = isinstance(layers, list) and all(isinstance(w, int) and not isinstance(w, bool) for w in layers)
+    widths = isinstance(layers, list) and (bool(layers) or "inputs" not in table) and all(
+        isinstance(w, int) and not isinstance(w, bool) for w in layers
+    )
     head = (
         _name(table, "loss", "network", "half_squared_error"),
         _name(table, "reduction", "network", "mean"),

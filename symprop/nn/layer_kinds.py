@@ -52,6 +52,7 @@ class Linear(Layer):
 
     kind = "linear"
     options = ("width", "bias")
+    argument = "width"
     math = "z = W·a_prev + b; W{l} (width, width_in), b{l} per neuron (or one shared, or none)"
     pytorch = "torch.nn.Linear(width_in, width) (bias = \"none\": bias=False)"
 
@@ -187,6 +188,7 @@ class ActivationLayer(Layer):
 
     kind = "activation"
     options = ("slope",)
+    argument = "slope"
     math = "a = f(z), any activation of the table above, by its name; leaky_relu takes slope"
     pytorch = "torch.nn.Tanh(), torch.nn.ReLU(), ... (torch.nn.Softmax(dim=1) last)"
 
@@ -262,6 +264,7 @@ class Dropout(Layer):
 
     kind = "dropout"
     options = ("p", "mask")
+    argument = "p"
     math = "drop = mask ⊙ a / (1 − p): mask[s, j] is 0 or 1, given or drawn from the seed (kept with probability 1 − p)"
     pytorch = "torch.nn.Dropout(p) in training mode, with its random mask fixed"
 
@@ -350,6 +353,7 @@ class Residual(Layer):
 
     kind = "residual"
     options = ("layers",)
+    argument = "layers"
     math = "res = h + block(h), the block a layer list that keeps the width"
     pytorch = "x + block(x) in forward(), the block a torch.nn.Sequential"
 

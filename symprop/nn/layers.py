@@ -127,14 +127,16 @@ class Forward:
 class Layer:
     """One layer of a network, configured (a kind's entry is its class).
 
-    Subclasses set ``kind`` and ``options`` (the keys a spec may give, the
-    first being the argument of the short form ``{kind = value}``) and
+    Subclasses set ``kind``, ``options`` (the keys a spec may give) and
+    ``argument`` (the one the short form ``{kind = value}`` sets), and
     implement the parts below. ``stage`` is the number of the last ``linear``
     at or before this layer; ``key`` is where the spec gave it, for messages.
     """
 
     kind: str = ""
     options: tuple[str, ...] = ()
+    #: The option the short form ``{kind = value}`` sets (None: the kind has no short form).
+    argument: str | None = None
     #: The words of the README's table.
     math: str = ""
     pytorch: str = ""
@@ -273,9 +275,10 @@ def _make(entry: Any, key: str, width: int, reading: _Reading) -> Layer:
     if isinstance(value, Mapping):
         options = dict(value)
     elif "" in raw:
-        if not cls.options:
-            raise SpecError(f"{key} ({kind}): takes no argument; write \"{kind}\"")
-        options = {cls.options[0]: value}
+        if cls.argument is None:
+            also = f" or {{{kind} = {{{cls.options[0]} = ...}}}}" if cls.options else ""
+            raise SpecError(f"{key} ({kind}): takes no argument; write \"{kind}\"{also}")
+        options = {cls.argument: value}
     else:
         options = {}
     unknown = sorted(set(options) - set(cls.options))
