@@ -331,6 +331,7 @@ BAD = [
     ("L4", '[{linear = 2}, "softmax", {linear = 2}]', "network.layers[2]: a layer after softmax (network.layers[1]); softmax must be the last layer"),
     ("L5", '[{linear = 3}, "maxpool"]', "network.layers[1]: unknown layer 'maxpool'"),
     ("L5", '[{linear = {width = 3, bais = "none"}}]', "network.layers[0] (linear): unknown option 'bais'; expected one of: width, bias"),
+    ("L5", '[{linear = 3}, {batchnorm = 3}]', "network.layers[1] (batchnorm): takes no argument; write \"batchnorm\""),
     ("L6", '[{linear = 2}, {dropout = {p = 0.5, mask = [[1, 0]]}}, {linear = 2}, "softmax"]',
      "network.layers[1] (dropout): mask must have shape (3, 2) (samples, width), got (1, 2)"),
     ("L6", '[{linear = 2}, {dropout = {p = 0.5, mask = [[1, 2], [0, 1], [1, 1]]}}, {linear = 2}, "softmax"]',
