@@ -125,14 +125,7 @@ def train(
     y = _as_batch(y, mlp.n_outputs, "y")
     if x.shape[0] != y.shape[0]:
         raise SpecError(f"data: x has {x.shape[0]} rows but y has {y.shape[0]}")
-    f = compiled.loss_and_grads
-    if mlp.dropouts():  # a fresh mask each step, as dropout trains
-        rng = np.random.default_rng([0 if seed is None else seed, 1])
-        layers = mlp.dropouts()
-
-        def f(params, x, y):
-            masks = {d.mask_name: (rng.random((x.shape[0], d.width_in)) >= float(d.p)).astype(np.float64) for d in layers}
-            return compiled.loss_and_grads(params, x, y, masks)
+    f = _with_fresh_masks(compiled, seed) if mlp.dropouts() else compiled.loss_and_grads
 
     history: list[float] = []
     previous: Params | None = None  # the parameters the last step started from
@@ -150,6 +143,18 @@ def train(
     if not math.isfinite(final):
         _diverged(steps, f"the loss is {final}", previous, history)
     return TrainResult(current, history, final, steps)
+
+
+def _with_fresh_masks(compiled: Compiled, seed: int | None) -> Callable[..., Any]:
+    """``loss_and_grads`` with a fresh dropout mask each call, as dropout trains (reproducible from ``seed``)."""
+    rng = np.random.default_rng([0 if seed is None else seed, 1])
+    layers = compiled.mlp.dropouts()
+
+    def step(params, x, y):
+        masks = {d.mask_name: (rng.random((x.shape[0], d.width_in)) >= float(d.p)).astype(np.float64) for d in layers}
+        return compiled.loss_and_grads(params, x, y, masks)
+
+    return step
 
 
 def _diverged(step: int, what: str, kept: Params | None, losses: list[float]) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import sympy
 
 from .activations import DEFAULT_SLOPE, exact_slope, get_activation
-from .layers import BIAS_MODES, Builder, Forward, Layer, _read, _Reading, number, register_layer, whole
+from .layers import BIAS_MODES, Builder, Layer, _read, _Reading, number, register_layer, whole
 
 __all__ = ["Linear", "ActivationLayer", "Dropout", "Residual", "run_stack"]
 
