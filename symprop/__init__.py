@@ -57,6 +57,7 @@ _LAZY = {
     "gradcheck": "check",
     "GradcheckReport": "check",
     "MLP": "nn",
+    "Sequential": "nn",
     "Network": "nn",
     "matrix_view": "matrix",
     "load_spec": "spec",
@@ -97,6 +98,7 @@ __all__ = [
     "GradcheckReport",
     # networks (symprop.nn, symprop.matrix, symprop.spec; loaded on first use)
     "MLP",
+    "Sequential",
     "Network",
     "matrix_view",
     "load_spec",

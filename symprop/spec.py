@@ -26,14 +26,14 @@ else:  # pragma: no cover - Python 3.10
 
 from .errors import SpecError, SympropError
 from .graph import Graph
-from .nn import MLP, Network, NetworkProblem
+from .nn import MLP, Network, NetworkProblem, Sequential
 from .optim import OPTIMIZERS
 
 __all__ = ["read_spec", "load_spec", "GraphSpec", "NetworkSpec", "TrainConfig", "known_keys", "network_spec", "graph_spec"]
 
 TOP_LEVEL_KEYS = {"graph", "network", "params", "data", "train"}
 GRAPH_KEYS = {"nodes", "params", "at", "exact"}
-NETWORK_KEYS = {"layers", "activation", "loss", "reduction", "bias", "slope"}
+NETWORK_KEYS = {"layers", "inputs", "activation", "loss", "reduction", "bias", "slope", "weight_decay"}
 PARAMS_KEYS = {"seed", "init"}  # besides the parameters' own names
 DATA_KEYS = {"x", "y"}
 TRAIN_KEYS = {"learning_rate", "steps", "optimizer"}
@@ -220,11 +220,11 @@ class NetworkSpec:
             exact: read the network's numbers as exact decimals.
 
         Raises:
-            PointError: ``sample`` is not a sample of the data.
+            PointError: ``sample`` is not a sample of the data, or the samples are coupled (batchnorm).
         """
         self.network.exact = self.network.exact or exact
         if sample is not None:
-            self.network.sample_index(sample)
+            self.network.check_sample(self.network.sample_index(sample))
         return NetworkProblem(self.network, sample)
 
 
@@ -267,14 +267,7 @@ def network_spec(data: Mapping[str, Any]) -> NetworkSpec:
     slope = _finite_numbers(table.get("slope", 0.01), "network.slope")
     if isinstance(slope, list):
         raise SpecError("network.slope: expected a number")
-    mlp = MLP(
-        table["layers"],
-        activation,
-        _name(table, "loss", "network", "half_squared_error"),
-        _name(table, "reduction", "network", "mean"),
-        _name(table, "bias", "network", "neuron"),
-        slope,
-    )
+    mlp = _architecture(table, activation, slope)
     shapes = mlp.param_shapes()
     ptable = known_keys(data.get("params", {}), set(shapes) | PARAMS_KEYS, "params")
     seed = ptable.get("seed", 0)
@@ -293,6 +286,33 @@ def network_spec(data: Mapping[str, Any]) -> NetworkSpec:
             raise SpecError(f"data.{key}: expected a list of rows, one per sample, e.g. {key} = [[0.05, 0.10]]")
     network = Network(mlp, params, dtable["x"], dtable["y"], seed=seed, init=init)
     return NetworkSpec(network, _train(data.get("train", {})), seed, init)
+
+
+def _architecture(table: Mapping[str, Any], activation: Any, slope: Any) -> MLP | Sequential:
+    """Widths (``layers = [2, 3, 1]``, an MLP) or a layer list (``inputs = 2``, ``layers = [{linear = 3}, ...]``)."""
+    layers = table["layers"]
+    widths = isinstance(layers, list) and (bool(layers) or "inputs" not in table) and all(
+        isinstance(w, int) and not isinstance(w, bool) for w in layers
+    )
+    head = (
+        _name(table, "loss", "network", "half_squared_error"),
+        _name(table, "reduction", "network", "mean"),
+        _name(table, "bias", "network", "neuron"),
+        slope,
+    )
+    decay = _finite_numbers(table.get("weight_decay", 0.0), "network.weight_decay")
+    if widths and "inputs" in table:
+        raise SpecError("network.inputs: goes with a layer list; with widths, the first width is the input's")
+    if widths:
+        mlp = MLP(layers, activation, *head)
+        if not decay:
+            return mlp
+        return Sequential(mlp.layers[0], mlp.layer_list(), *head, weight_decay=decay)
+    if "activation" in table:
+        raise SpecError("network.activation: a layer list names its activations as layers, e.g. \"tanh\"")
+    if "inputs" not in table:
+        raise SpecError("network.inputs: missing; a layer list needs the input width, e.g. inputs = 2")
+    return Sequential(table["inputs"], layers, *head, weight_decay=decay)
 
 
 def _train(table: Any) -> TrainConfig:

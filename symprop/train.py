@@ -106,6 +106,7 @@ def train(
     lr: float,
     optimizer: str | Optimizer = "sgd",
     callback: Callable[[int, float], None] | None = None,
+    seed: int | None = 0,
     **hyper: float,
 ) -> TrainResult:
     """Run ``steps`` steps of ``optimizer`` on the compiled loss and gradients.
@@ -118,6 +119,8 @@ def train(
         lr: the learning rate.
         optimizer: a name from :data:`symprop.optim.OPTIMIZERS` or an :class:`~symprop.optim.Optimizer`.
         callback: called as ``callback(step, loss)`` after each step's loss is known.
+        seed: with dropout, each step draws a fresh mask from a generator seeded with it
+            (the loss of a step, and ``final_loss``, are under that step's mask).
         **hyper: the optimizer's hyper-parameters (``beta``, ``rho``, ``beta1``, ...).
 
     Raises:
@@ -134,11 +137,12 @@ def train(
     if missing:
         raise SpecError(f"params.{missing[0]}: missing (give every parameter, or use mlp.init_params)")
     current = mlp.validate_params(params)
-    x = _as_batch(x, mlp.layers[0], "x")
-    y = _as_batch(y, mlp.layers[-1], "y")
+    x = _as_batch(x, mlp.n_inputs, "x")
+    y = _as_batch(y, mlp.n_outputs, "y")
     if x.shape[0] != y.shape[0]:
         raise SpecError(f"data: x has {x.shape[0]} rows but y has {y.shape[0]}")
-    f = compiled.loss_and_grads
+    f = _with_fresh_masks(compiled, seed) if mlp.dropouts() else compiled.loss_and_grads
+
     history: list[float] = []
     previous: Params | None = None  # the parameters the last step started from
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked below, by value
@@ -155,6 +159,18 @@ def train(
     if not math.isfinite(final):
         _diverged(steps, f"the loss is {final}", previous, history)
     return TrainResult(current, history, final, steps)
+
+
+def _with_fresh_masks(compiled: Compiled, seed: int | None) -> Callable[..., Any]:
+    """``loss_and_grads`` with a fresh dropout mask each call, as dropout trains (reproducible from ``seed``)."""
+    rng = np.random.default_rng([0 if seed is None else seed, 1])
+    layers = compiled.mlp.dropouts()
+
+    def step(params, x, y):
+        masks = {d.mask_name: (rng.random((x.shape[0], d.width_in)) >= float(d.p)).astype(np.float64) for d in layers}
+        return compiled.loss_and_grads(params, x, y, masks)
+
+    return step
 
 
 def _diverged(step: int, what: str, kept: Params | None, losses: list[float]) -> None:

@@ -48,6 +48,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .intermediates import check_intermediates
 from .report import DEFAULT_FLOOR, Finding, GradcheckReport, Row, relative_error
 from .subjects import Subject
 from .user_code import one_line
@@ -235,6 +236,10 @@ def check_against(
     rows = _rows(subject, given, rtol=rtol, floor=floor, kink_step=None, reasons=reasons)
     findings.extend(_value_findings(subject, rows, given, floor=floor, rtol=rtol))
     findings.extend(_kink_findings(rows))
+    if isinstance(result, Mapping):  # gradients of named intermediates (z1, bn1, a2, ...), in backward order
+        more_rows, more_findings = check_intermediates(subject, result, rtol=rtol, floor=floor, hints=_value_hints)
+        rows += more_rows
+        findings[:0] = more_findings  # the first wrong intermediate says where the mistake is: first
     return GradcheckReport(rows, name, None, rtol, floor, findings, subject.loss_value(), subject.output)
 
 
@@ -247,9 +252,11 @@ def _read_gradients(subject: Subject, result: Mapping[Any, Any]) -> tuple[dict[s
     given: dict[str, np.ndarray | None] = {}
     findings: list[Finding] = []
     expected = ", ".join(subject.exact)
+    intermediates = subject.intermediate_names()
     for key in result:
-        if key not in subject.exact:
-            findings.append(Finding(str(key), "extra", f"{key!r} is not a parameter (expected {expected})"))
+        if key not in subject.exact and key not in intermediates:
+            also = f"; or a named intermediate: {', '.join(subject.intermediates())}" if intermediates else ""
+            findings.append(Finding(str(key), "extra", f"{key!r} is not a parameter (expected {expected}{also})"))
     for name, exact in subject.exact.items():
         if name not in result:
             findings.append(Finding(name, "missing", f"{name}: missing from the returned dict"))

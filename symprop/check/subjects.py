@@ -19,8 +19,8 @@ from ..backprop import BackwardPass, FanIn, Step, backward
 from ..errors import EvaluationError
 from ..functions import KINKED
 from ..graph import Graph
-from ..nn import Network, get_activation, loss_numpy, scalar_label, scalar_name
-from ..nn.reference import layer_outputs
+from ..nn import MLP, Network, loss_numpy, scalar_label, scalar_name
+from ..nn.reference import forward_values
 from .report import Derivation
 
 __all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps"]
@@ -61,6 +61,20 @@ class Subject:
 
     def where_hint(self, name: str, right: set[str]) -> str | None:
         """Where the mistake must be, given which parameters are right (networks only)."""
+        return None
+
+    def intermediate_names(self) -> set[str]:
+        """The named intermediates whose gradients a user may give (networks only)."""
+        return set()
+
+    def intermediates(self) -> dict[str, np.ndarray]:
+        """``dL/dv`` of each named intermediate, in forward order."""
+        return {}
+
+    def intermediate_label(self, name: str, index: tuple[int, ...]) -> str:
+        return scalar_label(name, index)
+
+    def intermediate_derivation(self, name: str, index: tuple[int, ...]) -> Derivation | None:
         return None
 
 
@@ -146,11 +160,11 @@ class NetworkSubject(Subject):
         self.sample = sample
         rows = slice(None) if sample is None else slice(sample, sample + 1)
         self.x, self.y = network.x[rows], network.y[rows]
+        self.masks = {name: mask[rows] for name, mask in network.masks.items()}
         self.batch = int(self.x.shape[0])
         self.values = {name: np.array(v, dtype=np.float64) for name, v in network.params.items()}
-        self.exact = network.exact_gradients(sample)
-        self.kinked = [get_activation(name).kink for name in self.mlp.activations]
         self._passes: dict[int | None, BackwardPass] = {}
+        self.exact = network.exact_gradients(sample, passes=self._sample_pass)
 
     def label(self, name, index):
         return scalar_label(name, index)
@@ -160,21 +174,21 @@ class NetworkSubject(Subject):
 
     def loss(self, values):
         with np.errstate(all="ignore"):
-            return float(loss_numpy(self.mlp, values, self.x, self.y))
+            return float(loss_numpy(self.mlp, values, self.x, self.y, self.masks))
 
     def kink_values(self, values):
         """The pre-activations ``z`` of the layers whose activation has a kink, for every sample, flattened."""
-        if not any(self.kinked):
-            return np.zeros(0)
         with np.errstate(all="ignore"):
-            layers = layer_outputs(self.mlp, values, self.x)
-        return np.concatenate([z.ravel() for (z, _), kinked in zip(layers, self.kinked) if kinked])
+            kinks = forward_values(self.mlp, values, self.x, self.masks).kinks
+        return np.concatenate([z.ravel() for z in kinks]) if kinks else np.zeros(0)
 
     def user_arguments(self):
         return {n: v.copy() for n, v in self.values.items()}, self.x.copy(), self.y.copy()
 
     def where_hint(self, name, right):
         """Backprop works right to left: if every layer after this one is right, dL/dz there is right."""
+        if not isinstance(self.mlp, MLP):
+            return None
         layer, depth = int(name[1:]), self.mlp.depth
         after = [n for n in self.exact if int(n[1:]) > layer]
         if layer == depth:
@@ -190,6 +204,32 @@ class NetworkSubject(Subject):
             )
         return None
 
+    def intermediate_names(self):
+        return set(self.mlp.intermediates())
+
+    def intermediates(self):
+        if not hasattr(self, "_intermediates"):
+            self._intermediates = self.network.exact_intermediates(self.sample, passes=self._sample_pass)
+        return self._intermediates
+
+    def intermediate_derivation(self, name, index):
+        """The steps that make ``dL/dv`` for one entry: from the pass that holds it (a sample's own, or the batch's)."""
+        axes, _ = self.mlp.intermediates()[name]
+        k = index[0] if axes in ("mn", "m") else None
+        unit = "" if axes == "m" else f"_{index[-1]}"
+        label = self.intermediate_label(name, index)
+        m = self.network.samples
+        if self.sample is None and m > 1 and self.mlp.separable:
+            bp = self._sample_pass(k)
+            value = float(self.intermediates()[name][index])
+            scale = f"1/{m} · " if self.mlp.reduction == "mean" else ""
+            total = f"d{self.output}/d{label} = {scale}dL(s{k})/d{name}{unit and f'[{index[-1]}]'} = {value:.6g}"
+            return Derivation(bp, derivation_steps(bp, bp.graph.symbol(f"{name}{unit}")), label,
+                              f"sample {k} of {m}, its own loss", total)
+        bp = self._sample_pass(self.sample)  # the batch's pass (its nodes prefixed s0_, ...), or one sample's
+        prefix = f"s{k}_" if self.sample is None and m > 1 and k is not None else ""
+        return Derivation(bp, derivation_steps(bp, bp.graph.symbol(f"{prefix}{name}{unit}")), label)
+
     def _sample_pass(self, k: int | None) -> BackwardPass:
         if k not in self._passes:
             self._passes[k] = self.network.backward(k)
@@ -199,9 +239,9 @@ class NetworkSubject(Subject):
         """One sample's chain (the sample that contributes most, among the first few), and the batch sum."""
         scalar, label = scalar_name(name, index), self.label(name, index)
         m = self.network.samples
-        if self.sample is not None or m == 1:
+        if self.sample is not None or m == 1 or not self.mlp.separable:  # one pass has it all
             bp = self._sample_pass(self.sample)
-            source = None if m == 1 else f"sample {self.sample} of {m}"
+            source = None if m == 1 or self.sample is None else f"sample {self.sample} of {m}"
             return Derivation(bp, derivation_steps(bp, bp.graph.symbol(scalar)), label, source)
         shown = range(min(m, self.MAX_SAMPLE_PASSES))
         parts = [float(self._sample_pass(k).gradients[scalar].value) for k in shown]

@@ -236,6 +236,8 @@ def walkthrough_steps(problem: Any) -> int:
         return count_steps(graph)
     network = getattr(problem, "network", None)
     mlp = getattr(network, "mlp", None)
+    if mlp is not None and not hasattr(mlp, "activations"):  # a layer list: count its graph's steps
+        return walkthrough_steps(Problem(network.graph(getattr(problem, "sample", None)), {}))
     layers = list(getattr(mlp, "layers", None) or [])
     if len(layers) < 2:
         return 0

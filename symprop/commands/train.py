@@ -79,9 +79,10 @@ def run(args: argparse.Namespace) -> int:
     show_progress = not args.json and args.output is None and streams.progress_wanted() and steps > 0
     try:
         if show_progress:
-            result = _train_with_progress(train, compiled, network, steps, lr, optimizer)
+            result = _train_with_progress(train, compiled, network, steps, lr, optimizer, spec.seed)
         else:
-            result = train(compiled, network.params, network.x, network.y, steps=steps, lr=lr, optimizer=optimizer)
+            result = train(compiled, network.params, network.x, network.y, steps=steps, lr=lr, optimizer=optimizer,
+                           seed=spec.seed)
     except TrainingDiverged as diverged:
         # Show what was kept (the last parameters with a finite loss), then fail with the one-line error.
         if diverged.result.params:
@@ -107,7 +108,7 @@ def _report(args, network, result, optimizer: str, lr: float, diverged: Training
     write_output(summary, args.output)
 
 
-def _train_with_progress(train, compiled, network, steps, lr, optimizer):
+def _train_with_progress(train, compiled, network, steps, lr, optimizer, seed):
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -129,7 +130,7 @@ def _train_with_progress(train, compiled, network, steps, lr, optimizer):
                 progress.update(task, completed=step + 1, loss=f"{loss:.6g}")
 
         return train(compiled, network.params, network.x, network.y, steps=steps, lr=lr,
-                     optimizer=optimizer, callback=callback)
+                     optimizer=optimizer, callback=callback, seed=seed)
 
 
 def _summary(network, result, optimizer: str, lr: float, plot: str | None) -> str:
@@ -138,7 +139,7 @@ def _summary(network, result, optimizer: str, lr: float, plot: str | None) -> st
     mlp = network.mlp
     start = result.loss_history[0] if result.loss_history else result.final_loss
     lines = [
-        f"trained {mlp.layers} ({', '.join(mlp.activations)}; {mlp.loss}, {mlp.reduction}) on "
+        f"trained {mlp.summary} on "
         f"{network.samples} samples: {result.steps} steps of {optimizer}, learning rate {lr:g}",
         f"loss {start:.6g} -> {result.final_loss:.6g}   {sparkline(result.loss_history + [result.final_loss])}",
         "parameters:",

@@ -1,15 +1,17 @@
-"""A network as a graph of scalar nodes, and :class:`Network`: an MLP with its parameters and data.
+"""A network as a graph of scalar nodes, and :class:`Network`: an architecture with its parameters and data.
 
-The scalar graph has one node per pre-activation ``z{l}_{j}`` and activation
-``a{l}_{j}`` (and any whole-layer quantity an activation shares, such as
-softmax's sum of exponentials), then the loss: every formula comes from the
-activation and loss tables, so the exact backward pass differentiates exactly
-what the numpy reference computes.
+The scalar graph has one node per value a layer makes: pre-activation
+``z{l}_{j}``, activation ``a{l}_{j}`` (and any whole-layer quantity an
+activation shares, such as softmax's sum of exponentials), batchnorm's
+``mu``, ``var``, ``xhat``, ``bn``, ..., then the loss: every formula comes
+from the layer, activation and loss tables, so the exact backward pass
+differentiates exactly what the numpy reference computes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import sympy
@@ -18,69 +20,27 @@ from ..backprop import BackwardPass, backward
 from ..errors import PointError, SpecError
 from ..expr import make_symbol
 from ..graph import Graph
-from .activations import exact_slope, get_activation
+from .activations import exact_slope
+from .layer_kinds import run_stack
+from .layers import Architecture, Builder, scalar_label, scalar_name, walk
+from .mlp import MLP
 from .losses import get_loss
-from .mlp import MLP, scalar_label, scalar_name
-from .reference import forward_numpy, loss_numpy
+from .reference import forward_numpy, forward_values, loss_numpy
 
 __all__ = ["network_graph", "Network", "NetworkProblem", "Batch"]
 
 
-def _sample_nodes(
-    mlp: MLP,
-    symbols: dict[str, np.ndarray],
-    labels: dict[sympy.Symbol, str],
-    prefix: str = "",
-    suffix: str = "",
-) -> list[tuple[sympy.Symbol, sympy.Expr]]:
-    """One sample's nodes: ``z{l}_{j}``, ``a{l}_{j}`` per neuron, then its loss ``L``."""
-
-    def leaf(name: str, label: str) -> sympy.Symbol:
-        symbol = make_symbol(prefix + name)
-        labels[symbol] = label + suffix
-        return symbol
-
-    slope = exact_slope(mlp.slope)
-    a = [leaf(f"x_{i}", f"x[{i}]") for i in range(mlp.layers[0])]
-    y = [leaf(f"y_{k}", f"y[{k}]") for k in range(mlp.layers[-1])]
-    pairs: list[tuple[sympy.Symbol, sympy.Expr]] = []
-    for l, name in enumerate(mlp.activations, start=1):
-        weights, bias = symbols[f"W{l}"], symbols.get(f"b{l}")
-        zs = []
-        for j in range(mlp.layers[l]):
-            formula = sympy.Add(*(weights[j, i] * a[i] for i in range(len(a))))  # z = W[j,:] . a_prev + b
-            if bias is not None:
-                formula += bias[j] if bias.ndim else bias[()]
-            zs.append(leaf(f"z{l}_{j}", f"z{l}[{j}]"))
-            pairs.append((zs[-1], formula))
-        activation = get_activation(name)
-        if activation.elementwise:
-            outputs = [activation.of(z, slope) for z in zs]
-        else:
-            outputs = activation.formula(zs, slope)
-            if activation.shared is not None:  # softmax: the sum of exponentials, a node of its own
-                kind, make = activation.shared
-                shared = make(zs)
-                total = leaf(f"{kind}{l}", f"{kind}{l}")
-                pairs.append((total, shared))
-                outputs = [o.xreplace({shared: total}) for o in outputs]
-        a = []
-        for j, formula in enumerate(outputs):
-            a.append(leaf(f"a{l}_{j}", f"a{l}[{j}]"))
-            pairs.append((a[-1], formula))
-    pairs.append((leaf("L", "L"), get_loss(mlp.loss).formula(a, y)))
-    return pairs
-
-
-def network_graph(mlp: MLP, samples: int | None = None) -> Graph:
-    """The network as a graph of named scalar nodes, one per pre-activation and activation.
+def network_graph(mlp: Architecture, samples: int | None = None) -> Graph:
+    """The network as a graph of named scalar nodes, one per value each layer makes.
 
     With ``samples=None`` the graph of one sample: leaves ``x_i`` (labelled
     ``x[i]``), ``y_k`` and the parameters ``W1_0_1`` (labelled ``W1[0,1]``),
     nodes ``z1_0 = W1_0_0*x_0 + W1_0_1*x_1 + b1_0``, ``a1_0 = sigmoid(z1_0)``,
     ..., and the per-sample loss ``L``. With ``samples=m`` one copy per sample
     (names prefixed ``s0_``, labels suffixed ``(s0)``) and the batch loss
-    ``L``, the mean or sum of the per-sample losses ``s0_L ...``.
+    ``L``, the mean or sum of the per-sample losses ``s0_L ...``; a layer that
+    couples samples (batchnorm) adds nodes shared by the batch (``mu1_0``).
+    Weight decay adds a node ``decay = λ/2 · Σ W²`` to ``L``.
 
     The graph grows linearly with the network; nothing is expanded.
     """
@@ -91,24 +51,37 @@ def network_graph(mlp: MLP, samples: int | None = None) -> Graph:
         for index in np.ndindex(*array.shape):
             labels[array[index]] = scalar_label(name, index)
             params.append(array[index])
-    if samples is None:
-        return Graph.from_exprs(_sample_nodes(mlp, symbols, labels), params, labels=labels)
-    pairs: list[tuple[sympy.Symbol, sympy.Expr]] = []
-    losses = []
-    for k in range(samples):
-        pairs += _sample_nodes(mlp, symbols, labels, f"s{k}_", f"(s{k})")
-        losses.append(pairs[-1][0])
+    batch = samples is not None
+    b = Builder(symbols, labels, slope=mlp.exact_slope(), batch=batch)
+    m = samples if batch else 1
+    xs = [[b.leaf(f"x_{i}", f"x[{i}]", k) for i in range(mlp.n_inputs)] for k in range(m)]
+    ys = [[b.leaf(f"y_{i}", f"y[{i}]", k) for i in range(mlp.n_outputs)] for k in range(m)]
+    loss = get_loss(mlp.loss)
+    losses: list[sympy.Expr] = []
+
+    def tail(k: int, h: list[sympy.Expr]) -> list[sympy.Expr]:
+        formula = loss.formula(h, ys[k])
+        losses.append(b.node("L", "L", formula, k) if batch else formula)
+        return h
+
+    run_stack(b, mlp.stack, xs, tail)
     total = sympy.Add(*losses)
+    if batch and mlp.reduction == "mean":
+        total = total / samples
+    if mlp.weight_decay:
+        rate = exact_slope(mlp.weight_decay)
+        squares = sympy.Add(*(w**2 for name in mlp.weights() for w in symbols[name].flat))
+        total = total + b.node("decay", "decay", rate / 2 * squares, None)
     output = make_symbol("L")
     labels[output] = "L"
-    pairs.append((output, total / samples if mlp.reduction == "mean" else total))
-    return Graph.from_exprs(pairs, params, labels=labels)
+    b.pairs.append((output, total))
+    return Graph.from_exprs(b.pairs, params, labels=labels)
 
 
-def _validate_data(mlp: MLP, x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
+def _validate_data(mlp: Architecture, x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
     """``x`` as ``(m, n0)`` and ``y`` as ``(m, nL)`` float64 arrays, finite; errors name ``data.x``/``data.y``."""
     checked = []
-    for key, value, width in (("x", x, mlp.layers[0]), ("y", y, mlp.layers[-1])):
+    for key, value, width in (("x", x, mlp.n_inputs), ("y", y, mlp.n_outputs)):
         try:
             array = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
@@ -132,10 +105,10 @@ def _validate_data(mlp: MLP, x: object, y: object) -> tuple[np.ndarray, np.ndarr
 
 
 class Network:
-    """An MLP with its parameters and data: the exact backward pass, and gradients as arrays.
+    """An architecture with its parameters and data: the exact backward pass, and gradients as arrays.
 
     Args:
-        mlp: the architecture.
+        mlp: the architecture, an :class:`~symprop.nn.MLP` or a :class:`~symprop.nn.Sequential`.
         params: some or all of ``{"W1": ..., "b1": ..., ...}`` (nested lists or
             arrays shaped as :meth:`MLP.param_shapes` says); missing ones are drawn
             by :meth:`MLP.init_params` with ``seed`` and ``init``.
@@ -144,10 +117,12 @@ class Network:
         seed, init: for the missing parameters.
         exact: read the numbers as exact decimals (``0.15 -> 3/20``), so the
             backward pass gives exact values (slow for deep nets).
+        masks: dropout masks by name (``{"mask1": (m, n) array of 0 and 1}``);
+            missing ones come from the layer list, else are drawn from ``seed``.
 
     Raises:
-        SpecError: a parameter or data array of the wrong shape, NaN, and so on,
-            naming it (``params.W2: ...``, ``data.y: ...``).
+        SpecError: a parameter, data array or mask of the wrong shape, NaN, and so on,
+            naming it (``params.W2: ...``, ``data.y: ...``); batchnorm on a batch of one.
 
     >>> net = Network(MLP([2, 2, 2], bias="layer"), {"W1": [[0.15, 0.2], [0.25, 0.3]], "b1": 0.35,
     ...               "W2": [[0.4, 0.45], [0.5, 0.55]], "b2": 0.6}, [[0.05, 0.1]], [[0.01, 0.99]])
@@ -157,7 +132,7 @@ class Network:
 
     def __init__(
         self,
-        mlp: MLP,
+        mlp: Architecture,
         params: dict[str, object] | None,
         x: object,
         y: object,
@@ -165,6 +140,7 @@ class Network:
         seed: int | None = 0,
         init: str = "uniform",
         exact: bool = False,
+        masks: dict[str, object] | None = None,
     ):
         self.mlp = mlp
         given = mlp.validate_params(dict(params or {}))
@@ -172,6 +148,16 @@ class Network:
         fresh = mlp.init_params(seed, init) if set(shapes) - set(given) else {}
         self.params: dict[str, np.ndarray] = {name: given.get(name, fresh.get(name)) for name in shapes}
         self.x, self.y = _validate_data(mlp, x, y)
+        for layer in walk(mlp.stack):
+            if layer.couples and self.samples < 2:
+                raise layer.error(
+                    "needs a batch of at least 2 samples: over one sample every unit's variance is 0, "
+                    "so xhat = 0/sqrt(eps) and the layer's output is beta whatever its input"
+                )
+        unknown = sorted(set(masks or {}) - {layer.mask_name for layer in mlp.dropouts()})
+        if unknown:
+            raise SpecError(f"masks: {unknown[0]!r} is not a dropout mask of this network")
+        self.masks: dict[str, np.ndarray] = mlp.draw_masks(self.samples, seed, masks)
         self.exact = exact
         self._graphs: dict[bool, Graph] = {}
 
@@ -184,17 +170,37 @@ class Network:
 
     def forward(self) -> np.ndarray:
         """The outputs ``yhat`` for every sample, ``(m, nL)``, in float64."""
-        return forward_numpy(self.mlp, self.params, self.x)
+        return forward_numpy(self.mlp, self.params, self.x, self.masks)
 
     def loss(self) -> float:
         """The batch loss in float64 (see :func:`loss_numpy`)."""
-        return loss_numpy(self.mlp, self.params, self.x, self.y)
+        return loss_numpy(self.mlp, self.params, self.x, self.y, self.masks)
+
+    def values(self) -> dict[str, np.ndarray]:
+        """Every named intermediate's value in float64 (``{"z1": (m, n1) array, "mu1": (n1,), ...}``)."""
+        return forward_values(self.mlp, self.params, self.x, self.masks).values
+
+    def check_sample(self, sample: int | None) -> None:
+        """Refuse a sample's own pass where the batch loss is not a sum of per-sample losses.
+
+        Raises:
+            PointError: batchnorm couples the samples, or weight decay is a term of the batch loss.
+        """
+        if sample is None or self.samples == 1 or self.mlp.separable:
+            return
+        coupling = next((layer for layer in walk(self.mlp.stack) if layer.couples), None)
+        why = (
+            f"{coupling.where()} couples the samples (each one's output uses the batch mean and variance)"
+            if coupling is not None
+            else "weight decay is a term of the batch loss, not of one sample's"
+        )
+        raise PointError(f"--sample: {why}, so a sample has no loss of its own; narrate the whole batch (no --sample)")
 
     # -- the exact backward pass ---------------------------------------------
 
     def graph(self, sample: int | None = None) -> Graph:
         """The scalar graph: one sample's (when ``sample`` is given or ``m == 1``), else the whole batch's."""
-        batch = sample is None and self.samples > 1
+        batch = (sample is None or not self.mlp.separable) and self.samples > 1
         if batch not in self._graphs:
             self._graphs[batch] = network_graph(self.mlp, self.samples if batch else None)
         return self._graphs[batch]
@@ -214,6 +220,9 @@ class Network:
                 values[graph.symbol(f"{prefix}x_{i}")] = v
             for i, v in enumerate(self.y[k]):
                 values[graph.symbol(f"{prefix}y_{i}")] = v
+            for name, mask in self.masks.items():
+                for j, v in enumerate(mask[k]):
+                    values[graph.symbol(f"{prefix}{name}_{j}")] = v
         return values
 
     def sample_index(self, sample: int | None) -> int:
@@ -241,6 +250,7 @@ class Network:
         """
         if sample is not None:
             self.sample_index(sample)
+            self.check_sample(sample)
         return backward(self.graph(sample), self.point(sample), exact=self.exact)
 
     def gradient_arrays(self, bp: BackwardPass) -> dict[str, np.ndarray]:
@@ -254,25 +264,70 @@ class Network:
             for name, array in self.params.items()
         }
 
-    def exact_gradients(self, sample: int | None = None) -> dict[str, np.ndarray]:
+    def exact_gradients(self, sample: int | None = None, *, passes: Callable[[int | None], BackwardPass] | None = None
+                        ) -> dict[str, np.ndarray]:
         """``dL/dparam`` from the exact backward pass, as float64 arrays shaped like the parameters.
 
         With ``sample=None`` the gradient of the batch loss: the mean (or sum)
         of the per-sample gradients, each from the exact backward pass of one
-        sample's graph (so the cost grows linearly with ``m``).
+        sample's graph (so the cost grows linearly with ``m``). ``passes``, if
+        given, supplies the backward passes (a cache of :meth:`backward`).
         """
-        if sample is not None or self.samples == 1:
-            return self.gradient_arrays(self.backward(sample))
+        run = passes or self.backward
+        if sample is not None or self.samples == 1 or not self.mlp.separable:
+            return self.gradient_arrays(run(sample))
         total = {name: np.zeros(array.shape) for name, array in self.params.items()}
         for k in range(self.samples):
-            for name, grad in self.gradient_arrays(self.backward(k)).items():
+            for name, grad in self.gradient_arrays(run(k)).items():
                 total[name] += grad
         if self.mlp.reduction == "mean":
             total = {name: grad / self.samples for name, grad in total.items()}
         return total
 
+    def exact_intermediates(self, sample: int | None = None, *,
+                            passes: Callable[[int | None], BackwardPass] | None = None) -> dict[str, np.ndarray]:
+        """``dL/dv`` for every named intermediate ``v`` a parameter's gradient passes through, in float64.
+
+        Shaped ``(m, n)`` for one value per sample and unit (``z1``, ``a1``,
+        ``bn1``), ``(n,)`` for a batch statistic (``mu1``, ``var1``), ``(m,)`` for
+        one per sample (``lnmu1``, ``sumexp2``), as ``L`` (the batch loss, its
+        ``1/m`` included) depends on them. Intermediates that no parameter's
+        gradient goes through (a layernorm of the input) are left out. With
+        ``sample=K``, of sample K's own loss (shaped for one sample). ``passes``,
+        if given, supplies the backward passes (a cache of :meth:`backward`).
+        """
+        m, run = self.samples, passes or self.backward
+        if sample is not None and m > 1:
+            self.check_sample(self.sample_index(sample))
+            passes, m = [(run(sample), 0, "", 1.0)], 1
+        elif m > 1 and self.mlp.separable:  # each sample's own pass; L scales each sample's loss
+            scale = 1.0 / m if self.mlp.reduction == "mean" else 1.0
+            passes = [(run(k), k, "", scale) for k in range(m)]
+        else:
+            whole = run(None)
+            passes = [(whole, k, f"s{k}_" if m > 1 else "", 1.0) for k in range(m)]
+        result: dict[str, np.ndarray] = {}
+        for name, (axes, width) in self.mlp.intermediates().items():
+            array = np.zeros((width,) if axes == "n" else (m,) if axes == "m" else (m, width))
+            try:
+                for bp, k, prefix, scale in passes:
+                    if axes == "n":
+                        for j in range(width):
+                            array[j] = float(bp.adjoints[bp.graph.symbol(f"{name}_{j}")].value)
+                    elif axes == "m":
+                        array[k] = scale * float(bp.adjoints[bp.graph.symbol(f"{prefix}{name}")].value)
+                    else:
+                        for j in range(width):
+                            array[k, j] = scale * float(bp.adjoints[bp.graph.symbol(f"{prefix}{name}_{j}")].value)
+            except KeyError:  # not on a path to a parameter
+                continue
+            result[name] = array
+        return result
+
     def __repr__(self) -> str:
-        return f"Network(layers={self.mlp.layers}, activations={self.mlp.activations}, loss={self.mlp.loss!r}, m={self.samples})"
+        if isinstance(self.mlp, MLP):
+            return f"Network(layers={self.mlp.layers}, activations={self.mlp.activations}, loss={self.mlp.loss!r}, m={self.samples})"
+        return f"Network({self.mlp.summary}, m={self.samples})"
 
 
 @dataclass
@@ -303,7 +358,7 @@ class NetworkProblem:
     def batch(self) -> "Batch | None":
         """The batch as the reduction of per-sample gradients (None for a single sample)."""
         network = self.network
-        if network.samples < 2:
+        if network.samples < 2 or not network.mlp.separable:  # the batch graph narrates it all
             return None
         return Batch(
             reduction=network.mlp.reduction,
