@@ -1,0 +1,299 @@
+"""Numbers for a derivation, and the check that every step is right, entry by entry.
+
+At a point (the user's matrices, or a random one when none is given), every
+intermediate, every step's share and every ``∂L/∂v`` is evaluated from the
+derived matrix formulas. Then the same formula is written out entry by entry
+as a graph of scalar nodes (``prod1_0_0 = W_0_0*x_0_0 + W_0_1*x_1_0``, ...) and
+symprop's scalar backward pass (:func:`symprop.backprop.backward`) runs on it:
+each matrix step must equal the sum of the scalar chain-rule steps between the
+entries it joins, and each ``∂L/∂v`` the scalar adjoints of ``v``'s entries.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import sympy
+from sympy import MatrixSymbol
+
+from ..backprop import backward
+from ..errors import EvaluationError, LimitError, PointError
+from ..expr import make_symbol
+from ..graph import Graph
+from .algebra import evaluate
+from .formula import shape_text
+from .steps import Derivation
+
+__all__ = ["Point", "Values", "Check", "evaluate_at", "check_derivation", "random_point", "point_from",
+           "TOLERANCE", "MAX_CHECK_TERMS"]
+
+#: A derived value passes when it is within this much of the scalar pass's (relative, floor 1).
+TOLERANCE = 1e-9
+#: The entry-by-entry graph is refused past this many scalar terms (the check would take minutes).
+MAX_CHECK_TERMS = 200_000
+
+
+@dataclass
+class Point:
+    """The given matrices' values; ``given`` is False for a random point drawn for the check."""
+
+    values: dict[str, sympy.Matrix]
+    given: bool = True
+    seed: int | None = None
+
+
+@dataclass
+class Values:
+    """A derivation evaluated at a point.
+
+    Attributes:
+        point: the point.
+        nodes: each intermediate's value.
+        steps: each step's share, in the order of ``derivation.steps``.
+        gradients: ``∂L/∂v`` for each symbol with an adjoint (the output's is 1).
+    """
+
+    point: Point
+    nodes: dict[MatrixSymbol, sympy.Matrix]
+    steps: list[sympy.Matrix]
+    gradients: dict[MatrixSymbol, sympy.Matrix]
+
+    @property
+    def loss(self) -> sympy.Expr:
+        return next(reversed(self.nodes.values()))[0, 0]
+
+
+@dataclass
+class Check:
+    """The derivation against the scalar backward pass at a point.
+
+    Attributes:
+        values: the derived values.
+        step_errors: per step, the largest difference from the scalar pass (relative, floor 1).
+        gradient_errors: per symbol, the largest difference of ``∂L/∂v``.
+        scalar_steps: how many scalar chain-rule steps the comparison used.
+    """
+
+    values: Values
+    step_errors: list[float] = field(default_factory=list)
+    gradient_errors: dict[str, float] = field(default_factory=dict)
+    scalar_steps: int = 0
+
+    @property
+    def max_error(self) -> float:
+        return max([*self.step_errors, *self.gradient_errors.values(), 0.0])
+
+    @property
+    def passed(self) -> bool:
+        return self.max_error <= TOLERANCE
+
+    @property
+    def entries(self) -> int:
+        """How many entries were compared (steps and gradients)."""
+        return sum(v.rows * v.cols for v in self.values.steps) + sum(
+            v.rows * v.cols for s, v in self.values.gradients.items()
+        )
+
+
+# -- points --------------------------------------------------------------------
+
+
+def point_from(values: Mapping[str, sympy.Matrix], leaves: Mapping[str, MatrixSymbol]) -> Point:
+    """Check a user's point against the given matrices: every one, shaped right, nothing else.
+
+    A flat list is a column or a row as the shape says.
+
+    Raises:
+        PointError: a missing or unknown name, or a wrong shape (naming both shapes).
+    """
+    checked: dict[str, sympy.Matrix] = {}
+    for name, value in values.items():
+        if name not in leaves:
+            raise PointError(f"{name!r} is not in the formula")
+        shape = tuple(leaves[name].shape)
+        value = sympy.Matrix(value)
+        if value.shape != shape and value.cols == 1 and value.rows == shape[0] * shape[1] and 1 in shape:
+            value = value.reshape(*shape)
+        if value.shape != shape:
+            raise PointError(f"--at: {name} is {shape_text(shape)} but its value is {shape_text(value.shape)}")
+        for entry in value:
+            number = entry if entry.is_Number else entry.evalf()
+            if not number.is_Number or not number.is_finite:
+                raise PointError(f"--at: {name}: {sympy.sstr(entry)} is not a finite number")
+        checked[name] = value
+    missing = [n for n in leaves if n not in checked]
+    if missing:
+        raise PointError(f"no value for {', '.join(repr(m) for m in missing)} (give every matrix with --at)")
+    return Point(checked)
+
+
+def random_point(leaves: Mapping[str, MatrixSymbol], *, seed: int = 0, low: float = -1.0, high: float = 1.0) -> Point:
+    """Every given matrix filled with numbers drawn uniformly from ``[low, high)`` (3 decimals)."""
+    rng = random.Random(seed)
+    values = {
+        name: sympy.Matrix(*symbol.shape, lambda i, j: sympy.Float(round(rng.uniform(low, high), 3)))
+        for name, symbol in leaves.items()
+    }
+    return Point(values, given=False, seed=seed)
+
+
+# -- values --------------------------------------------------------------------
+
+
+def evaluate_at(derivation: Derivation, point: Point) -> Values:
+    """Every intermediate, step and gradient of ``derivation`` at ``point``.
+
+    Raises:
+        EvaluationError: an intermediate is undefined, not real or too large at the point.
+    """
+    env: dict[MatrixSymbol, sympy.Matrix] = {derivation.leaves[n]: v for n, v in point.values.items()}
+    nodes: dict[MatrixSymbol, sympy.Matrix] = {}
+    for node in derivation.nodes:
+        value = _as_matrix(evaluate(node.formula, env))
+        _check_entries(value, f"{derivation.label(node.symbol)} = {sympy.sstr(node.formula)}")
+        env[node.symbol] = nodes[node.symbol] = value
+    out = derivation.output.symbol
+    gradients: dict[MatrixSymbol, sympy.Matrix] = {out: sympy.Matrix([[1]])}
+    partial: dict[MatrixSymbol, sympy.Matrix] = {}
+    steps: list[sympy.Matrix] = []
+    completed = {out}
+    for step in derivation.steps:
+        if step.node not in completed:  # all of the node's shares have arrived
+            gradients[step.node] = partial.pop(step.node)
+            completed.add(step.node)
+        upstream = derivation.adjoints[step.node].gradient
+        if upstream is not None:
+            env[upstream] = gradients[step.node]
+        value = _as_matrix(evaluate(step.compact, env))
+        _check_entries(value, f"the share of {derivation.label(step.input)} from {derivation.label(step.node)}")
+        steps.append(value)
+        partial[step.input] = partial[step.input] + value if step.input in partial else value
+    gradients.update(partial)
+    for v in derivation.wrt:
+        gradients.setdefault(v, sympy.zeros(*v.shape))
+    return Values(point, nodes, steps, gradients)
+
+
+def _as_matrix(value: object) -> sympy.Matrix:
+    return value if isinstance(value, sympy.MatrixBase) else sympy.Matrix([[value]])
+
+
+def _check_entries(value: sympy.Matrix, what: str) -> None:
+    for i in range(value.rows):
+        for j in range(value.cols):
+            entry = value[i, j]
+            number = entry if entry.is_Number else entry.evalf()
+            where = f" (entry [{i},{j}])" if value.shape != (1, 1) else ""
+            if number.has(sympy.I) and not number.has(sympy.zoo, sympy.nan):
+                raise EvaluationError(f"{what} is not real at the point{where}")
+            if not number.is_Number or number in (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+                raise EvaluationError(f"{what} is undefined at the point{where}")
+            if abs(float(number)) == float("inf"):
+                raise EvaluationError(f"{what} is too large for floating point at the point{where}")
+
+
+# -- the check -------------------------------------------------------------------
+
+
+def _entry_name(name: str, i: int, j: int) -> str:
+    return f"{name}_{i}_{j}"
+
+
+def scalar_graph(derivation: Derivation) -> tuple[Graph, dict[sympy.Symbol, tuple[MatrixSymbol, int, int]]]:
+    """The formula entry by entry: one scalar node per entry of each intermediate that the loss uses.
+
+    Returns:
+        The graph (its parameters: the entries of the ``wrt`` matrices that the
+        loss uses) and, for each scalar symbol, its matrix and entry.
+
+    Raises:
+        LimitError: the graph would have more than :data:`MAX_CHECK_TERMS` terms.
+    """
+    owner: dict[sympy.Symbol, tuple[MatrixSymbol, int, int]] = {}
+    env: dict[MatrixSymbol, sympy.Matrix] = {}
+
+    def entries(symbol: MatrixSymbol) -> sympy.Matrix:
+        def make(i: int, j: int) -> sympy.Symbol:
+            s = make_symbol(_entry_name(symbol.name, i, j))
+            owner[s] = (symbol, i, j)
+            return s
+
+        return sympy.Matrix(*symbol.shape, make)
+
+    for leaf in derivation.leaves.values():
+        env[leaf] = entries(leaf)
+    pairs: list[tuple[sympy.Symbol, sympy.Expr]] = []
+    terms = 0
+    for node in derivation.nodes:
+        value = _as_matrix(evaluate(node.formula, env))
+        symbols = entries(node.symbol)
+        for i in range(value.rows):
+            for j in range(value.cols):
+                pairs.append((symbols[i, j], value[i, j]))
+                terms += len(value[i, j].args) + 1
+        if terms > MAX_CHECK_TERMS:
+            raise LimitError(
+                f"checking entry by entry would need more than {MAX_CHECK_TERMS:,} scalar terms; use smaller shapes"
+            )
+        env[node.symbol] = symbols
+    used = {pairs[-1][0]}  # keep the entries the loss uses (a trace uses only the diagonal)
+    kept = []
+    for symbol, formula in reversed(pairs):
+        if symbol in used:
+            kept.append((symbol, formula))
+            used.update(formula.free_symbols)
+    kept.reverse()
+    params = [s for v in derivation.wrt for s in env[v] if s in used]
+    return Graph.from_exprs(kept, params), owner
+
+
+def check_derivation(derivation: Derivation, point: Point) -> Check:
+    """Evaluate ``derivation`` at ``point`` and hold every step and gradient against the scalar backward pass."""
+    values = evaluate_at(derivation, point)
+    graph, owner = scalar_graph(derivation)
+    at = {}
+    for symbol in graph.leaves:
+        matrix, i, j = owner[symbol]
+        at[symbol] = point.values[matrix.name][i, j]
+    bp = backward(graph, at)
+    shares: dict[tuple[MatrixSymbol, sympy.Symbol], sympy.Expr] = {}
+    for step in bp.steps:
+        key = (owner[step.node][0], step.input)
+        shares[key] = shares.get(key, sympy.S.Zero) + step.product.value
+    check = Check(values, scalar_steps=len(bp.steps))
+    for step, value in zip(derivation.steps, values.steps):
+        expected = lambda i, j: shares.get((step.node, graph.symbol(_entry_name(step.input.name, i, j))) if _in(graph, step.input, i, j) else None, sympy.S.Zero)  # noqa: E731
+        check.step_errors.append(_difference(value, expected))
+    for symbol, value in values.gradients.items():
+        if symbol == derivation.output.symbol:
+            continue
+
+        def expected(i: int, j: int, symbol: MatrixSymbol = symbol) -> sympy.Expr:
+            if not _in(graph, symbol, i, j):
+                return sympy.S.Zero
+            adjoint = bp.adjoints.get(graph.symbol(_entry_name(symbol.name, i, j)))
+            return adjoint.value if adjoint is not None else sympy.S.Zero
+
+        check.gradient_errors[symbol.name] = _difference(value, expected)
+    return check
+
+
+def _in(graph: Graph, symbol: MatrixSymbol, i: int, j: int) -> bool:
+    try:
+        graph.symbol(_entry_name(symbol.name, i, j))
+    except Exception:
+        return False
+    return True
+
+
+def _difference(value: sympy.Matrix, expected) -> float:
+    worst = 0.0
+    for i in range(value.rows):
+        for j in range(value.cols):
+            want = expected(i, j)
+            difference = sympy.N(value[i, j] - want, 30)
+            scale = max(1.0, abs(float(sympy.N(want, 30))))
+            worst = max(worst, abs(float(difference)) / scale)
+    return worst
