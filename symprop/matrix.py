@@ -5,17 +5,20 @@ Per layer ``l``, with samples as columns (one column for one sample)::
     z_l = W_l a_{l-1} + b_l            # (n_l, m) = (n_l, n_{l-1}) (n_{l-1}, m) + (n_l, 1)
     a_l = sigma(z_l)                   # elementwise (or softmax per column)
 
-and right to left, from ``dL/da_L`` (the loss's derivative)::
+and right to left, from ``dL/da_L`` (the loss's derivative), the formulas that
+:func:`symprop.derive.network.derive_network` derives for the network's
+activations and loss, e.g. for a sigmoid layer::
 
-    delta_l   = dL/dz_l = (da_l/dz_l)^T dL/da_l     # the Jacobian da/dz: diagonal unless softmax
-    dL/dW_l   = delta_l a_{l-1}^T                   # sums over the samples (the columns)
-    dL/db_l   = delta_l 1                           # a shared bias: the sum of every entry
-    dL/da_{l-1} = (dz_l/da_{l-1})^T delta_l = W_l^T delta_l
+    delta_l   = dL/dz_l = dL/da_l ⊙ a_l ⊙ (1 - a_l)  # (da_l/dz_l)^T dL/da_l: the Jacobian is diagonal
+    dL/dW_l   = delta_l a_{l-1}^T                   # summed over the samples (the columns)
+    dL/db_l   = delta_l                             # a shared bias: 1^T delta_l, the sum of its entries
+    dL/da_{l-1} = W_l^T delta_l
 
-Every matrix is a SymPy matrix of values (exact for exact input); the
-Jacobians' formulas come from ``sympy.diff`` of the activation, written in the
-activation itself (``a*(1 - a)`` for a sigmoid). The numbers are the scalar
-view's (:meth:`symprop.nn.Network.backward`), which a test holds them to.
+each evaluated column by column (sample by sample). Every matrix is a SymPy
+matrix of values (exact for exact input); the Jacobians shown beside come from
+``sympy.diff`` of the activation, written in the activation itself
+(``a*(1 - a)`` for a sigmoid). The numbers are the scalar view's
+(:meth:`symprop.nn.Network.backward`), which a test holds them to.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Any
 import numpy as np
 import sympy
 
+from .derive.algebra import evaluate
+from .derive.network import LayerFormulas, derive_network
 from .graph import to_number
 from .nn import Network, activation_formula, loss_formula
 
@@ -50,6 +55,7 @@ class LayerView:
         dW: ``dL/dW_l = delta a_prev^T``, ``(n_l, n_{l-1})``.
         db: ``(n_l, 1)``, a ``(1, 1)`` sum for a shared bias, or ``None``.
         dL_da_prev: ``W^T delta``, ``(n_{l-1}, m)``.
+        formulas: the derived formulas these values come from (``formulas.delta_step.compact`` is ``delta``'s).
     """
 
     index: int
@@ -67,6 +73,7 @@ class LayerView:
     dW: sympy.Matrix
     db: sympy.Matrix | None
     dL_da_prev: sympy.Matrix
+    formulas: LayerFormulas | None = None
 
 
 @dataclass
@@ -135,6 +142,11 @@ def _value(number: Any, exact: bool) -> sympy.Expr:
     return to_number(number, exact=exact)
 
 
+def _column(value: Any) -> sympy.Matrix:
+    """An evaluated formula as a matrix (a 1x1 one for a number)."""
+    return value if isinstance(value, sympy.MatrixBase) else sympy.Matrix([[value]])
+
+
 def _matrix(array: np.ndarray, exact: bool) -> sympy.Matrix:
     array = np.atleast_2d(array)
     return sympy.Matrix(array.shape[0], array.shape[1], lambda i, j: _value(array[i, j], exact))
@@ -183,16 +195,23 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
     loss_derivative = sympy.Matrix([sympy.diff(per_sample_loss, ak) for ak in a_sym])
     y = _matrix(network.y[samples].T, exact)
     out = forward[-1][6]
-    losses, columns = [], []
+    losses = []
     for s in range(len(samples)):
         point = {**dict(zip(a_sym, out[:, s])), **dict(zip(y_sym, y[:, s]))}
         losses.append(per_sample_loss.xreplace(point))
-        columns.append(loss_derivative.xreplace(point) * scale)
-    dL_da = sympy.Matrix.hstack(*columns)
     loss = scale * sum(losses, sympy.S.Zero)
 
+    # right to left with the derived formulas, one sample (column) at a time
+    derived = derive_network(mlp)
+    by_index = {f.index: f for f in derived.layers}
+    last = by_index[mlp.depth]
+    dL_da = sympy.Matrix.hstack(*[
+        scale * _column(evaluate(derived.loss_step.compact, {last.a: out[:, s], derived.y: y[:, s]}))
+        for s in range(len(samples))
+    ])
     layers: list[LayerView] = []
     for l, name, W, b, a_prev, z, a in reversed(forward):
+        f = by_index[l]
         if name == "softmax":
             symbols, derivative = softmax_jacobian(z.rows)
             jacobians = [derivative.xreplace(dict(zip(symbols, a[:, s]))) for s in range(z.cols)]
@@ -202,16 +221,24 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
                 sympy.diag(*[derivative.xreplace({zs: z[i, s], as_: a[i, s]}) for i in range(z.rows)])
                 for s in range(z.cols)
             ]
-        delta = sympy.Matrix.hstack(*[jacobians[s].T * dL_da[:, s] for s in range(z.cols)])  # (n_l, m)
-        dW = delta * a_prev.T  # (n_l, n_{l-1}): the sum over the samples of delta a_prev^T
-        db = None
-        if mlp.bias == "neuron":
-            db = delta * sympy.ones(z.cols, 1)
-        elif mlp.bias == "layer":
-            db = sympy.Matrix([[sum(delta, sympy.S.Zero)]])
-        dL_da_prev = W.T * delta
+        given = {f.W: W}
+        if f.b is not None:
+            given[f.b] = b[:1, :] if mlp.bias == "layer" else b
+        deltas, prevs, dW, db = [], [], sympy.zeros(*W.shape), None
+        for s in range(z.cols):
+            env = {**given, f.a_prev: a_prev[:, s], f.z: z[:, s], f.a: a[:, s], f.dL_da: dL_da[:, s]}
+            env[f.delta] = delta = _column(evaluate(f.delta_step.compact, env))
+            deltas.append(delta)
+            dW += _column(evaluate(f.dW_step.compact, env))  # the sum over the samples of delta a_prev^T
+            if f.db_step is not None:
+                share = _column(evaluate(f.db_step.compact, env))
+                db = share if db is None else db + share
+            if f.da_prev_step is not None:
+                prevs.append(_column(evaluate(f.da_prev_step.compact, env)))
+        delta = sympy.Matrix.hstack(*deltas)  # (n_l, m)
+        dL_da_prev = sympy.Matrix.hstack(*prevs)
         layers.append(
-            LayerView(l, name, mlp.bias, W, b, a_prev, z, a, derivative, jacobians, dL_da, delta, dW, db, dL_da_prev)
+            LayerView(l, name, mlp.bias, W, b, a_prev, z, a, derivative, jacobians, dL_da, delta, dW, db, dL_da_prev, f)
         )
         dL_da = dL_da_prev
     layers.reverse()

@@ -119,7 +119,7 @@ def elementwise(function: Callable[[sympy.Expr], sympy.Expr] | Lambda, arg: Matr
 
 def function_name(function: Lambda) -> str | None:
     """``sigmoid`` for ``Lambda(t, sigmoid(t))``; ``None`` when the body is not one call of ``t``."""
-    (variable,), body = function.args
+    variable, body = function.variables[0], function.expr
     if isinstance(body, sympy.Function) and body.args and body.args[0] == variable:
         if all(a.is_number for a in body.args[1:]):
             return type(body).__name__.lower() if body.func is not sympy.Abs else "abs"
@@ -132,7 +132,7 @@ def derivative(function: Lambda, z: MatrixExpr, a: MatrixExpr) -> MatrixExpr:
     ``sigmoid`` gives ``a ⊙ (𝟙 - a)``, ``tanh`` ``𝟙 - a∘²``, ``exp`` ``a``, ``log`` ``z∘⁻¹``,
     ``relu`` ``Heaviside(z, 0)`` (0 at 0, as PyTorch).
     """
-    (t,), body = function.args
+    t, body = function.variables[0], function.expr
     s = Symbol("s_", real=True)
     d = sympy.diff(body, t)
     if not body.is_Atom:
@@ -384,6 +384,10 @@ def _transpose(arg: MatrixExpr) -> MatrixExpr:
         return _sum([_transpose(a) for a in arg.args], (cols, rows))
     if isinstance(arg, HadamardProduct):
         return HadamardProduct(*(_transpose(a) for a in arg.args))
+    if isinstance(arg, HadamardPower):
+        return HadamardPower(_transpose(arg.base), arg.exp)
+    if isinstance(arg, ElementwiseApplyFunction):
+        return Elementwise(arg.function, _transpose(arg.expr))
     return Transpose(arg)
 
 
@@ -401,7 +405,15 @@ def _product(args: list, shape: tuple[int, int]) -> MatrixExpr:
                 coeff *= factor
     if coeff == 0 or any(isinstance(f, ZeroMatrix) for f in factors):
         return ZeroMatrix(*shape)
-    kept = [f for f in factors if not (isinstance(f, Identity) or (isinstance(f, OneMatrix) and f.shape == (1, 1)))]
+    kept: list[MatrixExpr] = []
+    for f in factors:
+        if isinstance(f, Identity) or (isinstance(f, OneMatrix) and f.shape == (1, 1)):
+            continue
+        if kept and isinstance(f, OneMatrix) and isinstance(kept[-1], OneMatrix):  # 𝟙·𝟙ᵀ: ones; 𝟙ᵀ·𝟙: a count
+            coeff *= f.shape[0]
+            kept[-1] = OneMatrix(kept[-1].shape[0], f.shape[1])
+            continue
+        kept.append(f)
     if not kept:
         kept = [Identity(shape[0]) if shape[0] == shape[1] else OneMatrix(*shape)]
     if coeff == 1:

@@ -19,7 +19,7 @@ import sympy
 from sympy import MatrixSymbol
 
 from ..backprop import backward
-from ..errors import EvaluationError, LimitError, PointError
+from ..errors import EvaluationError, GraphError, LimitError, PointError
 from ..expr import make_symbol
 from ..graph import Graph
 from .algebra import evaluate
@@ -51,14 +51,18 @@ class Values:
     Attributes:
         point: the point.
         nodes: each intermediate's value.
-        steps: each step's share, in the order of ``derivation.steps``.
+        steps: each step's share, in the order of ``derivation.steps`` (from its compact form).
         gradients: ``∂L/∂v`` for each symbol with an adjoint (the output's is 1).
+        written: the same from the forms shown besides: each step's ``formula``,
+            each gradient's ``formula``, and each ``wrt`` gradient in the given
+            matrices (keyed ``(kind, index or name)``), so that they are checked too.
     """
 
     point: Point
     nodes: dict[MatrixSymbol, sympy.Matrix]
     steps: list[sympy.Matrix]
     gradients: dict[MatrixSymbol, sympy.Matrix]
+    written: dict[tuple[str, object], sympy.Matrix] = field(default_factory=dict)
 
     @property
     def loss(self) -> sympy.Expr:
@@ -173,7 +177,19 @@ def evaluate_at(derivation: Derivation, point: Point) -> Values:
     gradients.update(partial)
     for v in derivation.wrt:
         gradients.setdefault(v, sympy.zeros(*v.shape))
-    return Values(point, nodes, steps, gradients)
+    values = Values(point, nodes, steps, gradients)
+    for k, step in enumerate(derivation.steps):
+        values.written[("step", k)] = _as_matrix(evaluate(step.formula, env))
+    for symbol, adjoint in derivation.adjoints.items():
+        if symbol != out:
+            values.written[("gradient", symbol.name)] = _as_matrix(evaluate(adjoint.formula, env))
+    for v in derivation.wrt:
+        try:
+            expanded = derivation.expand(derivation.adjoints[v].formula)
+        except LimitError:
+            continue
+        values.written[("expanded", v.name)] = _as_matrix(evaluate(expanded, env))
+    return values
 
 
 def _as_matrix(value: object) -> sympy.Matrix:
@@ -263,29 +279,30 @@ def check_derivation(derivation: Derivation, point: Point) -> Check:
         key = (owner[step.node][0], step.input)
         shares[key] = shares.get(key, sympy.S.Zero) + step.product.value
     check = Check(values, scalar_steps=len(bp.steps))
-    for step, value in zip(derivation.steps, values.steps):
-        expected = lambda i, j: shares.get((step.node, graph.symbol(_entry_name(step.input.name, i, j))) if _in(graph, step.input, i, j) else None, sympy.S.Zero)  # noqa: E731
-        check.step_errors.append(_difference(value, expected))
+
+    def entry(symbol: MatrixSymbol, i: int, j: int) -> sympy.Symbol | None:
+        try:
+            return graph.symbol(_entry_name(symbol.name, i, j))
+        except GraphError:  # an entry the loss does not use: its gradient is 0
+            return None
+
+    for k, (step, value) in enumerate(zip(derivation.steps, values.steps)):
+        def share(i: int, j: int, step=step) -> sympy.Expr:
+            return shares.get((step.node, entry(step.input, i, j)), sympy.S.Zero)
+
+        check.step_errors.append(max(_difference(value, share), _difference(values.written[("step", k)], share)))
     for symbol, value in values.gradients.items():
         if symbol == derivation.output.symbol:
             continue
 
-        def expected(i: int, j: int, symbol: MatrixSymbol = symbol) -> sympy.Expr:
-            if not _in(graph, symbol, i, j):
-                return sympy.S.Zero
-            adjoint = bp.adjoints.get(graph.symbol(_entry_name(symbol.name, i, j)))
-            return adjoint.value if adjoint is not None else sympy.S.Zero
+        def adjoint(i: int, j: int, symbol: MatrixSymbol = symbol) -> sympy.Expr:
+            scalar = bp.adjoints.get(entry(symbol, i, j))
+            return scalar.value if scalar is not None else sympy.S.Zero
 
-        check.gradient_errors[symbol.name] = _difference(value, expected)
+        forms = [value] + [values.written[key] for key in (("gradient", symbol.name), ("expanded", symbol.name))
+                           if key in values.written]
+        check.gradient_errors[symbol.name] = max(_difference(form, adjoint) for form in forms)
     return check
-
-
-def _in(graph: Graph, symbol: MatrixSymbol, i: int, j: int) -> bool:
-    try:
-        graph.symbol(_entry_name(symbol.name, i, j))
-    except Exception:
-        return False
-    return True
 
 
 def _difference(value: sympy.Matrix, expected) -> float:

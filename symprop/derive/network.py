@@ -147,6 +147,7 @@ def _derive(layers: tuple[int, ...], activations: tuple[str, ...], loss: str, bi
     nodes, leaves, y = _layer_nodes(mlp)
     depth = mlp.depth
     wrt = [leaves[f"{p}{l}"] for l in range(1, depth + 1) for p in ("W", "b") if f"{p}{l}" in leaves]
+    wrt.append(leaves["x"])  # dL/da_prev of the first layer: dL/dx
     labels = {f"delta{l}": f"δ{l}" for l in range(1, depth + 1)}
     names = {f"z{l}": f"delta{l}" for l in range(1, depth + 1)}
     text = f"{mlp.layers} ({', '.join(mlp.activations)}; {mlp.loss})"

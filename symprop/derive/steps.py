@@ -71,7 +71,7 @@ class MatrixNode:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.symbol.shape)
+        return (int(self.symbol.shape[0]), int(self.symbol.shape[1]))
 
 
 @dataclass
@@ -95,7 +95,7 @@ class MatrixStep:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.input.shape)
+        return (int(self.input.shape[0]), int(self.input.shape[1]))
 
 
 @dataclass

@@ -3,8 +3,7 @@
 One writer walks a SymPy matrix expression for every human format, with a
 style for each: ``δ2·a1ᵀ`` and ``∂L/∂a2 ⊙ a2 ⊙ (𝟙 - a2)`` as unicode text,
 ``delta2*a1^T`` as ASCII, ``\\delta_{2} a_{1}^{\\top}`` as LaTeX. Sums print
-their positive terms first, Hadamard products the upstream gradient first and
-sums last, and ``X^∘-1`` inside a Hadamard product as a division ``⊘``.
+their positive terms first, Hadamard products the upstream gradient first, and ``X^∘-1`` inside a Hadamard product as a division ``⊘``.
 
 :func:`sympy_text` is the machine form (for JSON): SymPy's ``str`` printer,
 except where that cannot be parsed back (``𝟙`` prints as ``OneMatrix(3, 1)``,
@@ -205,10 +204,8 @@ class _Writer:
         return f"{sign}{number}{self.style.product}{body}", _MUL
 
     def hadamard(self, factors) -> str:
-        def rank(f: sympy.Basic) -> int:
-            if isinstance(f, MatrixSymbol) and f.name in self.first:
-                return 0
-            return 2 if isinstance(f, MatAdd) else 1
+        def rank(f: sympy.Basic) -> int:  # the upstream gradient first, the rest as written
+            return 0 if isinstance(f, MatrixSymbol) and f.name in self.first else 1
 
         numerator = [f for f in factors if not (isinstance(f, HadamardPower) and f.exp == -1)]
         denominator = [f.base for f in factors if isinstance(f, HadamardPower) and f.exp == -1]
@@ -246,7 +243,7 @@ class _Writer:
                 head = _LATEX_FUNCTIONS.get(name, f"\\operatorname{{{name}}}")
                 return f"{head}{{\\left({inner}\\right)}}" if name == "sqrt" else f"{head}\\left({inner}\\right)"
             return f"{name}({inner})"
-        (variable,), body = function.args
+        variable, body = function.variables[0], function.expr
         placeholder = sympy.Symbol("ARGUMENT")
         text = sympy.latex(body.xreplace({variable: placeholder})) if self.style.latex else sympy.sstr(
             body.xreplace({variable: placeholder})
@@ -310,7 +307,7 @@ class _ParseablePrinter(StrPrinter):
             arg = f"({arg})"
         if name is not None and not expr.function.expr.args[1:]:
             return f"{arg}.applyfunc({type(expr.function.expr).__name__})"
-        (variable,), body = expr.function.args
+        variable, body = expr.function.variables[0], expr.function.expr
         t = sympy.Symbol(LAMBDA_VARIABLE.name)
         return f"{arg}.applyfunc(Lambda({t}, {self._print(body.xreplace({variable: t}))}))"
 

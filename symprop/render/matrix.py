@@ -1,5 +1,9 @@
 """The matrix view as text: each layer's matrices, forward then right to left.
 
+The backward formulas are the ones :mod:`symprop.derive.network` derives
+(``delta2 = dL/da2 ⊙ a2 ⊙ (1 - a2)``, ``dL/dW2 = delta2·a1^T``), written by
+:func:`symprop.render.derive_print.write`.
+
 Matrices are printed by SymPy's pretty printer (``wrap_line=False``, unicode
 chosen explicitly) and set side by side, ``name = formula = values``; the
 text never goes through rich markup (brackets would be eaten). Numbers are
@@ -13,6 +17,7 @@ from typing import Any
 import sympy
 
 from ..matrix import LayerView, MatrixView
+from .derive_print import ASCII, Style, sympy_text, write
 from .numbers import DEFAULT_DIGITS, to_float
 
 __all__ = ["render_matrix_text", "matrix_dict", "side_by_side"]
@@ -59,6 +64,19 @@ def _indent(text: str, spaces: int) -> str:
     return "\n".join(" " * spaces + line if line else line for line in text.split("\n"))
 
 
+#: How the view writes the derived formulas: ``delta2·a1^T``, ``dL/da2 ⊙ a2 ⊙ (1 - a2)``.
+_VIEW = Style("·", " ⊙ ", " ⊘ ", "^T", "1", "(", ")")
+
+
+def _formula(step: Any, unicode: bool) -> str:
+    """A derived step's compact formula in the view's names (``x`` is ``a0``, ``dL_da2`` is ``dL/da2``)."""
+    names = {s.name for s in step.compact.free_symbols if hasattr(s, "name")}
+    labels = {n: n.replace("dL_dx", "dL/da0").replace("dL_d", "dL/d") for n in names}
+    labels["x"] = "a0"
+    gradients = frozenset(n for n in names if n.startswith(("dL_d", "delta")))
+    return write(step.compact, _VIEW if unicode else ASCII, labels=labels, first=gradients)
+
+
 def _derivative_text(layer: LayerView) -> str:
     if layer.activation == "softmax":
         return "softmax Jacobian: da_i/dz_j = a_i*(δ_ij - a_j)"
@@ -89,33 +107,34 @@ def render_matrix_text(view: MatrixView, *, digits: int = DEFAULT_DIGITS, unicod
         lines.append(eq(f"a{l}", f"{layer.activation}(z{l})", layer.a))
     lines.append(f"  loss L = {_pretty(view.loss, digits, unicode) if view.loss.is_Rational else f'{float(view.loss):.{digits}g}'}")
     lines.append("")
-    lines.append("Backward pass, right to left: delta_l = dL/dz_l = (da_l/dz_l)^T·dL/da_l")
+    lines.append("Backward pass, right to left, with the formulas 'symprop derive' derives for each sample (a column)")
     scale = "" if view.scale == 1 else f" times {sympy.sstr(view.scale)} (the mean over {m} samples)"
     derivative = ", ".join(sympy.sstr(d) for d in view.loss_derivative)
     lines.append(f"  from the loss: dl/da{L} = [{derivative}] per sample{scale}")
+    batch = "" if m == 1 else ", summed over the samples"
     for layer in reversed(view.layers):
-        l = layer.index
+        l, f = layer.index, layer.formulas
+        derived = lambda step: _formula(step, unicode)  # noqa: E731
         lines.append(f"  layer {l}")
         if l == L:
             lines.append(eq(f"dL/da{l}", layer.dL_da))
         lines.append(f"    da{l}/dz{l} = {_derivative_text(layer)}")
         if m == 1:
             lines.append(eq(f"da{l}/dz{l}", layer.jacobians[0]))
-            lines.append(eq(f"delta{l} = dL/dz{l}", f"(da{l}/dz{l})^T·dL/da{l}", layer.delta))
+            lines.append(eq(f"delta{l} = dL/dz{l}", derived(f.delta_step), layer.delta))
         elif layer.activation == "softmax":
             for s, jacobian in zip(view.samples, layer.jacobians):
                 lines.append(eq(f"da{l}/dz{l} (s{s})", jacobian))
-            lines.append(eq(f"delta{l} = dL/dz{l}", f"(da{l}/dz{l})^T·dL/da{l}, column by column", layer.delta))
+            lines.append(eq(f"delta{l} = dL/dz{l}", f"{derived(f.delta_step)}, column by column", layer.delta))
         else:  # diagonal Jacobians: their diagonals, one column per sample, and a product entry by entry
             diagonals = sympy.Matrix(layer.z.rows, m, lambda i, s: layer.jacobians[s][i, i])
             lines.append(eq(f"{layer.activation}'(z{l})", diagonals))
-            lines.append(eq(f"delta{l} = dL/dz{l}", f"{layer.activation}'(z{l}) ⊙ dL/da{l}", layer.delta))
-        lines.append(eq(f"dL/dW{l}", f"delta{l}·a{l - 1}^T", layer.dW))
+            lines.append(eq(f"delta{l} = dL/dz{l}", f"{derived(f.delta_step)}, column by column", layer.delta))
+        lines.append(eq(f"dL/dW{l}", derived(f.dW_step) + batch, layer.dW))
         if layer.db is not None:
-            rule = f"sum of delta{l}" if layer.bias_mode == "layer" else f"delta{l}·1" if m > 1 else f"delta{l}"
-            lines.append(eq(f"dL/db{l}", rule, layer.db))
+            lines.append(eq(f"dL/db{l}", derived(f.db_step) + batch, layer.db))
         if l > 1:
-            lines.append(eq(f"dL/da{l - 1}", f"(dz{l}/da{l - 1})^T·delta{l} = W{l}^T·delta{l}", layer.dL_da_prev))
+            lines.append(eq(f"dL/da{l - 1}", derived(f.da_prev_step), layer.dL_da_prev))
     return "\n".join(lines) + "\n"
 
 
@@ -125,8 +144,16 @@ def _nested(matrix: sympy.Matrix | None) -> Any:
     return [[to_float(v) for v in row] for row in matrix.tolist()]
 
 
+def _formulas(layer: LayerView) -> dict[str, str | None]:
+    """The derived formulas of one sample (SymPy strings over ``W1``, ``x``, ``a1``, ``delta2``, ``dL_da2``, ...)."""
+    f = layer.formulas
+    steps = {"delta": f.delta_step, "dL_dW": f.dW_step, "dL_db": f.db_step, "dL_da_prev": f.da_prev_step}
+    return {key: sympy_text(step.compact) if step is not None else None for key, step in steps.items()}
+
+
 def matrix_dict(view: MatrixView) -> dict[str, Any]:
-    """The matrix view as data: per layer every matrix as nested lists (rows), samples as columns."""
+    """The matrix view as data: per layer every matrix as nested lists (rows), samples as columns,
+    and the derived formulas the backward matrices come from (``"formulas"``)."""
     return {
         "view": "matrix",
         "samples": view.samples,
@@ -146,6 +173,7 @@ def matrix_dict(view: MatrixView) -> dict[str, Any]:
                 "dL_dW": _nested(layer.dW),
                 "dL_db": _nested(layer.db),
                 "dL_da_prev": _nested(layer.dL_da_prev),
+                "formulas": _formulas(layer),
             }
             for layer in view.layers
         ],
