@@ -20,6 +20,7 @@ from .errors import (
     GraphError,
     LimitError,
     PointError,
+    ShapeError,
     SpecError,
     SympropError,
 )
@@ -83,4 +84,5 @@ __all__ = [
     "EvaluationError",
     "SpecError",
     "LimitError",
+    "ShapeError",
 ]

@@ -29,7 +29,8 @@ import sympy
 
 from ..errors import EvaluationError, GraphError, ShapeError
 from .check import Check, Point, check_derivation, point_from, random_point
-from .formula import parse_matrix_formula, parse_matrix_values, parse_shapes
+from .formula import parse_matrix_formula
+from .values import parse_matrix_values, parse_shapes
 from .steps import Derivation, trace_formula, derive_nodes
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -106,7 +106,8 @@ RULES: dict[str, tuple[str, str]] = {
     ),
     "elementwise": (
         "elementwise {f}: ∂L/∂z = ∂L/∂a ⊙ {f}'(z) (a diagonal Jacobian)",
-        r"\text{elementwise } {f}\text{: } \partial L/\partial z = \partial L/\partial a \odot {f}'(z)\text{ (a diagonal Jacobian)}",
+        r"\text{elementwise {f}: } \partial L/\partial z = \partial L/\partial a \odot \operatorname{{f}}'(z)"
+        r"\text{ (a diagonal Jacobian)}",
     ),
     "softmax": (
         "softmax Jacobian J = diag(a) - a·aᵀ (symmetric): Jᵀg = a ⊙ g - a·(aᵀg)",

@@ -30,7 +30,7 @@ from sympy import HadamardPower, HadamardProduct, KroneckerProduct, MatAdd, MatM
 
 from ..errors import ShapeError
 from ..graph import MAX_EXPANDED_OPS
-from .algebra import FUNCTIONS, Softmax, count, derivative, elementwise, function_name, simplify_elementwise, tidy
+from .algebra import FUNCTIONS, Softmax, derivative, elementwise, function_name, simplify_elementwise, tidy
 from .formula import Add, Apply, Formula, Had, Leaf, Named, Ones, Op, Pow, Prod, Softmax as SoftmaxOp, T, Total, Tr, shape_text
 from .rules import Rule, product_rule, rule
 

@@ -2,8 +2,8 @@
 
 LaTeX: ``\\input`` it into a document (or a Beamer frame with
 ``allowframebreaks``) that loads ``amsmath``; nothing else is needed. Each row
-is a display ``∂L/∂W = δ x^⊤ = \\begin{bmatrix}…\\end{bmatrix}``, its identity
-on the line below in text; labels of the text go through :func:`escape_text`.
+is an ``align*``, ``∂L/∂W = δ x^⊤``, each further form and the value
+(``bmatrix``) on a line of its own, its identity below in text; labels of the text go through :func:`escape_text`.
 
 HTML: one page, its style inline and nothing loaded from anywhere; formulas are
 the unicode text of the text format, values are tables drawn as matrices.
@@ -36,28 +36,34 @@ def _latex_label(label: str) -> str:
     return text
 
 
+def _number(value: sympy.Expr, digits: int) -> str:
+    return latex_value(value, digits, closed_form=False).replace("\\approx ", "")
+
+
 def _bmatrix(value: sympy.Matrix, digits: int) -> str:
     if value.shape == (1, 1):
-        return latex_value(value[0, 0], digits, closed_form=False)
-    rows = [" & ".join(latex_value(v, digits, closed_form=False) for v in row) for row in value.tolist()]
+        return _number(value[0, 0], digits)
+    rows = [" & ".join(_number(v, digits) for v in row) for row in value.tolist()]
     return "\\begin{bmatrix} " + " \\\\ ".join(rows) + " \\end{bmatrix}"
 
 
 def _latex_row(view: DeriveView, row: Row, digits: int) -> list[str]:
-    parts = [_latex_label(row.label)]
-    parts += [write(form, LATEX, first=view.first) for form in row.forms]
+    """One row as an ``align*``: the label, then each form and the value on a line of its own."""
+    sides = [write(form, LATEX, first=view.first) for form in row.forms]
     if row.value is not None:
-        parts.append(_bmatrix(row.value, digits))
+        sides.append(_bmatrix(row.value, digits))
     shape = f"\\qquad ({shape_label(row.shape, LATEX)})"
-    lines = ["\\[ " + " = ".join(parts) + shape + " \\]"]
+    first, *rest = sides or [""]
+    lines = [f"{_latex_label(row.label)} &= {first}{shape}"] + [f"&= {side}" for side in rest]
+    out = ["\\begin{align*}", " \\\\\n".join(lines), "\\end{align*}"]
     notes = []
     if row.rule is not None:
         notes.append(f"by ${row.rule.latex}$")
     if row.note:
         notes.append(escape_text(f"({row.note})"))
     if notes:
-        lines.append("\\noindent " + " ".join(notes) + "\\par")
-    return lines
+        out.append("\\noindent " + " ".join(notes) + "\\par")
+    return out
 
 
 def render_derive_latex(view: DeriveView, *, digits: int = DEFAULT_DIGITS) -> str:

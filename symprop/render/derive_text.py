@@ -63,7 +63,8 @@ def _row_lines(view: DeriveView, row: Row, digits: int, style: Style) -> tuple[s
 
 
 def _ascii(text: str) -> str:
-    for a, b in (("∂", "d"), ("ᵀ", "^T"), ("⊙", ".*"), ("𝟙", "1"), ("·", "*"), ("δ", "delta"), ("∘", "o"), ("ℓ", "l")):
+    for a, b in (("∂", "d"), ("ᵀ", "^T"), ("⊙", ".*"), ("⊘", "./"), ("𝟙", "1"), ("·", "*"), ("δ", "delta"),
+                 ("∘", "o"), ("ℓ", "l"), ("×", "x")):
         text = text.replace(a, b)
     return text
 
