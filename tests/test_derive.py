@@ -30,7 +30,7 @@ def text(expr, derivation) -> str:
 
 def grads_at(derivation, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each gradient's given-matrix form evaluated at ``values`` (exactly, then as floats)."""
-    env = {derivation.leaves[n]: sympy.Matrix(v) for n, v in values.items()}
+    env = {derivation.leaves[n]: sympy.Matrix(np.asarray(v, dtype=float).tolist()) for n, v in values.items()}
     result = {}
     for name, adjoint in derivation.gradients.items():
         value = evaluate(derivation.expand(adjoint.formula), env)
@@ -304,3 +304,11 @@ def test_every_accepted_formula_derives_and_passes_its_check(formula):
     except (EvaluationError, PointError):
         return  # undefined at every random point tried (log of negatives): said in one line
     assert d.check.passed, (formula, d.check.max_error)
+
+
+def test_a_failed_check_exits_1_and_says_so(capsys, monkeypatch):
+    import symprop.derive.check as check_module
+
+    monkeypatch.setattr(check_module, "TOLERANCE", -1.0)  # no difference is small enough now
+    assert main(["derive", "u.T*u", "--shapes", "u=2", "--format", "text"]) == 1
+    assert "FAILED: not every step equals" in capsys.readouterr().out

@@ -112,6 +112,7 @@ class SpecDerivation:
         batch: the derived batch gradient (the mean or sum over the samples).
         errors: per parameter, the largest difference from ``Network.exact_gradients``
             (per sample and for the batch).
+        checked_samples: the samples held against ``Network.exact_gradients``.
     """
 
     network: "Network"
@@ -121,6 +122,7 @@ class SpecDerivation:
     gradients: list[dict[str, Any]] = field(default_factory=list)
     batch: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, float] = field(default_factory=dict)
+    checked_samples: list[int] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -153,12 +155,18 @@ def _number(value: Any, exact: bool) -> sympy.Expr:
     return to_number(float(value), exact=exact)
 
 
+#: ``derive --spec`` holds at most this many samples against ``Network.exact_gradients`` (the shown one always).
+MAX_CHECKED_SAMPLES = 16
+
+
 def derive_spec(network: "Network", *, sample: int | None = None) -> SpecDerivation:
     """Derive a network's layer formulas and check them at its values.
 
-    The steps are checked entry by entry at ``sample`` (default 0); each
-    sample's derived gradients, and their mean or sum, are held against
-    :meth:`symprop.nn.Network.exact_gradients`.
+    The steps are checked entry by entry at ``sample`` (default 0). Each
+    sample's derived gradients (up to :data:`MAX_CHECKED_SAMPLES` of them,
+    ``sample`` among them) are held against
+    :meth:`symprop.nn.Network.exact_gradients` of that sample, and, when every
+    sample is, their mean or sum against the batch's.
     """
     import numpy as np
 
@@ -169,9 +177,12 @@ def derive_spec(network: "Network", *, sample: int | None = None) -> SpecDerivat
     derivation = formulas.derivation
     shown = network.check_sample(sample)
     result = SpecDerivation(network, formulas, shown, check_derivation(derivation, network_point(network, shown)))
+    checked = sorted({shown, *range(min(network.samples, MAX_CHECKED_SAMPLES))})
+    result.checked_samples = checked
     total: dict[str, np.ndarray] = {}
+    exact_total: dict[str, np.ndarray] = {}
     for k in range(network.samples):
-        values = result.check.values if k == shown else evaluate_at(derivation, network_point(network, k))
+        values = result.check.values if k == shown else evaluate_at(derivation, network_point(network, k), written=False)
         grads = {}
         for name, shape in network.mlp.param_shapes().items():
             matrix = values.gradients[derivation.leaves[name]]
@@ -179,15 +190,16 @@ def derive_spec(network: "Network", *, sample: int | None = None) -> SpecDerivat
         result.gradients.append(grads)
         for name, grad in grads.items():
             total[name] = total.get(name, 0) + grad
-        exact = network.exact_gradients(k)
-        for name, grad in grads.items():
-            result.errors[name] = max(result.errors.get(name, 0.0), _relative(grad, exact[name]))
+        if k in checked:
+            exact = network.exact_gradients(k)
+            for name, grad in grads.items():
+                result.errors[name] = max(result.errors.get(name, 0.0), _relative(grad, exact[name]))
+                exact_total[name] = exact_total.get(name, 0) + exact[name]
     scale = 1 / network.samples if network.mlp.reduction == "mean" else 1
     result.batch = {name: grad * scale for name, grad in total.items()}
-    if network.samples > 1:
-        exact = network.exact_gradients()
+    if len(checked) == network.samples > 1:  # the batch gradient is the mean or sum of the per-sample ones
         for name, grad in result.batch.items():
-            result.errors[name] = max(result.errors[name], _relative(grad, exact[name]))
+            result.errors[name] = max(result.errors[name], _relative(grad, exact_total[name] * scale))
     return result
 
 

@@ -147,8 +147,11 @@ def random_point(leaves: Mapping[str, MatrixSymbol], *, seed: int = 0, low: floa
 # -- values --------------------------------------------------------------------
 
 
-def evaluate_at(derivation: Derivation, point: Point) -> Values:
+def evaluate_at(derivation: Derivation, point: Point, *, written: bool = True) -> Values:
     """Every intermediate, step and gradient of ``derivation`` at ``point``.
+
+    With ``written``, also the forms shown besides (each step's and gradient's
+    formula, each gradient in the given matrices), for the check.
 
     Raises:
         EvaluationError: an intermediate is undefined, not real or too large at the point.
@@ -179,6 +182,8 @@ def evaluate_at(derivation: Derivation, point: Point) -> Values:
     for v in derivation.wrt:
         gradients.setdefault(v, sympy.zeros(*v.shape))
     values = Values(point, nodes, steps, gradients)
+    if not written:
+        return values
     for k, step in enumerate(derivation.steps):
         values.written[("step", k)] = _as_matrix(evaluate(step.formula, env))
     for symbol, adjoint in derivation.adjoints.items():

@@ -190,8 +190,16 @@ def network_view(result: SpecDerivation) -> DeriveView:
     passed = result.passed
     worst = max(result.errors.values(), default=0.0)
     check = check_text(result.check, point=f"at sample {result.sample}")
+    checked = result.checked_samples
+    if network.samples == 1:
+        which = "the sample"
+    elif len(checked) == network.samples:
+        which = "every sample and the batch"
+    else:
+        which = f"samples {checked[0]} to {checked[-1]} (of {network.samples})" if checked == list(
+            range(checked[0], checked[-1] + 1)) else f"samples {', '.join(map(str, checked))} (of {network.samples})"
     check += (
-        f"; the derived gradients of {'every sample and the batch' if network.samples > 1 else 'the sample'} "
+        f"; the derived gradients of {which} "
         f"{'equal' if worst <= TOLERANCE else 'DIFFER FROM'} Network.exact_gradients (largest difference {worst:.1e})"
     )
     return DeriveView(
