@@ -224,7 +224,7 @@ def count(expr: sympy.Basic) -> int:
 
 
 def simplify_elementwise(expr: MatrixExpr, definitions: Mapping[MatrixSymbol, sympy.Basic] | None = None) -> MatrixExpr:
-    """``expr`` written shorter entry by entry where SymPy can (``cancel``), else as it is.
+    """``expr`` written shorter entry by entry where SymPy can (``cancel``, where there is a division), else as it is.
 
     Symbols in ``definitions`` (sums, Hadamard products and powers) are written
     out first, so that ``(-y/a + (1 - y)/(1 - a)) ⊙ a ⊙ (𝟙 - a)`` can become
@@ -237,7 +237,10 @@ def simplify_elementwise(expr: MatrixExpr, definitions: Mapping[MatrixSymbol, sy
         if scalar is None:
             continue
         back = {s: m for m, s in names.items()}
-        for candidate in (scalar, sympy.cancel(scalar)):
+        candidates = [scalar]
+        if any(p.is_Pow and p.exp.is_negative for p in sympy.preorder_traversal(scalar)):
+            candidates.append(sympy.cancel(scalar))  # only to cancel a division: cancel also expands products
+        for candidate in candidates:
             try:
                 lifted = tidy(lift(candidate, back, expr.shape))
             except ValueError:  # e.g. a function of two entries: leave it

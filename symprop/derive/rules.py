@@ -79,6 +79,10 @@ RULES: dict[str, tuple[str, str]] = {
         "∂(xᵀAx)/∂A = x·xᵀ",
         r"\partial(x^{\top} A x)/\partial A = x x^{\top}",
     ),
+    "scalar_product": (
+        "∂(u·v)/∂u = v for 1×1 u and v: the ordinary product rule",
+        r"\partial(u v)/\partial u = v \text{ for } 1 \times 1\ u, v\text{: the ordinary product rule}",
+    ),
     "product_repeated": (
         "product rule: X appears more than once, one term per occurrence (trace trick for each)",
         r"\text{product rule: } X \text{ appears more than once, one term per occurrence (trace trick for each)}",
@@ -145,6 +149,8 @@ def product_rule(factors: list[tuple[object, bool]], v: object, coeff_only: bool
     """
     if coeff_only:
         return "scaled"
+    if all(tuple(getattr(s, "shape", ())) == (1, 1) for s, _ in factors):
+        return "scalar_product"
     where = [k for k, (s, _) in enumerate(factors) if s == v]
     n = len(factors)
     if n == 2 and len(where) == 2 and factors[0][1] and not factors[1][1]:

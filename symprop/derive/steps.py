@@ -152,10 +152,6 @@ class Derivation:
         """``∂L/∂X`` for each ``wrt`` matrix, by name."""
         return {v.name: self.adjoints[v] for v in self.wrt}
 
-    def node(self, symbol: MatrixSymbol) -> MatrixNode | None:
-        """The intermediate whose symbol is ``symbol`` (``None`` for a given matrix)."""
-        return next((n for n in self.nodes if n.symbol == symbol), None)
-
     def node_symbol(self, name: str) -> MatrixSymbol:
         """The symbol of the intermediate called ``name``."""
         return next(n.symbol for n in self.nodes if n.name == name)

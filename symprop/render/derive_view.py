@@ -27,6 +27,13 @@ __all__ = ["Row", "Section", "DeriveView", "formula_view", "network_view", "MAX_
 MAX_SHOWN = 40
 
 
+def _shown_value(forms: list[sympy.Basic], value: sympy.Matrix | None) -> sympy.Matrix | None:
+    """The value, unless the row already ends in it (``∂L/∂sum1 = 1``, not ``= 1 = 1``)."""
+    if value is not None and forms and not getattr(forms[-1], "free_symbols", True) and value.shape == (1, 1):
+        return None
+    return value
+
+
 @dataclass
 class Row:
     """``label [shape] = forms[0] = forms[1] ... = value``, justified by ``rule``.
@@ -116,7 +123,8 @@ def formula_view(derivation: Derivation) -> DeriveView:
         many = len(adjoint.steps) > 1
         row_label = f"{_label(derivation, adjoint.gradient)} (via {_label(derivation, step.node)})" if many else label
         value = values.steps[k] if values is not None else None
-        backward.rows.append(Row(row_label, step.shape, _forms(step.compact, step.formula), step.rule, value))
+        forms = _forms(step.compact, step.formula)
+        backward.rows.append(Row(row_label, step.shape, forms, step.rule, _shown_value(forms, value)))
         arrived[step.input] = arrived.get(step.input, 0) + 1
         if many and arrived[step.input] == len(adjoint.steps):
             total = values.gradients[step.input] if values is not None else None
