@@ -28,6 +28,7 @@ from sympy import (
     Lambda,
     MatAdd,
     MatMul,
+    MatPow,
     MatrixExpr,
     MatrixSymbol,
     OneMatrix,
@@ -349,6 +350,8 @@ def tidy(expr: sympy.Basic) -> sympy.Basic:
         factors = [f for f in factors if not isinstance(f, OneMatrix)] or [OneMatrix(*expr.shape)]
         product = factors[0] if len(factors) == 1 else HadamardProduct(*factors)
         return product if coeff == 1 else _product([coeff, product], expr.shape)
+    if isinstance(expr, MatPow) and args[1].is_Integer and args[1] > 0:  # SymPy's W**2 for W·W: as written
+        return _product([args[0]] * int(args[1]), expr.shape)
     if isinstance(expr, HadamardPower):
         base, exponent = args
         return base if exponent == 1 or isinstance(base, OneMatrix) else HadamardPower(base, exponent)
