@@ -312,3 +312,37 @@ def test_a_failed_check_exits_1_and_says_so(capsys, monkeypatch):
     monkeypatch.setattr(check_module, "TOLERANCE", -1.0)  # no difference is small enough now
     assert main(["derive", "u.T*u", "--shapes", "u=2", "--format", "text"]) == 1
     assert "FAILED: not every step equals" in capsys.readouterr().out
+
+
+def test_spec_misuse_is_one_line(capsys, tmp_path):
+    from pathlib import Path
+
+    xor = str(Path(__file__).resolve().parent.parent / "examples" / "xor.toml")
+    graph = tmp_path / "lab.toml"
+    graph.write_text('[graph]\nnodes = ["J = w*x"]\n[graph.at]\nw = 1\nx = 2\n')
+    cases = [
+        (["--spec", str(graph)], "derive --spec needs a [network] spec"),
+        (["--spec", xor, "--at", "x=[1,2]"], "--at is for a formula"),
+        (["--spec", xor, "--sample", "9"], "sample 9 is out of range: the data has 4 samples"),
+        (["u.T*u", "--shapes", "u=2", "--sample", "1"], "--sample is for a [network] spec"),
+        (["u.T*u", "--spec", xor], "give either EXPR (with --shapes) or --spec, not both"),
+    ]
+    for args, message in cases:
+        assert main(["derive", *args]) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+
+
+def test_the_matrix_derivation_imports_no_renderer():
+    """The derivation is below the renderers: deriving and checking loads neither rich nor numpy."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from symprop.derive import derive;"
+        "d = derive('sum(sigmoid(W*x))', 'W=2x2,x=2');"
+        "bad = [m for m in sys.modules if m == 'rich' or m.startswith(('rich.', 'symprop.render', 'symprop.cli', 'numpy'))];"
+        "print(bad); sys.exit(1 if bad or not d.check.passed else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

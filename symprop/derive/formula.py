@@ -29,7 +29,17 @@ from typing import Mapping
 import sympy
 
 from ..errors import FormulaError, ShapeError
-from ..expr import MAX_DEPTH, MAX_FORMULA_LENGTH, _NODE_NAMES, _OPERATOR_NAMES, check_name, formula_tree, parse_number
+from ..expr import (
+    MAX_CONSTANT_BITS,
+    MAX_DEPTH,
+    MAX_EXPONENT,
+    MAX_FORMULA_LENGTH,
+    _NODE_NAMES,
+    _OPERATOR_NAMES,
+    check_name,
+    formula_tree,
+    parse_number,
+)
 
 __all__ = [
     "Op", "Leaf", "Ones", "Add", "Prod", "T", "Had", "Pow", "Apply", "Softmax", "Total", "Tr", "Named",
@@ -388,8 +398,8 @@ class _Builder:
                 f"'**' of a {shape_text(left.shape)} matrix ({_short(where)}) is not supported: powers are for "
                 "1x1 expressions; for entry by entry powers write hadamard(u, u)"
             )
-        if abs(right.value) > 1000:
-            raise FormulaError(f"exponent {right.value} is too large (limit 1000)")
+        if abs(right.value) > MAX_EXPONENT:
+            raise FormulaError(f"exponent {right.value} is too large (limit {MAX_EXPONENT})")
         return Pow(left, right.value)
 
     def _Call(self, node: ast.Call, depth: int) -> Op:
@@ -450,7 +460,8 @@ def _numbers(op: ast.operator, a: sympy.Expr, b: sympy.Expr, where: str) -> symp
         if b == 0:
             raise FormulaError("division by zero in the formula")
         return a / b
-    if abs(b) > 1000 or (a == 0 and b < 0):
+    bits = max(a.p.bit_length(), a.q.bit_length()) if a.is_Rational else 64
+    if abs(b) > MAX_EXPONENT or (a == 0 and b < 0) or bits * abs(float(b)) > MAX_CONSTANT_BITS:
         raise FormulaError(f"the constant power {_short(where)} is out of range")
     value = a**b
     if not value.is_real:

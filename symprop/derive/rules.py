@@ -37,6 +37,10 @@ RULES: dict[str, tuple[str, str]] = {
         "∂(W·x + 𝟙·b)/∂b = 𝟙ᵀ: a shared bias gets the sum of δ's entries",
         r"\partial(W x + \mathbf{1} b)/\partial b = \mathbf{1}^{\top}\text{: a shared bias gets the sum of } \delta\text{'s entries}",
     ),
+    "copy": (
+        "∂X/∂X = I: a named copy passes the gradient on",
+        r"\partial X/\partial X = I\text{: a named copy passes the gradient on}",
+    ),
     "scaled": (
         "∂(c·X)/∂X: the gradient times the number c",
         r"\partial(c X)/\partial X\text{: the gradient times the number } c",

@@ -468,6 +468,8 @@ def _linear_rule(node: MatrixNode, v: MatrixSymbol) -> str:
             return "difference"
         return "scaled"
     if node.kind == "product":
+        if len(node.parts) == 1 and node.coeff == 1:  # z = x, or z = x.T: a named copy
+            return "transpose" if node.parts[0][1] else "copy"
         return product_rule(list(node.parts), v, len(node.parts) == 1)
     if node.kind == "affine":  # a layer: z = W·a_prev + b
         W, a_prev, b, bias = node.parts
