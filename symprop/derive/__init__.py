@@ -71,7 +71,7 @@ def derive(
         GraphError: ``wrt`` names what is not in the formula.
         PointError, EvaluationError: a bad point, or one where the formula is undefined.
     """
-    shapes = parse_shapes(shapes) if isinstance(shapes, str) or shapes is None else parse_shapes(dict(shapes))
+    shapes = parse_shapes(shapes)
     parsed = parse_matrix_formula(formula, shapes)
     unused = [name for name in shapes if name not in parsed.leaves]
     if unused:
@@ -175,7 +175,7 @@ def derive_spec(network: "Network", *, sample: int | None = None) -> SpecDerivat
 
     formulas = derive_network(network.mlp)
     derivation = formulas.derivation
-    shown = network.check_sample(sample)
+    shown = _sample_index(network, sample)
     result = SpecDerivation(network, formulas, shown, check_derivation(derivation, network_point(network, shown)))
     checked = sorted({shown, *range(min(network.samples, MAX_CHECKED_SAMPLES))})
     result.checked_samples = checked
@@ -201,6 +201,12 @@ def derive_spec(network: "Network", *, sample: int | None = None) -> SpecDerivat
         for name, grad in result.batch.items():
             result.errors[name] = max(result.errors[name], _relative(grad, exact_total[name] * scale))
     return result
+
+
+def _sample_index(network: "Network", sample: int | None) -> int:
+    """``sample`` checked against the data (``None`` is 0), by the network's own method (either spelling)."""
+    check = getattr(network, "sample_index", None) or getattr(network, "check_sample")
+    return check(sample)
 
 
 def _relative(a, b) -> float:

@@ -141,8 +141,23 @@ def _layer_nodes(mlp: MLP) -> tuple[list[MatrixNode], dict[str, MatrixSymbol], M
     return nodes, leaves, y
 
 
+def derive_network(mlp: MLP) -> NetworkDerivation:
+    """The matrix formulas of ``mlp``'s backward pass for one sample, derived.
+
+    Cached per architecture and per the activations' and loss's formulas
+    (so an entry registered again under the same name is derived again).
+    """
+    slope = sympy.Rational(repr(float(mlp.slope)))
+    t = LAMBDA_VARIABLE
+    formulas = tuple(None if name == "softmax" else activation_formula(name, t, slope) for name in mlp.activations)
+    loss = loss_entry(mlp.loss, mlp.layers[-1])[2]
+    return _derive(tuple(mlp.layers), tuple(mlp.activations), mlp.loss, mlp.bias, float(mlp.slope), formulas, loss)
+
+
 @lru_cache(maxsize=64)
-def _derive(layers: tuple[int, ...], activations: tuple[str, ...], loss: str, bias: str, slope: float) -> NetworkDerivation:
+def _derive(
+    layers: tuple[int, ...], activations: tuple[str, ...], loss: str, bias: str, slope: float, *key: object
+) -> NetworkDerivation:
     mlp = MLP(list(layers), list(activations), loss, bias=bias, slope=slope)
     nodes, leaves, y = _layer_nodes(mlp)
     depth = mlp.depth
@@ -177,8 +192,4 @@ def _derive(layers: tuple[int, ...], activations: tuple[str, ...], loss: str, bi
     loss_step = by_pair[("L", f"a{depth}")]
     return NetworkDerivation(mlp, derivation, result, loss_step, y)
 
-
-def derive_network(mlp: MLP) -> NetworkDerivation:
-    """The matrix formulas of ``mlp``'s backward pass for one sample, derived (and cached per architecture)."""
-    return _derive(tuple(mlp.layers), tuple(mlp.activations), mlp.loss, mlp.bias, float(mlp.slope))
 
