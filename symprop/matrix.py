@@ -211,7 +211,6 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
     ])
     layers: list[LayerView] = []
     for l, name, W, b, a_prev, z, a in reversed(forward):
-        f = by_index[l]
         if name == "softmax":
             symbols, derivative = softmax_jacobian(z.rows)
             jacobians = [derivative.xreplace(dict(zip(symbols, a[:, s]))) for s in range(z.cols)]
@@ -221,6 +220,7 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
                 sympy.diag(*[derivative.xreplace({zs: z[i, s], as_: a[i, s]}) for i in range(z.rows)])
                 for s in range(z.cols)
             ]
+        f = by_index[l]
         given = {f.W: W}
         if f.b is not None:
             given[f.b] = b[:1, :] if mlp.bias == "layer" else b

@@ -17,7 +17,6 @@ from typing import Any
 import sympy
 
 from ..matrix import LayerView, MatrixView
-from .derive_print import ASCII, Style, sympy_text, write
 from .numbers import DEFAULT_DIGITS, to_float
 
 __all__ = ["render_matrix_text", "matrix_dict", "side_by_side"]
@@ -64,17 +63,17 @@ def _indent(text: str, spaces: int) -> str:
     return "\n".join(" " * spaces + line if line else line for line in text.split("\n"))
 
 
-#: How the view writes the derived formulas: ``delta2·a1^T``, ``dL/da2 ⊙ a2 ⊙ (1 - a2)``.
-_VIEW = Style("·", " ⊙ ", " ⊘ ", "^T", "1", "(", ")")
-
-
 def _formula(step: Any, unicode: bool) -> str:
-    """A derived step's compact formula in the view's names (``x`` is ``a0``, ``dL_da2`` is ``dL/da2``)."""
+    """A derived step's compact formula in the view's names (``x`` is ``a0``, ``dL_da2`` is ``dL/da2``),
+    written ``delta2·a1^T``, ``dL/da2 ⊙ a2 ⊙ (1 - a2)``."""
+    from .derive_print import ASCII, Style, write
+
+    view = Style("·", " ⊙ ", " ⊘ ", "^T", "1", "(", ")")
     names = {s.name for s in step.compact.free_symbols if hasattr(s, "name")}
     labels = {n: n.replace("dL_dx", "dL/da0").replace("dL_d", "dL/d") for n in names}
     labels["x"] = "a0"
     gradients = frozenset(n for n in names if n.startswith(("dL_d", "delta")))
-    return write(step.compact, _VIEW if unicode else ASCII, labels=labels, first=gradients)
+    return write(step.compact, view if unicode else ASCII, labels=labels, first=gradients)
 
 
 def _derivative_text(layer: LayerView) -> str:
@@ -146,6 +145,8 @@ def _nested(matrix: sympy.Matrix | None) -> Any:
 
 def _formulas(layer: LayerView) -> dict[str, str | None]:
     """The derived formulas of one sample (SymPy strings over ``W1``, ``x``, ``a1``, ``delta2``, ``dL_da2``, ...)."""
+    from .derive_print import sympy_text
+
     f = layer.formulas
     steps = {"delta": f.delta_step, "dL_dW": f.dW_step, "dL_db": f.db_step, "dL_da_prev": f.da_prev_step}
     return {key: sympy_text(step.compact) if step is not None else None for key, step in steps.items()}
