@@ -240,6 +240,7 @@ BAD = [
     ("D5", ["sum(x)", "--shapes", "x=3", "--wrt", "q"], "--wrt: 'q' is not in the formula"),
     ("D6", ["sum(x)", "--shapes", "x=3x0"], "each dimension must be from 1 to 100"),
     ("D6", ["sum(x)", "--shapes", "x=3,z=2"], "--shapes: 'z' is not in the formula"),
+    ("D6", ["trace(A*B)", "--shapes", "A=60x60,B=60x60"], "checking entry by entry would take about 266,401 scalar terms"),
 ]
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import sympy
-from sympy import MatrixSymbol
+from sympy import MatMul, MatrixExpr, MatrixSymbol, Trace
 
 from ..backprop import backward, needed_symbols
 from ..errors import EvaluationError, GraphError, LimitError, PointError
@@ -27,12 +27,13 @@ from .formula import shape_text
 from .steps import Derivation
 
 __all__ = ["Point", "Values", "Check", "evaluate_at", "check_derivation", "random_point", "point_from",
-           "TOLERANCE", "MAX_CHECK_TERMS"]
+           "check_cost", "TOLERANCE", "MAX_CHECK_TERMS"]
 
 #: A derived value passes when it is within this much of the scalar pass's (relative, floor 1).
 TOLERANCE = 1e-9
-#: The entry-by-entry graph is refused past this many scalar terms (the check would take minutes).
-MAX_CHECK_TERMS = 200_000
+#: The check is refused past about this many scalar terms (products and sums of entries): beyond
+#: it, evaluating and comparing entry by entry would take minutes (10,000 take about 15 s).
+MAX_CHECK_TERMS = 20_000
 
 
 @dataclass
@@ -238,8 +239,6 @@ def scalar_graph(derivation: Derivation) -> tuple[Graph, dict[sympy.Symbol, tupl
         The graph (its parameters: the entries of the ``wrt`` matrices that the
         loss uses) and, for each scalar symbol, its matrix and entry.
 
-    Raises:
-        LimitError: the graph would have more than :data:`MAX_CHECK_TERMS` terms.
     """
     owner: dict[sympy.Symbol, tuple[MatrixSymbol, int, int]] = {}
     env: dict[MatrixSymbol, sympy.Matrix] = {}
@@ -255,18 +254,12 @@ def scalar_graph(derivation: Derivation) -> tuple[Graph, dict[sympy.Symbol, tupl
     for leaf in derivation.leaves.values():
         env[leaf] = entries(leaf)
     pairs: list[tuple[sympy.Symbol, sympy.Expr]] = []
-    terms = 0
     for node in derivation.nodes:
         value = _as_matrix(evaluate(node.formula, env))
         symbols = entries(node.symbol)
         for i in range(value.rows):
             for j in range(value.cols):
                 pairs.append((symbols[i, j], value[i, j]))
-                terms += len(value[i, j].args) + 1
-        if terms > MAX_CHECK_TERMS:
-            raise LimitError(
-                f"checking entry by entry would need more than {MAX_CHECK_TERMS:,} scalar terms; use smaller shapes"
-            )
         env[node.symbol] = symbols
     used = {pairs[-1][0]}  # keep the entries the loss uses (a trace uses only the diagonal)
     kept = []
@@ -279,8 +272,42 @@ def scalar_graph(derivation: Derivation) -> tuple[Graph, dict[sympy.Symbol, tupl
     return Graph.from_exprs(kept, params), owner
 
 
+def _cost(expr: sympy.Basic) -> int:
+    """About how many scalar operations evaluating ``expr`` entry by entry takes (a matrix product: r·k·c)."""
+    inner = sum(_cost(a) for a in expr.args if isinstance(a, (MatrixExpr, Trace)))
+    if isinstance(expr, MatMul):
+        matrices = [a for a in expr.args if isinstance(a, MatrixExpr)]
+        rows = matrices[0].shape[0]
+        for left, right in zip(matrices, matrices[1:]):
+            inner += int(rows * left.shape[1] * right.shape[1])
+        return inner
+    if isinstance(expr, MatrixExpr):
+        return inner + int(expr.shape[0] * expr.shape[1]) * max(1, len(expr.args))
+    return inner + 1
+
+
+def check_cost(derivation: Derivation) -> int:
+    """About how many scalar terms checking ``derivation`` entry by entry handles.
+
+    Raises:
+        LimitError: past :data:`MAX_CHECK_TERMS`, before any of that work is done.
+    """
+    cost = sum(_cost(n.formula) for n in derivation.nodes) + sum(_cost(s.compact) for s in derivation.steps)
+    if cost > MAX_CHECK_TERMS:
+        raise LimitError(
+            f"checking entry by entry would take about {cost:,} scalar terms (limit {MAX_CHECK_TERMS:,}); "
+            "use smaller shapes"
+        )
+    return cost
+
+
 def check_derivation(derivation: Derivation, point: Point) -> Check:
-    """Evaluate ``derivation`` at ``point`` and hold every step and gradient against the scalar backward pass."""
+    """Evaluate ``derivation`` at ``point`` and hold every step and gradient against the scalar backward pass.
+
+    Raises:
+        LimitError: the check would be too large (:func:`check_cost`).
+    """
+    check_cost(derivation)
     values = evaluate_at(derivation, point)
     graph, owner = scalar_graph(derivation)
     at = {}
