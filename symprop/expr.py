@@ -34,7 +34,6 @@ __all__ = [
     "parse_formula",
     "parse_node",
     "parse_number",
-    "formula_tree",
     "check_name",
     "make_symbol",
     "MAX_FORMULA_LENGTH",
@@ -382,16 +381,7 @@ def parse_formula(
     return expression
 
 
-def formula_tree(text: str) -> ast.Expression:
-    """Python's ``ast`` of a formula's text, after the checks every formula gets first.
-
-    The text must be a string of at most :data:`MAX_FORMULA_LENGTH` printable
-    ASCII characters, not blank, and parse as one Python expression; nothing
-    of it is evaluated.
-
-    Raises:
-        FormulaError: naming what is wrong.
-    """
+def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[sympy.Expr, list[str]]:
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be text, not {type(text).__name__}")
     if len(text) > MAX_FORMULA_LENGTH:
@@ -404,15 +394,11 @@ def formula_tree(text: str) -> ast.Expression:
     try:
         with warnings.catch_warnings():  # e.g. invalid escapes in a string: refused below anyway
             warnings.simplefilter("ignore")
-            return ast.parse(text.strip(), mode="eval")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
         raise FormulaError(f"malformed formula {_short(text)}: {str(error.msg)[:80]}") from None
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError("formula is too long or too deeply nested for Python's parser") from None
-
-
-def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[sympy.Expr, list[str]]:
-    tree = formula_tree(text)
     builder = _Builder(symbols, exact)
     builder.source = text.strip()
     try:

@@ -23,6 +23,7 @@ one ``W*x - y``.
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -37,7 +38,6 @@ from ..expr import (
     _NODE_NAMES,
     _OPERATOR_NAMES,
     check_name,
-    formula_tree,
     parse_number,
 )
 
@@ -249,8 +249,7 @@ def parse_matrix_formula(text: str, shapes: Mapping[str, Shape]) -> Formula:
         FormulaError: the text is outside the grammar (the message names what).
         ShapeError: a name without a shape, or an operation whose shapes do not conform.
     """
-    if not isinstance(text, str) or len(text) > MAX_FORMULA_LENGTH or not text.strip():
-        formula_tree(text)  # says which
+    _check_text(text)
     parts = [p.strip() for p in text.replace("\n", ";").split(";") if p.strip()]
     if not parts:
         raise FormulaError("formula is empty")
@@ -287,7 +286,15 @@ class _Builder:
         self.source = ""
 
     def parse(self, text: str) -> Op:
-        tree = formula_tree(text)
+        _check_text(text)
+        try:
+            with warnings.catch_warnings():  # e.g. invalid escapes in a string: refused below anyway
+                warnings.simplefilter("ignore")
+                tree = ast.parse(text.strip(), mode="eval")
+        except SyntaxError as error:
+            raise FormulaError(f"malformed formula {_short(text)}: {str(error.msg)[:80]}") from None
+        except (RecursionError, MemoryError, ValueError):
+            raise FormulaError("formula is too long or too deeply nested for Python's parser") from None
         self.source = text.strip()
         try:
             result = self.build(tree.body, 0)
@@ -447,6 +454,20 @@ class _Builder:
         if isinstance(result, _Number):
             raise FormulaError(f"{what} needs a matrix, got the number {sympy.sstr(result.value)}")
         return result
+
+
+def _check_text(text: object) -> None:
+    """The checks every formula's text gets first (as :mod:`symprop.expr` makes them): a string of
+    printable ASCII, not blank, of at most :data:`MAX_FORMULA_LENGTH` characters."""
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula must be text, not {type(text).__name__}")
+    if len(text) > MAX_FORMULA_LENGTH:
+        raise FormulaError(f"formula is longer than {MAX_FORMULA_LENGTH} characters")
+    if not text.strip():
+        raise FormulaError("formula is empty")
+    bad = next((c for c in text if not (32 <= ord(c) < 127 or c in "\t\n")), None)
+    if bad is not None:
+        raise FormulaError(f"character {bad!r} is not allowed in a formula (ASCII only)")
 
 
 def _numbers(op: ast.operator, a: sympy.Expr, b: sympy.Expr, where: str) -> sympy.Expr:
