@@ -38,7 +38,7 @@ from sympy.printing.str import StrPrinter
 
 from ..derive.algebra import LAMBDA_VARIABLE, Softmax, function_name
 
-__all__ = ["Style", "TEXT", "ASCII", "LATEX", "write", "sympy_text", "latex_symbol", "shape_label"]
+__all__ = ["Style", "TEXT", "ASCII", "LATEX", "write", "sympy_text", "latex_symbol", "shape_label", "number"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,17 @@ def shape_label(shape: tuple[int, int], style: Style = TEXT) -> str:
     if style.latex:
         return f"{shape[0]} \\times {shape[1]}"
     return f"{shape[0]}{'×' if style.unicode else 'x'}{shape[1]}"
+
+
+def number(value: sympy.Expr, digits: int, *, latex: bool = False) -> str:
+    """A value in a matrix: exact rationals as they are (``5/2``), anything else to ``digits`` digits."""
+    if value.is_Rational:
+        return sympy.latex(value) if latex else sympy.sstr(value)
+    text = f"{float(value):.{digits}g}"
+    if latex and "e" in text:
+        mantissa, exponent = text.split("e")
+        return f"{mantissa} \\times 10^{{{int(exponent)}}}"
+    return text
 
 
 def latex_symbol(name: str) -> str:

@@ -15,11 +15,11 @@ import html
 
 import sympy
 
-from .derive_print import LATEX, TEXT, latex_symbol, shape_label, write
+from .derive_print import LATEX, TEXT, latex_symbol, number, shape_label, write
 from .derive_text import boxed
 from .derive_view import DeriveView, Row
-from .latex import escape_text, latex_value
-from .numbers import DEFAULT_DIGITS, format_value
+from .latex import escape_text
+from .numbers import DEFAULT_DIGITS
 
 __all__ = ["render_derive_latex", "render_derive_html"]
 
@@ -37,7 +37,7 @@ def _latex_label(label: str) -> str:
 
 
 def _number(value: sympy.Expr, digits: int) -> str:
-    return latex_value(value, digits, closed_form=False).replace("\\approx ", "")
+    return number(value, digits, latex=True)
 
 
 def _bmatrix(value: sympy.Matrix, digits: int) -> str:
@@ -103,7 +103,7 @@ def _html_value(value: sympy.Matrix, digits: int) -> str:
     if value.shape == (1, 1):
         return f"<code>{html.escape(boxed(value, digits))}</code>"
     rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(format_value(v, digits, closed_form=False).lstrip('≈'))}</td>" for v in row) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(number(v, digits))}</td>" for v in row) + "</tr>"
         for row in value.tolist()
     )
     return f'<table class="m">{rows}</table>'

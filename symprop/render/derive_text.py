@@ -13,10 +13,10 @@ import io
 
 import sympy
 
-from .derive_print import ASCII, TEXT, Style, shape_label, write
+from .derive_print import ASCII, TEXT, Style, number, shape_label, write
 from .derive_view import DeriveView, Row
 from .matrix import side_by_side
-from .numbers import DEFAULT_DIGITS, format_value
+from .numbers import DEFAULT_DIGITS
 
 __all__ = ["render_derive_text", "render_derive_rich", "render_derive_markdown", "row_value_text", "boxed"]
 
@@ -27,7 +27,7 @@ def _label(view: DeriveView, label: str, style: Style) -> str:
 
 
 def _number(value: sympy.Expr, digits: int) -> str:
-    return format_value(value, digits, closed_form=False).lstrip("≈")
+    return number(value, digits)
 
 
 def boxed(value: sympy.Matrix, digits: int, unicode: bool = True) -> str:
