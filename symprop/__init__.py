@@ -32,6 +32,7 @@ try:  # SymPy takes about half a second to load
         GraphError,
         LimitError,
         PointError,
+        ShapeError,
         SpecError,
         SympropError,
     )
@@ -115,4 +116,5 @@ __all__ = [
     "EvaluationError",
     "SpecError",
     "LimitError",
+    "ShapeError",
 ]

@@ -24,7 +24,7 @@ LAYERS = [
     ("graph",),  # ordered nodes, evaluation at a point
     ("backprop",),  # the exact backward pass
     ("nn", "optim"),  # the tables, the MLP, its numpy reference and scalar graph; optimizers
-    ("spec", "matrix", "compiler"),  # spec files; the matrix view; code generation
+    ("spec", "matrix", "compiler", "derive"),  # spec files; the matrix view; code generation
     ("check", "train"),  # the checker; the training loop
     ("render",),  # renderers read finished data
     ("commands", "cli", "__main__", "__init__"),  # the command line and the package facade

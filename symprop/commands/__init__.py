@@ -3,4 +3,4 @@
 The commands only parse arguments and call the library.
 """
 
-COMMANDS = ["demo", "explain", "grad", "check", "graph", "train", "rules"]
+COMMANDS = ["demo", "explain", "grad", "check", "graph", "train", "rules", "derive"]
