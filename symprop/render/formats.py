@@ -5,7 +5,7 @@ A :class:`Format` has a renderer per kind of thing it can show:
 * ``walkthrough``: a recorded backward pass (``symprop explain``, ``symprop demo``);
 * ``report``: a gradient-check report (``symprop check``);
 * ``matrix``: a network's matrix view (``explain --view matrix``);
-* ``graph``: the computation graph (``symprop graph``).
+* ``graph``: the computation graph (``symprop graph``); PNG and PDF are bytes, not text.
 
 The command line's ``--format`` choices and the ``--output`` suffixes come from
 :data:`FORMATS`; :func:`renderer` raises a :class:`~symprop.errors.SympropError`
@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from rich.console import Console
 
@@ -50,6 +50,9 @@ class RenderOptions:
         exact_forms: print every exact value in its exact form (else long ones as decimals).
         color: ANSI colours (rich on a terminal).
         width: the line width, for formats that wrap (None: the terminal's).
+        rankdir: a graph's direction: ``auto`` (whichever fits a 16:9 slide), ``TB`` or ``LR``.
+        view: a graph's boxes: ``scalar`` (one per node) or ``layers`` (one per layer of a network).
+        captions: a caption per layer, for ``view="layers"``.
     """
 
     digits: int = 6
@@ -58,6 +61,9 @@ class RenderOptions:
     exact_forms: bool = False
     color: bool = False
     width: int | None = 80
+    rankdir: str = "auto"
+    view: str = "scalar"
+    captions: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ class Format:
 
     name: str
     suffixes: tuple[str, ...] = ()
-    renderers: dict[str, Callable[..., str]] = field(default_factory=dict)
+    renderers: dict[str, Callable[..., str | bytes]] = field(default_factory=dict)
 
     def can(self, kind: str) -> bool:
         return kind in self.renderers
@@ -75,6 +81,10 @@ class Format:
 def _walk(module_function: Callable[..., str]) -> Callable[..., str]:
     """A walkthrough renderer that takes digits, expanded, lr and exact_forms."""
     return lambda bp, o: module_function(bp, digits=o.digits, expanded=o.expanded, lr=o.lr, exact_forms=o.exact_forms)
+
+
+def _dot(bp: Any, o: RenderOptions) -> str:
+    return dot.render_dot(bp, digits=o.digits, rankdir=o.rankdir, view=o.view, captions=o.captions)
 
 
 def _rich_report(report: Any, o: RenderOptions) -> str:
@@ -113,9 +123,11 @@ for _format in (
     }),
     Format("svg", (".svg",), {
         "walkthrough": _walk(svg.render_svg),
-        "graph": lambda bp, o: dot.to_svg(dot.render_dot(bp, digits=o.digits)),
+        "graph": lambda bp, o: dot.to_svg(_dot(bp, o)),
     }),
-    Format("dot", (".dot", ".gv"), {"graph": lambda bp, o: dot.render_dot(bp, digits=o.digits)}),
+    Format("dot", (".dot", ".gv"), {"graph": _dot}),
+    Format("png", (".png",), {"graph": lambda bp, o: dot.to_image(_dot(bp, o), "png")}),
+    Format("pdf", (".pdf",), {"graph": lambda bp, o: dot.to_image(_dot(bp, o), "pdf")}),
     Format("json", (".json",), {
         "walkthrough": lambda bp, o: json.dumps(json.explain_dict(bp, lr=o.lr)),
         "report": lambda report, o: json.dumps(report.to_dict()),
