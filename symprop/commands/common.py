@@ -172,7 +172,8 @@ def suffixes_of(kind: str, names: Sequence[str] | None = None) -> dict[str, str]
     return {s: f.name for f in formats_for(kind) if names is None or f.name in names for s in f.suffixes}
 
 
-def output_format(output: str | None, suffixes: Mapping[str, str], *, plain: str, command: str) -> str | None:
+def output_format(output: str | None, suffixes: Mapping[str, str], *, plain: str, command: str,
+                  hint: str = "") -> str | None:
     """The format an ``--output FILE`` picks by its suffix: ``suffixes[suffix]``, ``plain`` for a name
     without one, None without ``--output``.
 
@@ -182,6 +183,7 @@ def output_format(output: str | None, suffixes: Mapping[str, str], *, plain: str
     """
     if not output:
         return None
+    streams.check_target(output)  # a directory, a FIFO, a device: said as such, whatever its name
     suffix = Path(output).suffix.lower()
     if not suffix:
         return plain
@@ -189,7 +191,7 @@ def output_format(output: str | None, suffixes: Mapping[str, str], *, plain: str
         return suffixes[suffix]
     raise SympropError(
         f"--output {output!r}: symprop {command} does not write {suffix!r} files; "
-        f"give one of {', '.join(suffixes)} (or a name without a suffix, for {plain})"
+        f"give one of {', '.join(suffixes)} (or a name without a suffix, for {plain}){'; ' + hint if hint else ''}"
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import Mapping
+
 from ..graph import to_number
-from ..render.formats import RenderOptions, format_for_suffix, formats_for, renderer
+from ..render.formats import RenderOptions, formats_for, renderer
 from . import streams
 from .common import (
     add_output_arguments,
@@ -14,6 +16,8 @@ from .common import (
     load_problem,
     matrix_walkthrough,
     network_walkthrough,
+    output_format,
+    suffixes_of,
     text_width,
     write_output,
 )
@@ -41,8 +45,8 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
         "--format",
         choices=FORMATS,
         default=None,
-        help="output format (default: rich on a terminal; else from the --output suffix "
-        f"{'/'.join(s for f in formats_for('walkthrough') for s in f.suffixes)}; else text)",
+        help="output format (default: from the --output suffix "
+        f"{'/'.join(suffixes_of('walkthrough'))}, text without one; else rich on a terminal, text in a pipe)",
     )
     add_output_arguments(parser)
     parser.add_argument(
@@ -58,7 +62,7 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
 
 def render(
     bp,
-    fmt: str | None,
+    fmt: str,
     digits: int,
     output: str | None,
     *,
@@ -67,8 +71,7 @@ def render(
     exact: bool = False,
     exact_forms: bool = False,
 ) -> str:
-    """The walkthrough of a recorded backward pass in one format."""
-    fmt = resolve_format(fmt, output)
+    """The walkthrough of a recorded backward pass in one format (see :func:`resolve_format`)."""
     terminal = output is None and streams.stdout_is_terminal()
     color = fmt == "rich" and terminal and streams.color_wanted()
     options = RenderOptions(
@@ -82,19 +85,21 @@ def render(
     return renderer(fmt, "walkthrough")(bp, options)
 
 
-def resolve_format(fmt: str | None, output: str | None) -> str:
-    """``--format``, else rich on a terminal, else from the ``--output`` suffix, else text."""
-    if fmt is None:
-        if output is None:
-            fmt = "rich" if streams.stdout_is_terminal() else "text"
-        else:
-            fmt = format_for_suffix(output, "walkthrough") or "text"
-    return fmt
+def resolve_format(fmt: str | None, output: str | None, suffixes: Mapping[str, str], command: str) -> str:
+    """``--format``, else the ``--output`` suffix's format (text without a suffix), else rich on a
+    terminal, else text. An ``--output`` suffix not in ``suffixes`` is refused, with ``--format`` too."""
+    picked = output_format(output, suffixes, plain="text", command=command)
+    if fmt is not None:
+        return fmt
+    if picked is not None:
+        return picked
+    return "rich" if streams.stdout_is_terminal() else "text"
 
 
 def run(args: argparse.Namespace) -> int:
+    kind = "matrix" if args.view == "matrix" else "walkthrough"
+    fmt = resolve_format(args.format, args.output, suffixes_of(kind), "explain" + (" --view matrix" if kind == "matrix" else ""))
     problem = load_problem(args)
-    fmt = resolve_format(args.format, args.output)
     if args.view == "matrix":
         write_output(matrix_walkthrough(problem, fmt, args.digits), args.output)
         return 0

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..errors import SpecError, SympropError
 from ..optim import OPTIMIZERS
 from . import streams
-from .common import add_output_arguments, positive_number, whole_number, write_output
+from .common import add_output_arguments, output_format, positive_number, whole_number, write_output
 
 if TYPE_CHECKING:
     from ..train import TrainingDiverged
@@ -35,7 +35,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         choices=list(OPTIMIZERS),
         help="default: train.optimizer, else sgd (momentum beta 0.9; rmsprop rho 0.9; adam 0.9/0.999; eps 1e-8)",
     )
-    parser.add_argument("--json", action="store_true", help='JSON: {"steps", "loss_history", "final_loss", "params"}')
+    parser.add_argument("--json", action="store_true",
+                        help='JSON: {"steps", "loss_history", "final_loss", "params"}; --output FILE.json too')
     parser.add_argument("--plot", metavar="FILE.png", help="save the loss curve (needs matplotlib: symprop[plot])")
     parser.add_argument("--show-code", action="store_true", help="print the compiled numpy code and exit")
     add_output_arguments(parser, digits_option=False)
@@ -59,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
     from ..spec import GraphSpec, load_spec
     from ..train import TrainingDiverged, check_steps, train
 
+    if args.show_code:
+        output_format(args.output, {".py": "python", ".txt": "text"}, plain="text", command="train --show-code")
+    elif output_format(args.output, {".txt": "text", ".json": "json"}, plain="text", command="train",
+                       hint="the loss curve is --plot FILE") == "json":
+        args.json = True
     spec = load_spec(args.spec)
     if isinstance(spec, GraphSpec):
         raise SpecError("train needs a [network] spec; a [graph] has nothing to train")
