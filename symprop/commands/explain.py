@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Mapping
 
 from ..graph import to_number
@@ -70,8 +71,10 @@ def render(
     lr: str | None = None,
     exact: bool = False,
     exact_forms: bool = False,
+    title: str | None = None,
 ) -> str:
-    """The walkthrough of a recorded backward pass in one format (see :func:`resolve_format`)."""
+    """The walkthrough of a recorded backward pass in one format (see :func:`resolve_format`);
+    ``title`` names the command in a picture's title."""
     terminal = output is None and streams.stdout_is_terminal()
     color = fmt == "rich" and terminal and streams.color_wanted()
     options = RenderOptions(
@@ -81,8 +84,21 @@ def render(
         exact_forms=exact_forms,
         color=color,
         width=text_width(output),
+        title=title,
     )
     return renderer(fmt, "walkthrough")(bp, options)
+
+
+def command_title(command: str, args: argparse.Namespace) -> str:
+    """``symprop explain 'w*x'``, ``symprop explain --spec xor.toml``, ``symprop demo``: at most 70 characters."""
+    if getattr(args, "expr", None):
+        subject = args.expr
+    elif getattr(args, "spec", None):
+        subject = f"--spec {Path(args.spec).name}"
+    else:
+        subject = ""
+    title = f"symprop {command} {subject}".strip()
+    return title if len(title) <= 70 else title[:69] + "…"
 
 
 def resolve_format(fmt: str | None, output: str | None, suffixes: Mapping[str, str], command: str) -> str:
@@ -105,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     check_walkthrough_size(problem)
     text = render(problem.backward(), fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr,
-                  exact=getattr(problem, "exact", False) or args.exact, exact_forms=args.exact_forms)
+                  exact=getattr(problem, "exact", False) or args.exact, exact_forms=args.exact_forms,
+                  title=command_title("explain", args))
     write_output(network_walkthrough(problem, fmt, text, args.digits), args.output)
     return 0

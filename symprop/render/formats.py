@@ -53,6 +53,7 @@ class RenderOptions:
         rankdir: a graph's direction: ``auto`` (whichever fits a 16:9 slide), ``TB`` or ``LR``.
         view: a graph's boxes: ``scalar`` (one per node) or ``layers`` (one per layer of a network).
         captions: a caption per layer, for ``view="layers"``.
+        title: the title of a picture (the SVG walkthrough's window), e.g. the command that made it.
     """
 
     digits: int = 6
@@ -64,6 +65,7 @@ class RenderOptions:
     rankdir: str = "auto"
     view: str = "scalar"
     captions: Mapping[str, str] | None = None
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,8 @@ for _format in (
         "report": lambda report, o: check_render.check_html(report),
     }),
     Format("svg", (".svg",), {
-        "walkthrough": _walk(svg.render_svg),
+        "walkthrough": lambda bp, o: svg.render_svg(bp, digits=o.digits, expanded=o.expanded, lr=o.lr,
+                                                    exact_forms=o.exact_forms, title=o.title or "symprop explain"),
         "graph": lambda bp, o: dot.to_svg(_dot(bp, o)),
     }),
     Format("dot", (".dot", ".gv"), {"graph": _dot}),
