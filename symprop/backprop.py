@@ -95,6 +95,11 @@ class Step:
     rule: Rule | None = None
     operand: str | None = None
 
+    def __repr__(self) -> str:
+        rule = f", {self.rule.name}" if self.rule is not None else ""
+        return (f"Step(dL/d{self.input} += dL/d{self.node} * d{self.node}/d{self.input} = "
+                f"{sympy.sstr(self.upstream.value)} * {sympy.sstr(self.local.value)}{rule})")
+
 
 @dataclass
 class Adjoint:
@@ -118,6 +123,10 @@ class Adjoint:
     @property
     def name(self) -> str:
         return self.symbol.name
+
+    def __repr__(self) -> str:
+        return (f"Adjoint(dL/d{self.symbol} = {sympy.sstr(self.value)}, compact {sympy.sstr(self.compact)}, "
+                f"{len(self.steps)} step{'s' if len(self.steps) != 1 else ''})")
 
     def _repr_latex_(self) -> str | None:
         """Jupyter: ``dL/dw = compact = value`` as math."""

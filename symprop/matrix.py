@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import sympy
 
+from . import display
 from .graph import to_number
 from .nn import Network, get_loss
 from .nn.activations import A, Z
@@ -107,6 +108,18 @@ class MatrixView:
     output: str = "a"
     grads: dict[str, sympy.Matrix] = field(default_factory=dict)
     input: sympy.Matrix | None = None
+
+    def __repr__(self) -> str:
+        columns = f"samples {self.samples}" if len(self.samples) > 1 else f"sample {self.samples[0]}"
+        return (f"MatrixView({self.network.mlp.summary}, {columns}, {len(self.layers)} layers, "
+                f"loss {float(self.loss):.6g})")
+
+    def __str__(self) -> str:
+        return display.show(self, "text") or repr(self)
+
+    def _repr_markdown_(self) -> str | None:
+        """Jupyter: every matrix of the view, forward then right to left, as LaTeX matrices."""
+        return display.show(self, "markdown")
 
     def gradients(self) -> dict[str, np.ndarray]:
         """``dL/dparam`` as float64 arrays shaped like the parameters."""

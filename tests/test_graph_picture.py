@@ -204,3 +204,22 @@ def test_a_picture_is_not_written_to_a_terminal(monkeypatch, capsys):
     assert main(["graph", "w*x", "--at", "w=1,x=2", "--format", "png"]) == 2
     assert capsys.readouterr().err == (
         "symprop: error: --format png writes a picture's bytes: give --output FILE.png, or redirect stdout\n")
+
+
+def test_a_graph_past_the_walkthrough_bound_is_refused_and_a_crowded_one_noted(tmp_path, capsys):
+    wide = tmp_path / "wide.json"
+    wide.write_text(json.dumps({"network": {"layers": [30, 30, 10]},
+                                "data": {"x": [[0.1] * 30] * 8, "y": [[0.5] * 10] * 8}}))
+    assert main(["graph", "--spec", str(wide), "--view", "layers"]) == 2
+    assert capsys.readouterr().err == (
+        "symprop: error: the graph would have about 12,728 derivative edges (limit 10,000); "
+        "use --sample K to draw one sample\n")
+    crowded = tmp_path / "crowded.json"
+    crowded.write_text(json.dumps({"network": {"layers": [4, 12, 12, 2]},
+                                   "data": {"x": [[0.1, 0.2, 0.3, 0.4]], "y": [[0.5, 0.5]]}}))
+    assert main(["graph", "--spec", str(crowded), "--output", str(tmp_path / "g.dot")]) == 0
+    assert capsys.readouterr().err == (
+        "symprop: note: 301 boxes are hard to read in one picture; --view layers draws one box per layer\n")
+    assert main(["graph", "--spec", str(crowded), "--view", "layers", "--output", str(tmp_path / "g.dot")]) == 0
+    assert capsys.readouterr().err == ""
+    assert (tmp_path / "g.dot").read_text().count("[label=\"{") == 15  # x, y, L, and W, b, z, a of each layer

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..backprop import BackwardPass
 from ..errors import SympropError
@@ -30,6 +30,8 @@ from .dot_layers import layer_drawing
 from .numbers import DEFAULT_DIGITS
 
 __all__ = [
+    "draw",
+    "Picture",
     "render_dot",
     "to_svg",
     "to_image",
@@ -263,3 +265,58 @@ def to_svg(dot_source: str, *, timeout: float = 60) -> str:
         SympropError: Graphviz is not installed, or ``dot`` failed.
     """
     return to_image(dot_source, "svg", timeout=timeout).decode("utf-8")
+
+
+class Picture:
+    """A graph's picture, for a notebook or a file: what :func:`draw` gives (as micrograd's ``draw_dot``).
+
+    Attributes:
+        dot: the DOT text.
+    """
+
+    SUFFIXES = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
+
+    def __init__(self, dot: str):
+        self.dot = dot
+
+    def svg(self) -> str:
+        """The picture as SVG (needs Graphviz's ``dot``)."""
+        return to_svg(self.dot)
+
+    def save(self, path: str) -> None:
+        """Write the picture to ``path``: DOT (``.dot``, ``.gv``), ``.svg``, ``.png`` or ``.pdf`` (these need Graphviz)."""
+        from pathlib import Path
+
+        fmt = self.SUFFIXES.get(Path(path).suffix.lower())
+        if fmt is None:
+            raise SympropError(f"cannot save a picture as {path!r}; give one of {', '.join(self.SUFFIXES)}")
+        Path(path).write_bytes(self.dot.encode("utf-8") if fmt == "dot" else to_image(self.dot, fmt))
+
+    def _repr_svg_(self) -> str | None:
+        return self.svg() if shutil.which("dot") else None
+
+    def _repr_html_(self) -> str:
+        if shutil.which("dot"):
+            svg = self.svg()
+            return svg[svg.index("<svg"):]
+        import html
+
+        return ("<p>(install Graphviz's <code>dot</code> to see the picture; its DOT text:)</p>"
+                f"<pre>{html.escape(self.dot)}</pre>")
+
+    def __repr__(self) -> str:
+        boxes = sum(1 for line in self.dot.splitlines() if line.startswith(("  n", "  g")) and "[label=" in line)
+        return f"<Picture of {boxes} boxes: .dot, .svg(), .save(path)>"
+
+
+def draw(source: BackwardPass | Graph, **options: Any) -> Picture:
+    """The picture of a backward pass (values, gradients, local derivatives) or a graph (formulas):
+    shown in a notebook, saved with ``.save("g.svg")``. The options (``rankdir``, ``view``, ...) are
+    :func:`render_dot`'s.
+
+    >>> import symprop
+    >>> g = symprop.Graph.from_formulas(["c = w*x", "J = c**2"])
+    >>> draw(symprop.backward(g, {"w": 1, "x": 2}))
+    <Picture of 4 boxes: .dot, .svg(), .save(path)>
+    """
+    return Picture(render_dot(source, **options))

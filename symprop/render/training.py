@@ -121,12 +121,30 @@ def result_text(result: Any) -> str:
     return "\n".join([f"trained: {how}", *summary_lines(result), f"parameters: {shapes}"]) + "\n"
 
 
+#: A curve of more steps than this is drawn through each stretch's lowest and highest loss (the
+#: envelope a screen shows anyway), so that an SVG or PDF of a million steps stays small.
+MAX_POINTS = 4000
+
+
+def _envelope(steps: Any, values: Any) -> tuple[Any, Any]:
+    import numpy as np
+
+    if len(values) <= MAX_POINTS:
+        return steps, values
+    keep = {0, len(values) - 1}
+    for chunk in np.array_split(np.arange(len(values)), MAX_POINTS // 2):
+        keep.update((int(chunk[np.argmin(values[chunk])]), int(chunk[np.argmax(values[chunk])])))
+    index = np.array(sorted(keep))
+    return steps[index], values[index]
+
+
 def plot_bytes(losses: list[float], fmt: str = "png", *, title: str = "", scale: str = "log",
-               ylabel: str = "loss", accuracy: str | None = None) -> bytes:
+               ylabel: str = "loss", accuracy: str | None = None, svg_text: bool = False) -> bytes:
     """The loss curve as a picture (``fmt`` any format matplotlib writes): step on x, the loss on y.
 
     ``scale="log"`` puts the loss on a log axis where it is positive; a run whose
     losses pass :data:`PLOT_RANGE` (a diverged one) is drawn as ``log10(loss)``.
+    ``svg_text`` keeps an SVG's labels as text (small, for a notebook) instead of outlines.
     """
     import matplotlib
 
@@ -137,7 +155,7 @@ def plot_bytes(losses: list[float], fmt: str = "png", *, title: str = "", scale:
     values = np.asarray(losses, dtype=np.float64)
     steps = np.arange(len(values))
     finite = np.isfinite(values)
-    steps, values = steps[finite], values[finite]
+    steps, values = _envelope(steps[finite], values[finite])
     positive = len(values) > 0 and bool(np.all(values > 0))
     label = ylabel
     if positive and (values.max() > PLOT_RANGE or values.min() < 1 / PLOT_RANGE):
@@ -145,32 +163,38 @@ def plot_bytes(losses: list[float], fmt: str = "png", *, title: str = "", scale:
     elif len(values):
         values = np.clip(values, -PLOT_RANGE, PLOT_RANGE)
     log = scale == "log" and positive
-    fig, ax = plt.subplots(figsize=(7.2, 4.05))  # 16:9
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            ax.plot(steps, values, color="#1f5fa8", linewidth=1.5)
-            if len(values):
-                ax.plot([steps[0], steps[-1]], [values[0], values[-1]], "o", color="#1f5fa8", markersize=4)
-                for k, where in ((0, "left"), (-1, "right")):
-                    ax.annotate(f"{values[k]:.3g}", (steps[k], values[k]), textcoords="offset points",
-                                xytext=(0, 6), ha=where, fontsize=9)
-            if log:
-                ax.set_yscale("log")
-            ax.margins(x=0.04, y=0.12)
-            ax.grid(True, which="major", alpha=0.4)
-            ax.set_xlabel("step")
-            ax.set_ylabel(label + (" (log scale)" if log else ""))
-            if title:
-                ax.set_title(title, fontsize=10)
-            if accuracy:
-                ax.text(0.99, 0.97, accuracy, transform=ax.transAxes, ha="right", va="top", fontsize=9)
+    with matplotlib.rc_context({"svg.fonttype": "none" if svg_text else "path"}), \
+            warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        fig, ax = plt.subplots(figsize=(7.2, 4.05))  # 16:9
+        try:
+            _draw(ax, steps, values, label=label, log=log, title=title, accuracy=accuracy)
             fig.tight_layout()
             image = io.BytesIO()
             fig.savefig(image, format=fmt)
-    finally:
-        plt.close(fig)
+        finally:
+            plt.close(fig)
     return image.getvalue()
+
+
+def _draw(ax: Any, steps: Any, values: Any, *, label: str, log: bool, title: str, accuracy: str | None) -> None:
+    """The curve, its first and last points marked with their values, the axes labelled."""
+    ax.plot(steps, values, color="#1f5fa8", linewidth=1.5)
+    if len(values):
+        ax.plot([steps[0], steps[-1]], [values[0], values[-1]], "o", color="#1f5fa8", markersize=4)
+        for k, where in ((0, "left"), (-1, "right")):
+            ax.annotate(f"{values[k]:.3g}", (steps[k], values[k]), textcoords="offset points",
+                        xytext=(0, 6), ha=where, fontsize=9)
+    if log:
+        ax.set_yscale("log")
+    ax.margins(x=0.04, y=0.12)
+    ax.grid(True, which="major", alpha=0.4)
+    ax.set_xlabel("step")
+    ax.set_ylabel(label + (" (log scale)" if log else ""))
+    if title:
+        ax.set_title(title, fontsize=10)
+    if accuracy:
+        ax.text(0.99, 0.97, accuracy, transform=ax.transAxes, ha="right", va="top", fontsize=9)
 
 
 def result_html(result: Any) -> str:
@@ -184,7 +208,8 @@ def result_html(result: Any) -> str:
     picture = ""
     if importlib.util.find_spec("matplotlib") is not None and len(losses) > 1:
         accuracy = f"accuracy {result.accuracy.percent}" if result.accuracy is not None else None
-        svg = plot_bytes(losses, "svg", title=head.removeprefix("trained: "), accuracy=accuracy).decode("utf-8")
+        svg = plot_bytes(losses, "svg", title=head.removeprefix("trained: "), accuracy=accuracy,
+                         svg_text=True).decode("utf-8")
         picture = svg[svg.index("<svg"):]
     text = "\n".join(html.escape(line) for line in body)
     return f"<div><p><b>{html.escape(head)}</b></p><pre>{text}</pre>{picture}</div>"
