@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from .backprop import Adjoint, BackwardPass, FanIn, Step, Term, backward
 from .errors import (
+    CheckError,
     EvaluationError,
     FormulaError,
     GraphError,
@@ -89,4 +90,5 @@ __all__ = [
     "EvaluationError",
     "SpecError",
     "LimitError",
+    "CheckError",
 ]

@@ -30,8 +30,19 @@ from sympy import Symbol
 from . import display
 from .errors import LimitError
 from .graph import Graph, check_exact_value, check_size, check_value
+from .limits import EXACT_TIME_BUDGET, MAX_EXACT_STEPS
 
-__all__ = ["Term", "Step", "Adjoint", "FanIn", "BackwardPass", "backward", "needed_symbols", "MAX_COMPACT_OPS"]
+__all__ = [
+    "Term",
+    "Step",
+    "Adjoint",
+    "FanIn",
+    "BackwardPass",
+    "backward",
+    "backward_steps",
+    "needed_symbols",
+    "MAX_COMPACT_OPS",
+]
 
 #: A compact (node-symbol) form larger than this is shown through the
 #: adjoint symbols ``dL/dn`` instead, so that the pass stays linear.
@@ -295,6 +306,12 @@ def needed_symbols(graph: Graph) -> set[Symbol]:
     return needed
 
 
+def backward_steps(graph: Graph) -> int:
+    """How many chain-rule steps the backward pass of ``graph`` takes: one per (node, input) pair it walks."""
+    needed = needed_symbols(graph)
+    return sum(sum(s in needed for s in node.inputs) for node in graph.nodes if node.symbol in needed)
+
+
 def backward(graph: Graph, at: Mapping[str | Symbol, object], *, exact: bool = False) -> BackwardPass:
     """Evaluate ``graph`` at ``at`` and run its exact backward pass.
 
@@ -306,5 +323,12 @@ def backward(graph: Graph, at: Mapping[str | Symbol, object], *, exact: bool = F
     Raises:
         PointError: the point is missing a leaf, names something else, or is not numeric.
         EvaluationError: a node or local derivative is undefined at the point.
+        LimitError: the pass would take more than ``symprop.limits.MAX_EXACT_STEPS`` steps.
     """
+    steps = backward_steps(graph)
+    if steps > MAX_EXACT_STEPS:
+        raise LimitError(
+            f"the exact backward pass would take {steps:,} chain-rule steps (limit {MAX_EXACT_STEPS:,}, "
+            f"about {EXACT_TIME_BUDGET:g} s); differentiate for fewer parameters (--wrt) or use fewer nodes"
+        )
     return BackwardPass(graph, graph.evaluate(at, exact=exact))

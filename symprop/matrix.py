@@ -29,6 +29,7 @@ import sympy
 from .graph import to_number
 from .nn import Network, get_activation, get_loss
 from .nn.activations import A, Z, exact_slope
+from .nn.size import check_matrix_work
 
 __all__ = ["LayerView", "MatrixView", "matrix_view"]
 
@@ -120,6 +121,8 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
     (2, Matrix([[2]]), Matrix([[6]]))
     """
     mlp, exact = network.mlp, network.exact
+    check_matrix_work(mlp, network.samples if sample is None else 1)
+    network.check_outputs(sample)  # binary cross-entropy: outputs in [0, 1]
     if sample is None:
         samples = list(range(network.samples))
         scale = sympy.Rational(1, len(samples)) if mlp.reduction == "mean" else sympy.S.One

@@ -25,6 +25,10 @@ import numpy as np
 from .compiler import Compiled
 from .compiler import compile as compile_network
 from .errors import SpecError, SympropError
+from .limits import MAX_TRAINING_STEPS
+from .nn import get_activation, get_loss
+from .nn.reference import check_outputs, check_targets
+from .nn.size import check_training_size
 from .optim import Optimizer, Params, make_optimizer
 
 __all__ = ["TrainResult", "TrainingDiverged", "train"]
@@ -69,6 +73,8 @@ class TrainingDiverged(SympropError):
 def _as_batch(values: Any, width: int, what: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
+    except OverflowError:
+        raise SpecError(f"data.{what}: a number is too large for float64") from None
     except (TypeError, ValueError):
         raise SpecError(f"data.{what}: expected rows of numbers") from None
     if array.ndim == 1 and width == 1:
@@ -107,12 +113,17 @@ def train(
     Raises:
         TrainingDiverged: the loss or a gradient became NaN/inf; the message
             names the step, and ``.result`` keeps the last finite parameters.
-        SpecError: bad shapes, names or settings.
+        SpecError: bad shapes, names or settings; targets outside the loss's domain.
+        EvaluationError: an output leaves the loss's domain (binary cross-entropy
+            after an output that is not a probability: outside [0, 1]), naming the step.
+        LimitError: the arrays would pass ``symprop.limits.MAX_TRAINING_BYTES``.
     """
     compiled: Compiled = model if isinstance(model, Compiled) else compile_network(model)
     mlp = compiled.mlp
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise SpecError(f"train.steps: expected a whole number >= 0, got {steps!r}")
+    if steps > MAX_TRAINING_STEPS:
+        raise SpecError(f"train.steps: {steps:.3g} steps is more than the limit of {MAX_TRAINING_STEPS:,}")
     opt = optimizer if isinstance(optimizer, Optimizer) else make_optimizer(optimizer, lr, **hyper)
     missing = [name for name in mlp.param_shapes() if name not in params]
     if missing:
@@ -122,11 +133,18 @@ def train(
     y = _as_batch(y, mlp.layers[-1], "y")
     if x.shape[0] != y.shape[0]:
         raise SpecError(f"data: x has {x.shape[0]} rows but y has {y.shape[0]}")
+    check_training_size(mlp, x.shape[0])
+    check_targets(mlp, y)
+    # A loss with a domain (binary cross-entropy: outputs in [0, 1]) after an output layer that does not
+    # keep to it by construction (it has no stable logs, as sigmoid has): check the outputs at every step.
+    watch = get_loss(mlp.loss).domain is not None and get_activation(mlp.activations[-1]).numpy_logs is None
     f = compiled.loss_and_grads
     history: list[float] = []
     previous: Params | None = None  # the parameters the last step started from
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked below, by value
         for step in range(steps):
+            if watch:
+                check_outputs(mlp, current, x, step=step)
             loss, grads = f(current, x, y)
             loss = float(loss)
             if not math.isfinite(loss):  # a NaN/inf gradient shows up here one step later
@@ -135,6 +153,8 @@ def train(
             if callback is not None:
                 callback(step, loss)
             previous, current = current, opt.step(current, grads)
+        if watch:
+            check_outputs(mlp, current, x, step=steps)
         final = float(f(current, x, y)[0])
     if not math.isfinite(final):
         _diverged(steps, f"the loss is {final}", previous, history)

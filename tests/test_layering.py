@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symprop"
 
 #: Lowest first. A module's layer is the first prefix that matches its dotted name.
 LAYERS = [
-    ("errors", "registry", "display", "functions"),  # tables, display hooks, SymPy functions
+    ("errors", "limits", "registry", "display", "functions"),  # exceptions, bounds, tables, display hooks, SymPy functions
     ("expr",),  # safe parsing: text to SymPy
     ("graph",),  # named nodes, evaluation
     ("backprop",),  # the exact backward pass

@@ -9,14 +9,14 @@ gradient function is called with, and the exact derivation of one entry.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import sympy
 from sympy import Symbol
 
 from ..backprop import BackwardPass, FanIn, Step, backward
-from ..errors import EvaluationError
+from ..errors import EvaluationError, GraphError
 from ..functions import KINKED
 from ..graph import Graph
 from ..nn import Network, get_activation, loss_numpy, scalar_label, scalar_name
@@ -25,16 +25,35 @@ from .report import Derivation
 
 __all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps"]
 
+#: A derivation shows one sample's chain: the one contributing most among the first this many.
+MAX_SAMPLES_SHOWN = 8
+
+
+def _known(names: Sequence[str], params: Mapping[str, Any]) -> list[str]:
+    """``--wrt`` for a network: parameter names (``W2``, ``b2``), each known; in the network's order."""
+    unknown = [n for n in names if n not in params]
+    if unknown:
+        raise GraphError(
+            f"--wrt: {unknown[0]!r} is not a parameter of this network; expected some of: {', '.join(params)}"
+        )
+    return [n for n in params if n in names]
+
 
 class Subject:
     """What the checker needs of a formula graph or a network (see the two below).
 
     ``values``: parameter name -> float64 array (0-d for scalars) at the point;
-    ``exact``: the same shapes, the exact gradient as floats.
+    ``exact``: the same shapes, the exact gradient as floats; ``scale``: the
+    largest gradient entry, each sample's part counted in absolute value (the
+    size of the terms a float64 computation of the gradient adds up, so the
+    size of its rounding noise); ``unchecked``: parameters that exist but are
+    not checked (a user's dict may hold them).
     """
 
     values: dict[str, np.ndarray]
     exact: dict[str, np.ndarray]
+    scale: float = 0.0
+    unchecked: frozenset[str] = frozenset()
     output: str = "L"
 
     def label(self, name: str, index: tuple[int, ...]) -> str:
@@ -87,6 +106,7 @@ class GraphSubject(Subject):
         self.base = {s: float(self.bp.values[s]) for s in graph.leaves}
         self.values = {p.name: np.array(self.base[p]) for p in graph.params}
         self.exact = {name: np.array(float(a.value)) for name, a in self.bp.gradients.items()}
+        self.scale = max((abs(float(g)) for g in self.exact.values()), default=0.0)
         self.kinks = _kink_arguments(graph)
 
     def label(self, name, index):
@@ -132,13 +152,11 @@ class NetworkSubject(Subject):
     """A :class:`symprop.nn.Network`: its batch loss (or one sample's), parameters as arrays.
 
     Finite differences use the network's float64 numpy loss; the exact
-    gradient comes from its exact backward pass.
+    gradient comes from its exact backward pass, one sample at a time (the
+    passes are kept for the derivations). ``wrt`` checks some parameters only.
     """
 
-    #: A derivation shows one sample's chain: the one contributing most among the first this many.
-    MAX_SAMPLE_PASSES = 8
-
-    def __init__(self, network: Network, *, sample: int | None = None):
+    def __init__(self, network: Network, *, sample: int | None = None, wrt: Sequence[str] | None = None):
         self.network = network
         self.mlp = network.mlp
         if sample is not None:
@@ -147,10 +165,26 @@ class NetworkSubject(Subject):
         rows = slice(None) if sample is None else slice(sample, sample + 1)
         self.x, self.y = network.x[rows], network.y[rows]
         self.batch = int(self.x.shape[0])
-        self.values = {name: np.array(v, dtype=np.float64) for name, v in network.params.items()}
-        self.exact = network.exact_gradients(sample)
+        names = list(network.params) if wrt is None else _known(wrt, network.params)
+        self.unchecked = frozenset(network.params) - set(names)
+        self.all_values = {name: np.array(v, dtype=np.float64) for name, v in network.params.items()}
+        self.values = {name: self.all_values[name] for name in names}
         self.kinked = [get_activation(name).kink for name in self.mlp.activations]
         self._passes: dict[int | None, BackwardPass] = {}
+        self.exact, magnitude = self._exact_gradients()
+        self.exact = {name: self.exact[name] for name in names}
+        self.scale = max((float(np.max(magnitude[name], initial=0.0)) for name in names), default=0.0)
+
+    def _exact_gradients(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The exact gradient, and the same reduction of the per-sample gradients' magnitudes."""
+        network = self.network
+        if self.sample is not None or network.samples == 1:
+            exact = network.gradient_arrays(self._sample_pass(self.sample))
+            return exact, {name: np.abs(g) for name, g in exact.items()}
+        network.check_exact_size(None)
+        parts = [network.gradient_arrays(self._sample_pass(k)) for k in range(network.samples)]
+        magnitude = network.reduce({name: np.abs(g) for name, g in part.items()} for part in parts)
+        return network.reduce(parts), magnitude
 
     def label(self, name, index):
         return scalar_label(name, index)
@@ -160,18 +194,18 @@ class NetworkSubject(Subject):
 
     def loss(self, values):
         with np.errstate(all="ignore"):
-            return float(loss_numpy(self.mlp, values, self.x, self.y))
+            return float(loss_numpy(self.mlp, {**self.all_values, **values}, self.x, self.y))
 
     def kink_values(self, values):
         """The pre-activations ``z`` of the layers whose activation has a kink, for every sample, flattened."""
         if not any(self.kinked):
             return np.zeros(0)
         with np.errstate(all="ignore"):
-            layers = layer_outputs(self.mlp, values, self.x)
+            layers = layer_outputs(self.mlp, {**self.all_values, **values}, self.x)
         return np.concatenate([z.ravel() for (z, _), kinked in zip(layers, self.kinked) if kinked])
 
     def user_arguments(self):
-        return {n: v.copy() for n, v in self.values.items()}, self.x.copy(), self.y.copy()
+        return {n: v.copy() for n, v in self.all_values.items()}, self.x.copy(), self.y.copy()
 
     def where_hint(self, name, right):
         """Backprop works right to left: if every layer after this one is right, dL/dz there is right."""
@@ -203,7 +237,7 @@ class NetworkSubject(Subject):
             bp = self._sample_pass(self.sample)
             source = None if m == 1 else f"sample {self.sample} of {m}"
             return Derivation(bp, derivation_steps(bp, bp.graph.symbol(scalar)), label, source)
-        shown = range(min(m, self.MAX_SAMPLE_PASSES))
+        shown = range(min(m, MAX_SAMPLES_SHOWN))
         parts = [float(self._sample_pass(k).gradients[scalar].value) for k in shown]
         k = max(shown, key=lambda i: abs(parts[i]))
         bp = self._sample_pass(k)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..backprop import BackwardPass, backward, needed_symbols
+from ..backprop import BackwardPass, backward, backward_steps
 from ..errors import LimitError, PointError, SpecError, SympropError
 from ..expr import parse_formula
 from ..graph import Graph
@@ -187,8 +187,12 @@ def parse_at(text: str | None) -> dict[str, str]:
     return values
 
 
-def load_problem(args: argparse.Namespace) -> Any:
-    """The graph (or network) and point named by ``EXPR``/``--spec`` and ``--at``/``--wrt``."""
+def load_problem(args: argparse.Namespace, *, network_wrt: bool = False) -> Any:
+    """The graph (or network) and point named by ``EXPR``/``--spec`` and ``--at``/``--wrt``.
+
+    For a network ``--wrt`` names parameters (``W2,b2``): refused unless the
+    command takes it itself (``network_wrt``, as ``check`` does).
+    """
     wrt = parse_names(args.wrt, "--wrt")
     at = parse_at(args.at)
     if args.spec and args.expr:
@@ -203,8 +207,11 @@ def load_problem(args: argparse.Namespace) -> Any:
         if not isinstance(spec, GraphSpec):
             if at:
                 raise SpecError("--at is for formulas; a network's values come from [params] and [data]")
-            if wrt:
-                raise SpecError("--wrt is for formulas; a network is differentiated for all its parameters")
+            if wrt and not network_wrt:
+                raise SpecError(
+                    "--wrt is for formulas here; a network's walkthrough and gradients cover all its parameters "
+                    "('symprop check --wrt W2,b2' checks some of them)"
+                )
             return spec.problem(sample=getattr(args, "sample", None), exact=args.exact)
     if getattr(args, "sample", None) is not None:
         raise SympropError("--sample is for a [network] spec (its [data] has samples)")
@@ -222,25 +229,16 @@ MAX_WALKTHROUGH_STEPS = 10_000
 
 
 def walkthrough_steps(problem: Any) -> int:
-    """How many chain-rule steps the walkthrough of ``problem`` will print (about, for a network)."""
+    """How many chain-rule steps the walkthrough of ``problem`` will print."""
     graph = getattr(problem, "graph", None)
     if isinstance(graph, Graph):  # one step per (node, input) pair the backward pass walks
-        needed = needed_symbols(graph)
-        return sum(sum(s in needed for s in node.inputs) for node in graph.nodes if node.symbol in needed)
+        return backward_steps(graph)
     network = getattr(problem, "network", None)
-    mlp = getattr(network, "mlp", None)
-    layers = list(getattr(mlp, "layers", None) or [])
-    if len(layers) < 2:
+    if getattr(network, "mlp", None) is None:
         return 0
-    # per sample: z = W a_prev + b (weights, earlier activations, bias), a = sigma(z), the loss
-    per_sample = sum(n * (2 * prev + 1) for prev, n in zip(layers, layers[1:])) - layers[1] * layers[0]
-    per_sample += sum(layers[1:]) + layers[-1]
-    if list(getattr(mlp, "activations", None) or [""])[-1] == "softmax":  # each output uses every z
-        per_sample += layers[-1] * (layers[-1] - 1)
-    if getattr(problem, "sample", None) is not None:
-        return per_sample
-    samples = getattr(network, "samples", 1)
-    return samples * per_sample + (samples if samples > 1 else 0)
+    from ..nn.size import exact_steps
+
+    return exact_steps(network.mlp, network.samples, batch=getattr(problem, "sample", None) is None)
 
 
 def check_walkthrough_size(problem: Any, limit: int = MAX_WALKTHROUGH_STEPS) -> None:

@@ -21,6 +21,7 @@ from ..errors import SpecError
 from ..expr import make_symbol
 from .activations import get_activation
 from .losses import get_loss
+from .size import check_parameters
 
 __all__ = ["MLP", "REDUCTIONS", "BIAS_MODES", "INITS", "scalar_name", "scalar_label"]
 
@@ -52,6 +53,7 @@ class MLP:
     Raises:
         SpecError: an unknown name, a width below 1, softmax on a hidden layer,
             or cross_entropy without a softmax output.
+        LimitError: more parameters than ``symprop.limits.MAX_PARAMETERS``.
     """
 
     layers: list[int]
@@ -86,6 +88,7 @@ class MLP:
             raise SpecError(f"network.reduction: expected one of: {', '.join(REDUCTIONS)}, got {self.reduction!r}")
         if self.bias not in BIAS_MODES:
             raise SpecError(f"network.bias: expected one of: {', '.join(BIAS_MODES)}, got {self.bias!r}")
+        check_parameters(self.layers, self.bias)  # before anything is allocated
 
     @property
     def depth(self) -> int:
@@ -141,6 +144,8 @@ class MLP:
         for name, value in params.items():
             try:
                 array = np.asarray(value, dtype=np.float64)
+            except OverflowError:
+                raise SpecError(f"params.{name}: a number is too large for float64") from None
             except (TypeError, ValueError):
                 raise SpecError(f"params.{name}: expected numbers shaped {shapes[name]}") from None
             if array.shape != shapes[name]:

@@ -10,6 +10,7 @@ what the numpy reference computes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 import sympy
@@ -21,7 +22,8 @@ from ..graph import Graph
 from .activations import exact_slope, get_activation
 from .losses import get_loss
 from .mlp import MLP, scalar_label, scalar_name
-from .reference import forward_numpy, loss_numpy
+from .reference import check_outputs, check_targets, forward_numpy, loss_numpy
+from .size import check_exact_work
 
 __all__ = ["network_graph", "Network", "NetworkProblem", "Batch"]
 
@@ -111,6 +113,8 @@ def _validate_data(mlp: MLP, x: object, y: object) -> tuple[np.ndarray, np.ndarr
     for key, value, width in (("x", x, mlp.layers[0]), ("y", y, mlp.layers[-1])):
         try:
             array = np.asarray(value, dtype=np.float64)
+        except OverflowError:
+            raise SpecError(f"data.{key}: a number is too large for float64") from None
         except (TypeError, ValueError):
             raise SpecError(f"data.{key}: expected rows of {width} numbers, one row per sample") from None
         if array.ndim == 1 and array.size == width:
@@ -128,6 +132,7 @@ def _validate_data(mlp: MLP, x: object, y: object) -> tuple[np.ndarray, np.ndarr
         checked.append(array)
     if checked[0].shape[0] != checked[1].shape[0]:
         raise SpecError(f"data: x has {checked[0].shape[0]} rows but y has {checked[1].shape[0]}; one row per sample")
+    check_targets(mlp, checked[1])
     return checked[0], checked[1]
 
 
@@ -146,8 +151,8 @@ class Network:
             backward pass gives exact values (slow for deep nets).
 
     Raises:
-        SpecError: a parameter or data array of the wrong shape, NaN, and so on,
-            naming it (``params.W2: ...``, ``data.y: ...``).
+        SpecError: a parameter or data array of the wrong shape, NaN, a target
+            outside the loss's domain, and so on, naming it (``params.W2: ...``, ``data.y: ...``).
 
     >>> net = Network(MLP([2, 2, 2], bias="layer"), {"W1": [[0.15, 0.2], [0.25, 0.3]], "b1": 0.35,
     ...               "W2": [[0.4, 0.45], [0.5, 0.55]], "b2": 0.6}, [[0.05, 0.1]], [[0.01, 0.99]])
@@ -192,10 +197,30 @@ class Network:
 
     # -- the exact backward pass ---------------------------------------------
 
+    def check_exact_size(self, sample: int | None = None) -> None:
+        """Refuse, before it starts, an exact backward pass past ``symprop.limits.MAX_EXACT_STEPS`` steps.
+
+        ``sample=None`` is the whole batch: every sample's pass, or the batch graph.
+
+        Raises:
+            LimitError: saying what to do instead.
+        """
+        check_exact_work(self.mlp, self.samples, batch=sample is None)
+
+    def check_outputs(self, sample: int | None = None) -> None:
+        """Refuse outputs outside the loss's domain (binary cross-entropy: [0, 1]), for one sample or all.
+
+        Raises:
+            EvaluationError: naming the sample and the output.
+        """
+        rows = list(range(self.samples)) if sample is None else [self.sample_index(sample)]
+        check_outputs(self.mlp, self.params, self.x[rows], rows=rows)
+
     def graph(self, sample: int | None = None) -> Graph:
         """The scalar graph: one sample's (when ``sample`` is given or ``m == 1``), else the whole batch's."""
         batch = sample is None and self.samples > 1
         if batch not in self._graphs:
+            self.check_exact_size(None if batch else 0)
             self._graphs[batch] = network_graph(self.mlp, self.samples if batch else None)
         return self._graphs[batch]
 
@@ -241,6 +266,7 @@ class Network:
         """
         if sample is not None:
             self.sample_index(sample)
+        self.check_outputs(sample)
         return backward(self.graph(sample), self.point(sample), exact=self.exact)
 
     def gradient_arrays(self, bp: BackwardPass) -> dict[str, np.ndarray]:
@@ -263,12 +289,17 @@ class Network:
         """
         if sample is not None or self.samples == 1:
             return self.gradient_arrays(self.backward(sample))
+        self.check_exact_size(None)
+        return self.reduce(self.gradient_arrays(self.backward(k)) for k in range(self.samples))
+
+    def reduce(self, per_sample: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """The batch's mean (or sum, by ``reduction``) of per-sample arrays shaped like the parameters."""
         total = {name: np.zeros(array.shape) for name, array in self.params.items()}
-        for k in range(self.samples):
-            for name, grad in self.gradient_arrays(self.backward(k)).items():
-                total[name] += grad
+        for arrays in per_sample:
+            for name, array in arrays.items():
+                total[name] += array
         if self.mlp.reduction == "mean":
-            total = {name: grad / self.samples for name, grad in total.items()}
+            total = {name: array / self.samples for name, array in total.items()}
         return total
 
     def __repr__(self) -> str:

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import EvaluationError, SpecError
 from .activations import exact_slope, get_activation
 from .losses import Output, get_loss
 from .mlp import MLP
 
-__all__ = ["forward_numpy", "per_sample_loss_numpy", "loss_numpy", "layer_outputs"]
+__all__ = [
+    "forward_numpy",
+    "per_sample_loss_numpy",
+    "loss_numpy",
+    "layer_outputs",
+    "check_targets",
+    "check_outputs",
+]
 
 
 def _as_batch(x: object) -> np.ndarray:
@@ -67,3 +75,46 @@ def loss_numpy(mlp: MLP, params: dict[str, object], x: object, y: object) -> flo
     """The batch loss in float64: the ``mlp.reduction`` (mean or sum) of the per-sample losses."""
     losses = per_sample_loss_numpy(mlp, params, x, y)
     return float(np.sum(losses) if mlp.reduction == "sum" else np.mean(losses))
+
+
+def check_targets(mlp: MLP, y: np.ndarray) -> None:
+    """Refuse targets outside the loss's domain (binary cross-entropy: [0, 1]), naming the entry.
+
+    Raises:
+        SpecError: ``data.y[2][0] = 1.5: binary_cross_entropy needs every target in [0, 1] ...``.
+    """
+    loss = get_loss(mlp.loss)
+    if loss.domain is None:
+        return
+    where = loss.domain.first_outside(y, loss.domain.targets)
+    if where is not None:
+        raise SpecError(f"data.y[{where[0]}][{where[1]}] = {y[where]:g}: {loss.name} needs {loss.domain.rule('target')}")
+
+
+def check_outputs(
+    mlp: MLP, params: dict[str, object], x: object, *, rows: list[int] | None = None, step: int | None = None
+) -> None:
+    """Refuse outputs ``yhat`` outside the loss's domain (binary cross-entropy: [0, 1]), naming sample and output.
+
+    Args:
+        rows: the sample numbers of ``x``'s rows, for the message (default 0, 1, ...).
+        step: the training step, for the message.
+
+    Raises:
+        EvaluationError: ``sample 0's output a2[0] = 1.5 (identity output) is outside [0, 1] ...``.
+    """
+    loss = get_loss(mlp.loss)
+    if loss.domain is None:
+        return
+    with np.errstate(all="ignore"):
+        yhat = forward_numpy(mlp, params, x)
+    where = loss.domain.first_outside(yhat, loss.domain.outputs)
+    if where is None:
+        return
+    sample = where[0] if rows is None else rows[where[0]]
+    when = "" if step is None else f" at step {step}"
+    raise EvaluationError(
+        f"{loss.name} needs {loss.domain.rule('output')}: sample {sample}'s output "
+        f"a{mlp.depth}[{where[1]}] = {yhat[where]:.6g}{when}, from {mlp.activations[-1]} on the last layer; "
+        "use sigmoid there"
+    )
