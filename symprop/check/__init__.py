@@ -93,7 +93,7 @@ def gradcheck(
         rtol: the largest relative error that passes.
         floor: the relative error's denominator is at least this; against the
             user's gradients, at least this times the gradient scale (the
-            largest gradient, each sample's part counted in absolute value).
+            largest gradient with every chain-rule path counted in absolute value).
         exact: read decimal inputs of a graph as exact rationals.
         sample: for a network, check one sample's loss instead of the batch's.
         wrt: check these parameters only (a network's ``["W2", "b2"]``, a graph's leaves).

@@ -30,15 +30,18 @@ exactly 0 is not failed for a numeric ``1e-12``.
 A user's float64 gradient carries no truncation error at all, so the same
 ``rtol`` is strict for it (a gradient scaled by ``1 + 2*rtol`` fails), and the
 floor is relative: ``floor * scale``, where ``scale`` is the largest gradient
-of the problem with every sample's part counted in absolute value (see
-:attr:`Subject.scale`). A fixed floor would be an absolute tolerance of
-``1e-9``, and a network whose sigmoids saturate has every gradient near
-``1e-13``: twice the right gradient would pass. Scaled, the tolerance follows
-the problem (a gradient multiplied by 2 fails at every scale), while the
-rounding noise of a correct float64 computation, about ``1e-16 * scale``,
-stays five orders of magnitude below it; the per-sample parts keep a trained
-network's batch gradient, near 0 after cancelling, from being held to the
-noise of the parts it cancels.
+of the problem with every chain-rule path (and every sample's part) counted in
+absolute value (:func:`~symprop.check.subjects.path_magnitudes`). A fixed
+floor would be an absolute tolerance of ``1e-9``, and a network whose sigmoids
+saturate has every gradient near ``1e-13``: twice the right gradient would
+pass. Scaled, the tolerance follows the problem (a gradient multiplied by 2
+fails at every scale), while the rounding noise of a correct float64
+computation, about ``1e-16 * scale``, stays five orders of magnitude below it.
+Counting the paths apart keeps a gradient that is a cancellation (a trained
+network's batch gradient, a shared bias fed by a softmax's deltas, ``a - y``
+of a saturated softmax) from being held to a noise below that of the terms it
+cancels; the exact values, evaluated in float arithmetic from float inputs,
+carry that noise too.
 
 Kinks
 -----

@@ -154,8 +154,8 @@ class GradcheckReport:
 
     Against finite differences ``floor`` is the relative error's least
     denominator; against the user's gradients it is relative to ``scale``
-    (the problem's largest gradient, each sample's part counted in absolute
-    value): the least denominator is ``floor * scale`` (``floor`` when ``scale`` is 0).
+    (the problem's largest gradient with every chain-rule path counted in
+    absolute value): the least denominator is ``floor * scale`` (``floor`` when ``scale`` is 0).
     """
 
     rows: list[Row]

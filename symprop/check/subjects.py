@@ -1,9 +1,10 @@
 """What is checked: a formula graph at a point, or a network with its data.
 
 Both give the checker the same things (see :class:`Subject`): parameter values
-as float64 arrays, the exact gradient in the same shapes, the loss at any
-parameters (for finite differences), where the kinks are, what a user's
-gradient function is called with, and the exact derivation of one entry.
+as float64 arrays, the exact gradient in the same shapes, its scale (the size
+of the terms it adds up), the loss at any parameters (for finite differences),
+where the kinks are, what a user's gradient function is called with, and the
+exact derivation of one entry.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..nn import Network, get_activation, loss_numpy, scalar_label, scalar_name
 from ..nn.reference import layer_outputs
 from .report import Derivation
 
-__all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps"]
+__all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps", "path_magnitudes"]
 
 #: A derivation shows one sample's chain: the one contributing most among the first this many.
 MAX_SAMPLES_SHOWN = 8
@@ -44,10 +45,10 @@ class Subject:
 
     ``values``: parameter name -> float64 array (0-d for scalars) at the point;
     ``exact``: the same shapes, the exact gradient as floats; ``scale``: the
-    largest gradient entry, each sample's part counted in absolute value (the
-    size of the terms a float64 computation of the gradient adds up, so the
-    size of its rounding noise); ``unchecked``: parameters that exist but are
-    not checked (a user's dict may hold them).
+    gradient scale, the largest :func:`path_magnitudes` of a parameter (the
+    size of the terms any float64 computation of a gradient adds up, so of its
+    rounding noise); ``unchecked``: parameters that exist but are not checked
+    (a user's dict may hold them).
     """
 
     values: dict[str, np.ndarray]
@@ -106,7 +107,8 @@ class GraphSubject(Subject):
         self.base = {s: float(self.bp.values[s]) for s in graph.leaves}
         self.values = {p.name: np.array(self.base[p]) for p in graph.params}
         self.exact = {name: np.array(float(a.value)) for name, a in self.bp.gradients.items()}
-        self.scale = max((abs(float(g)) for g in self.exact.values()), default=0.0)
+        magnitude = path_magnitudes(self.bp)
+        self.scale = max((magnitude.get(self.symbols[name], 0.0) for name in self.exact), default=0.0)
         self.kinks = _kink_arguments(graph)
 
     def label(self, name, index):
@@ -176,15 +178,23 @@ class NetworkSubject(Subject):
         self.scale = max((float(np.max(magnitude[name], initial=0.0)) for name in names), default=0.0)
 
     def _exact_gradients(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """The exact gradient, and the same reduction of the per-sample gradients' magnitudes."""
+        """The exact gradient, and the same reduction of each sample's path magnitudes."""
         network = self.network
         if self.sample is not None or network.samples == 1:
-            exact = network.gradient_arrays(self._sample_pass(self.sample))
-            return exact, {name: np.abs(g) for name, g in exact.items()}
+            bp = self._sample_pass(self.sample)
+            return network.gradient_arrays(bp), self._magnitudes(bp)
         network.check_exact_size(None)
-        parts = [network.gradient_arrays(self._sample_pass(k)) for k in range(network.samples)]
-        magnitude = network.reduce({name: np.abs(g) for name, g in part.items()} for part in parts)
-        return network.reduce(parts), magnitude
+        passes = [self._sample_pass(k) for k in range(network.samples)]
+        exact = network.reduce(network.gradient_arrays(bp) for bp in passes)
+        return exact, network.reduce(self._magnitudes(bp) for bp in passes)
+
+    def _magnitudes(self, bp: BackwardPass) -> dict[str, np.ndarray]:
+        """:func:`path_magnitudes` of one pass, as arrays shaped like the parameters."""
+        found = {symbol.name: value for symbol, value in path_magnitudes(bp).items()}
+        return {
+            name: np.array([found.get(scalar_name(name, i), 0.0) for i in np.ndindex(*array.shape)]).reshape(array.shape)
+            for name, array in self.network.params.items()
+        }
 
     def label(self, name, index):
         return scalar_label(name, index)
@@ -250,6 +260,25 @@ class NetworkSubject(Subject):
         return Derivation(
             bp, derivation_steps(bp, bp.graph.symbol(scalar)), label, f"sample {k} of {m}, its own loss", total
         )
+
+
+def path_magnitudes(bp: BackwardPass) -> dict[Symbol, float]:
+    """For each leaf and node ``v``: the sum over every chain-rule path from the loss to ``v`` of
+    ``|product of the local derivatives along it|``.
+
+    ``dL/dv`` is the same sum without the absolute values, so this is at least
+    ``|dL/dv|``, and larger by what cancels: a shared bias whose outputs' deltas
+    add up to 0, a softmax output ``a - y`` of two terms near 1. Any float64
+    computation of ``dL/dv`` adds up terms of this size, so its rounding noise
+    is about ``eps_machine`` times it; the exact values, evaluated in float
+    arithmetic from float inputs, too. (Steps are recorded right to left, so a
+    node's magnitude is complete before the steps into its inputs are taken.)
+    """
+    magnitude: dict[Symbol, float] = {bp.graph.output: 1.0}
+    for step in bp.steps:
+        local = abs(float(step.local.value))
+        magnitude[step.input] = magnitude.get(step.input, 0.0) + magnitude.get(step.node, 0.0) * local
+    return magnitude
 
 
 def derivation_steps(bp: BackwardPass, symbol: Symbol) -> list[Step | FanIn]:

@@ -13,7 +13,7 @@ line; ``sys.exit()`` and running past the time limit stop the check with a
 The time limit is enforced with ``SIGALRM`` where there is one (POSIX, in the
 main thread): the user's code is interrupted where it stands, and the
 interruption repeats every half second if the code catches it (on the
-command line, code that keeps catching it ends the process 10 s later). Elsewhere
+command line, code that keeps catching it ends the process 5 s later). Elsewhere
 (Windows, or a check started from another thread) the code runs in a daemon
 thread that is abandoned at the limit; the error says it may still be running.
 """
@@ -46,7 +46,12 @@ class LoadError(SympropError):
 
 
 class _Timeout(BaseException):
-    """Raised inside the user's code at the time limit (not an Exception: ``except Exception`` lets it by)."""
+    """Raised inside the user's code at the time limit (not an Exception: ``except Exception`` lets it by).
+
+    ``abandoned``: the code could not be interrupted (it runs on in a thread).
+    """
+
+    abandoned = False
 
 
 def one_line(error: BaseException) -> str:
@@ -94,9 +99,10 @@ def run_user_code(call: Callable[[], Any], *, timeout: float | None, what: str) 
         return _in_thread(call, timeout, what), None
     except KeyboardInterrupt:
         raise
-    except _Timeout:
+    except _Timeout as timeout_:
+        still = " (it may still be running: it cannot be interrupted here)" if timeout_.abandoned else ""
         raise CheckError(
-            f"{what} did not finish within {_seconds(timeout)} (the time limit, --timeout); nothing was checked"
+            f"{what} did not finish within {_seconds(timeout)} (the time limit, --timeout); nothing was checked{still}"
         ) from None
     except SystemExit as exit_:
         raise CheckError(f"the user's code called sys.exit({exit_.code!r}); nothing was checked") from None
@@ -152,10 +158,9 @@ def _in_thread(call: Callable[[], Any], timeout: float, what: str) -> Any:
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise CheckError(
-            f"{what} did not finish within {_seconds(timeout)} (the time limit, --timeout); nothing was checked "
-            "(it may still be running: it cannot be interrupted here)"
-        )
+        stop = _Timeout()
+        stop.abandoned = True
+        raise stop
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")

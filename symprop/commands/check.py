@@ -43,7 +43,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         type=positive_number,
         default=DEFAULT_FLOOR,
         help="least denominator of the relative error (default %(default)g); with --against, relative to the "
-        "gradient scale (the largest gradient, each sample's part counted in absolute value)",
+        "gradient scale (the largest gradient with every chain-rule path counted in absolute value)",
     )
     parser.add_argument(
         "--timeout",
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     problem = load_problem(args, network_wrt=True)
     wrt = None if isinstance(problem, Problem) else parse_names(args.wrt, "--wrt")  # a formula's is in its graph
     printed = io.StringIO()
-    user_code.EXIT_AFTER_IGNORED = 10.0  # a command must end: code that ignores the time limit ends the process
+    user_code.EXIT_AFTER_IGNORED = 5.0  # a command must end: code that ignores the time limit ends the process
     try:
         with contextlib.redirect_stdout(printed):  # the user's prints must not mix into the report (--json)
             report = gradcheck(
