@@ -337,9 +337,9 @@ def network_spec(tmp_path, layers, rows=1, **network) -> str:
          "the limit is 10,000,000 (80 MB): use narrower layers"),
         ([2, 2**63 - 1, 1], 1, "grad", "parameters (295,147,905,179 GB of float64)"),
         ([2, 13000, 1], 1, "grad",
-         "the exact backward pass of [2, 13000, 1] has 78,003 chain-rule steps for one sample (limit 30,000"),
+         "the exact backward pass of [2, 13000, 1] has 78,003 chain-rule steps for one sample (limit 20,000"),
         ([2, 3, 1], 10000, "grad",
-         "the exact backward pass of [2, 3, 1] on 10,000 samples has about 220,000 chain-rule steps (limit 30,000, "
+         "the exact backward pass of [2, 3, 1] on 10,000 samples has about 220,000 chain-rule steps (limit 20,000, "
          "about 30 s); use --sample K for one sample, or fewer samples; 'symprop train' (compiled numpy) has no such limit"),
         ([2, 3, 1], 10000, "check", "on 10,000 samples has about 220,000 chain-rule steps"),
         ([2, 3, 1], 10000, "explain --view matrix", "the matrix view of [2, 3, 1] on 10,000 samples has about"),
@@ -350,6 +350,18 @@ def test_C5_sizes_are_estimated_and_refused_before_the_work(capsys, tmp_path, la
     start = time.monotonic()
     fails(capsys, [*command.split(), "--spec", network_spec(tmp_path, layers, rows)], message)
     assert time.monotonic() - start < 20  # refused before the work, not after it
+
+
+@pytest.mark.parametrize("bias", ["neuron", "layer", "none"])
+@pytest.mark.parametrize("activations, loss, width", [("tanh", "mse", 2), (["relu", "softmax"], "cross_entropy", 2),
+                                                      (["relu", "softmax"], "cross_entropy", 4)])
+def test_C5_the_step_estimate_is_the_step_count(bias, activations, loss, width):
+    from symprop.nn.size import exact_steps
+
+    mlp = MLP([3, 4, width], activations, loss, bias=bias)
+    network = Network(mlp, None, [[0.1, 0.2, 0.3]] * 3, [[0.0] * (width - 1) + [1.0]] * 3)
+    assert exact_steps(mlp, 3, batch=False) == len(network.backward(0).steps)
+    assert exact_steps(mlp, 3, batch=True) == len(network.backward().steps)
 
 
 def test_C5_the_same_sizes_from_python_and_what_still_works(tmp_path):

@@ -46,14 +46,15 @@ def sample_steps(mlp: Any) -> int:
 
     Per neuron: ``z = W[j,:]·a_prev + b`` has a step into each weight, each
     earlier activation (none for the inputs) and the bias; ``a = f(z)`` one step;
-    the loss one per output (softmax: every output depends on every ``z``).
+    the loss one per output. Softmax shares a node ``S = Σ_j exp(z_j)``: each
+    output ``a_k = exp(z_k)/S`` has a second step (into ``S``), and ``S`` one per ``z``.
     """
     layers, activations = mlp.layers, mlp.activations
     bias = int(mlp.bias != "none")
     steps = sum(n * (2 * prev + bias) for prev, n in zip(layers, layers[1:])) - layers[1] * layers[0]
     steps += sum(layers[1:]) + layers[-1]
     if activations and activations[-1] == "softmax":
-        steps += layers[-1] * (layers[-1] - 1)
+        steps += 2 * layers[-1]
     return steps
 
 
