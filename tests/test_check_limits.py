@@ -343,6 +343,8 @@ def network_spec(tmp_path, layers, rows=1, **network) -> str:
          "about 30 s); use --sample K for one sample, or fewer samples; 'symprop train' (compiled numpy) has no such limit"),
         ([2, 3, 1], 10000, "check", "on 10,000 samples has about 220,000 chain-rule steps"),
         ([2, 3, 1], 10000, "explain --view matrix", "the matrix view of [2, 3, 1] on 10,000 samples has about"),
+        ([2, 3, 1], 10000, "explain --sample 0 --format text",
+         "--sample 0 narrates one sample, but the walkthrough ends with the batch's reduction over all 10,000 samples"),
         ([2, 5000, 1], 30000, "train", "training [2, 5000, 1] on 30,000 samples needs about 3.6 GB of float64 arrays"),
     ],
 )

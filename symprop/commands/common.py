@@ -126,8 +126,18 @@ def network_walkthrough(problem: Any, fmt: str, text: str, digits: int) -> str:
     """Add the batch (per-sample gradients and their mean/sum) to a network's walkthrough in ``fmt``."""
     if isinstance(problem, Problem):
         return text
+    from ..limits import MAX_EXACT_STEPS
+    from ..nn.size import exact_steps
     from ..render.network import batch_dict, batch_lines
 
+    network = problem.network
+    steps = exact_steps(network.mlp, network.samples, batch=True)
+    if problem.sample is not None and steps > MAX_EXACT_STEPS:
+        raise LimitError(
+            f"--sample {problem.sample} narrates one sample, but the walkthrough ends with the batch's reduction "
+            f"over all {network.samples:,} samples: about {steps:,} chain-rule steps (limit {MAX_EXACT_STEPS:,}); "
+            f"use fewer samples, or 'symprop grad --sample {problem.sample}' for that sample's gradients"
+        )
     batch = problem.batch()
     if batch is None:
         return text

@@ -328,7 +328,12 @@ class NetworkProblem:
         return self._passes[sample]
 
     def per_sample(self) -> list[BackwardPass]:
-        """Each sample's own backward pass, in order (the batch gradient is their mean or sum)."""
+        """Each sample's own backward pass, in order (the batch gradient is their mean or sum).
+
+        Raises:
+            LimitError: all of them together would pass ``symprop.limits.MAX_EXACT_STEPS`` steps.
+        """
+        self.network.check_exact_size(None)
         return [self.pass_for(k) for k in range(self.network.samples)]
 
     def batch(self) -> "Batch | None":
