@@ -21,8 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symprop
-from symprop.check import CheckError, LoadError, load_function
-from symprop.check import DEFAULT_FLOOR, DEFAULT_RTOL
+from symprop.check import DEFAULT_FLOOR, DEFAULT_RTOL, CheckError, load_function
 from symprop.cli import main
 from symprop.errors import EvaluationError, LimitError, SpecError
 from symprop.limits import MAX_EXACT_STEPS, MAX_PARAMETERS

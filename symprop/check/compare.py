@@ -61,9 +61,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..errors import CheckError
 from .report import DEFAULT_FLOOR, Finding, GradcheckReport, Row, relative_error
 from .subjects import Subject
-from ..errors import CheckError
 from .user_code import describe, run_user_code
 
 __all__ = ["check_numeric", "check_against", "DEFAULT_EPS", "DEFAULT_RTOL", "DEFAULT_FLOOR"]

@@ -64,7 +64,11 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         help="the point: a value for every leaf, e.g. w=-2,x=2,b=8,y=1 (integers and fractions "
         "like 1/2 are exact; decimals are floats unless --exact)",
     )
-    parser.add_argument("--wrt", metavar="A,B", help="the parameters to differentiate for (default: every leaf)")
+    parser.add_argument(
+        "--wrt",
+        metavar="A,B",
+        help="the parameters to differentiate for (default: every leaf); a network's, such as W2,b2, in 'check'",
+    )
     parser.add_argument("--exact", action="store_true", help="read decimals such as 0.05 as exact fractions (1/20)")
     parser.add_argument(
         "--sample",
