@@ -264,7 +264,7 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
         samples = list(range(network.samples))
         scale = sympy.Rational(1, len(samples)) if mlp.reduction == "mean" else sympy.S.One
     else:
-        network.check_sample(network.sample_index(sample))
+        network.require_own_sample(network.sample_index(sample))
         samples = [network.sample_index(sample)]
         scale = sympy.S.One
     mv = _Recorder(network, samples)

@@ -224,7 +224,7 @@ class NetworkSpec:
         """
         self.network.exact = self.network.exact or exact
         if sample is not None:
-            self.network.check_sample(self.network.sample_index(sample))
+            self.network.require_own_sample(self.network.sample_index(sample))
         return NetworkProblem(self.network, sample)
 
 

@@ -27,7 +27,7 @@ from .compiler import compile as compile_network
 from .errors import LimitError, SpecError, SympropError
 from .optim import Optimizer, Params, make_optimizer
 
-__all__ = ["TrainResult", "TrainingDiverged", "train", "check_steps", "MAX_STEPS"]
+__all__ = ["TrainResult", "TrainingDiverged", "train", "validate_steps", "MAX_STEPS"]
 
 
 @dataclass
@@ -85,7 +85,7 @@ def _as_batch(values: Any, width: int, what: str) -> np.ndarray:
 MAX_STEPS = 1_000_000
 
 
-def check_steps(steps: Any, key: str = "train.steps") -> None:
+def validate_steps(steps: Any, key: str = "train.steps") -> None:
     """Refuse a step count that is not a whole number from 0 to :data:`MAX_STEPS`."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise SpecError(f"{key}: expected a whole number >= 0, got {steps!r}")
@@ -131,7 +131,7 @@ def train(
     """
     compiled: Compiled = model if isinstance(model, Compiled) else compile_network(model)
     mlp = compiled.mlp
-    check_steps(steps)
+    validate_steps(steps)
     opt = optimizer if isinstance(optimizer, Optimizer) else make_optimizer(optimizer, lr, **hyper)
     missing = [name for name in mlp.param_shapes() if name not in params]
     if missing:

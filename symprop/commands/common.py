@@ -252,7 +252,7 @@ def walkthrough_steps(problem: Any) -> int:
     return samples * per_sample + (samples if samples > 1 else 0)
 
 
-def check_walkthrough_size(problem: Any, limit: int = MAX_WALKTHROUGH_STEPS) -> None:
+def limit_walkthrough_size(problem: Any, limit: int = MAX_WALKTHROUGH_STEPS) -> None:
     """Refuse a scalar walkthrough past ``limit`` steps, saying what to ask for instead."""
     steps = walkthrough_steps(problem)
     if steps > limit:

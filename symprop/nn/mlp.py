@@ -37,7 +37,7 @@ def _named(lookup: Callable[[str], Any], name: object, key: str) -> Any:
         raise SpecError(f"{key}: {error}") from None
 
 
-def _check_head(loss: str, reduction: str, last: str | None) -> None:
+def _validate_head(loss: str, reduction: str, last: str | None) -> None:
     """The loss, its reduction, and the output activation the loss needs."""
     entry = _named(get_loss, loss, "network.loss")
     if entry.requires is not None and last != entry.requires:
@@ -89,7 +89,7 @@ class MLP(Architecture):
             if activation.last_layer_only and k != depth - 1:
                 raise SpecError(f"network.activation: {name} is for the last layer only, not layer {k + 1}")
         self.activations = names
-        _check_head(self.loss, self.reduction, names[-1])
+        _validate_head(self.loss, self.reduction, names[-1])
         if self.bias not in BIAS_MODES:
             raise SpecError(f"network.bias: expected one of: {', '.join(BIAS_MODES)}, got {self.bias!r}")
         self.stack = build_stack(self.layer_list(), self.layers[0], defaults={"bias": self.bias, "slope": self.slope})
@@ -153,7 +153,7 @@ class Sequential(Architecture):
             raise SpecError(f"network.weight_decay: expected a number >= 0, got {decay!r}")
         self.stack = build_stack(self.layers, int(width), defaults={"bias": self.bias, "slope": self.slope})
         last = self.stack[-1]
-        _check_head(self.loss, self.reduction, getattr(last, "name", None) if last.kind == "activation" else None)
+        _validate_head(self.loss, self.reduction, getattr(last, "name", None) if last.kind == "activation" else None)
 
     @property
     def summary(self) -> str:

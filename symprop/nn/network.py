@@ -180,7 +180,7 @@ class Network:
         """Every named intermediate's value in float64 (``{"z1": (m, n1) array, "mu1": (n1,), ...}``)."""
         return forward_values(self.mlp, self.params, self.x, self.masks).values
 
-    def check_sample(self, sample: int | None) -> None:
+    def require_own_sample(self, sample: int | None) -> None:
         """Refuse a sample's own pass where the batch loss is not a sum of per-sample losses.
 
         Raises:
@@ -250,7 +250,7 @@ class Network:
         """
         if sample is not None:
             self.sample_index(sample)
-            self.check_sample(sample)
+            self.require_own_sample(sample)
         return backward(self.graph(sample), self.point(sample), exact=self.exact)
 
     def gradient_arrays(self, bp: BackwardPass) -> dict[str, np.ndarray]:
@@ -298,7 +298,7 @@ class Network:
         """
         m, run = self.samples, passes or self.backward
         if sample is not None and m > 1:
-            self.check_sample(self.sample_index(sample))
+            self.require_own_sample(self.sample_index(sample))
             passes, m = [(run(sample), 0, "", 1.0)], 1
         elif m > 1 and self.mlp.separable:  # each sample's own pass; L scales each sample's loss
             scale = 1.0 / m if self.mlp.reduction == "mean" else 1.0
