@@ -12,5 +12,5 @@ graph = symprop.Graph.from_formulas(["c = a + b", "d = b + 1", "e = c*d"])
 bp = symprop.backward(graph, {"a": 2, "b": 1})
 print(render_text(bp))
 
-b = bp.gradients["b"]
-assert b.is_fan_in and [s.product.value for s in b.steps] == [3, 2] and b.value == 5
+b = bp.gradients["b"]  # right to left, c before d: 2 via c, then 3 via d
+assert b.is_fan_in and [s.product.value for s in b.steps] == [2, 3] and b.value == 5

@@ -12,21 +12,46 @@ and read every local derivative and chain-rule product:
 
 __version__ = "0.1.0"
 
-from .backprop import Adjoint, BackwardPass, FanIn, Step, Term, backward
-from .errors import (
-    CheckError,
-    EvaluationError,
-    FormulaError,
-    GraphError,
-    LimitError,
-    PointError,
-    SpecError,
-    SympropError,
-)
-from .expr import parse_formula
-from .functions import leaky_relu, relu, sigmoid, softplus
-from .graph import Graph, Node
-from .render import displays as _displays  # noqa: F401 - how objects print and show in Jupyter
+
+def _is_the_command() -> bool:
+    """True when this process is the ``symprop`` command (``symprop ...`` or ``python -m symprop ...``)."""
+    import os
+    import sys
+
+    script = os.path.splitext(os.path.basename(sys.argv[0] if sys.argv else ""))[0]
+    argv = list(getattr(sys, "orig_argv", sys.argv))
+    as_module = any(a == "-m" and b == "symprop" for a, b in zip(argv, argv[1:])) or "-msymprop" in argv
+    return script in ("symprop", "symprop-script") or as_module
+
+
+try:  # SymPy takes about half a second to load
+    from .backprop import Adjoint, BackwardPass, FanIn, Step, Term, backward
+    from .errors import (
+        CheckError,
+        EvaluationError,
+        FormulaError,
+        GraphError,
+        LimitError,
+        PointError,
+        ShapeError,
+        SpecError,
+        SympropError,
+    )
+    from .expr import parse_formula
+    from .functions import leaky_relu, relu, sigmoid, softplus
+    from .graph import Graph, Node
+    from .render import displays as _displays  # noqa: F401 - how objects print and show in Jupyter
+except KeyboardInterrupt:  # Ctrl-C meanwhile: the command says one line and exits 130, as at any other moment
+    if not _is_the_command():
+        raise
+    import sys
+
+    try:
+        sys.stderr.write("symprop: interrupted\n")
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):  # no stderr, or a closed one
+        pass
+    raise SystemExit(130) from None
 
 #: Names whose modules import numpy: loaded on first use, so that a formula's
 #: walkthrough never loads numpy.
@@ -34,6 +59,7 @@ _LAZY = {
     "gradcheck": "check",
     "GradcheckReport": "check",
     "MLP": "nn",
+    "Sequential": "nn",
     "Network": "nn",
     "matrix_view": "matrix",
     "load_spec": "spec",
@@ -74,6 +100,7 @@ __all__ = [
     "GradcheckReport",
     # networks (symprop.nn, symprop.matrix, symprop.spec; loaded on first use)
     "MLP",
+    "Sequential",
     "Network",
     "matrix_view",
     "load_spec",
@@ -91,4 +118,5 @@ __all__ = [
     "SpecError",
     "LimitError",
     "CheckError",
+    "ShapeError",
 ]

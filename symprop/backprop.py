@@ -6,6 +6,13 @@ calculate the local derivative ``dn/dv`` of each input ``v`` with
 chain rule. Each such product is a :class:`Step`. An input used by several
 nodes (fan-out) gets one step from each, and its ``dL/dv`` is their sum.
 
+The nodes are taken right to left by level (the longest path from the
+leaves), and within a level in forward order: for a network, layer by layer
+from the output, each layer in index order. A node of one operation (a gate
+such as ``w0*x0`` or ``x/x``) gets one step per operand, so an input used
+twice by one gate (``x/x``) gets two branches; each step names the rule of
+differentiation that gives its local derivative (:mod:`symprop.rules`).
+
 Upstream values are reused, never re-derived, so the pass costs one ``diff``
 per edge: linear in the size of the graph. The steps are recorded in the order
 they are taken; renderers only read them (this module imports SymPy, nothing
@@ -28,8 +35,12 @@ import sympy
 from sympy import Symbol
 
 from . import display
-from .errors import LimitError
-from .graph import Graph, check_exact_value, check_size, check_value
+from .bounds import limit_backward_size, substitute
+from .errors import LimitError, SympropError
+from .expr import Op
+from .graph import Graph, Node, limit_exact_value, limit_size, finite_value
+from .rules import Rule, node_rules, operand_rule
+from .trace import op_of, written
 from .limits import EXACT_TIME_BUDGET, MAX_EXACT_STEPS
 
 __all__ = [
@@ -38,9 +49,11 @@ __all__ = [
     "Adjoint",
     "FanIn",
     "BackwardPass",
+    "Gradients",
     "backward",
-    "backward_steps",
+    "backward_order",
     "needed_symbols",
+    "count_steps",
     "MAX_COMPACT_OPS",
 ]
 
@@ -69,6 +82,10 @@ class Step:
             sigmoid node ``a`` has local derivative ``a*(1 - a)``).
         upstream: ``dL/dnode``.
         product: ``upstream * local``.
+        rule: the rule of differentiation that gives ``local`` (for a node
+            of several operations, the rules in the order applied).
+        operand: ``"u"`` or ``"v"`` when ``input`` fills more than one operand
+            of one operation (``x/x``): which one this step is; else None.
     """
 
     node: Symbol
@@ -76,6 +93,8 @@ class Step:
     local: Term
     upstream: Term
     product: Term
+    rule: Rule | None = None
+    operand: str | None = None
 
 
 @dataclass
@@ -124,6 +143,25 @@ class Adjoint:
         return self._pass._expanded_adjoint(self.symbol)
 
 
+class Gradients(dict):
+    """Gradients by printed name (``"W1[0,1]"``); the SymPy name (``"W1_0_1"``) finds the same one."""
+
+    def __init__(self, items: dict[str, "Adjoint"], aliases: dict[str, str]):
+        super().__init__(items)
+        self._aliases = {name: label for name, label in aliases.items() if name != label}
+
+    def __missing__(self, key: str) -> "Adjoint":
+        if key in self._aliases:
+            return self[self._aliases[key]]
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or key in self._aliases
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+
 @dataclass(frozen=True)
 class FanIn:
     """The moment the last branch into a fan-out input arrives: show the sum."""
@@ -153,6 +191,7 @@ class BackwardPass:
             out: Adjoint(out, value=sympy.S.One, compact=sympy.S.One, _pass=self)
         }
         self._locals: dict[tuple[Symbol, Symbol], sympy.Expr] = {}
+        self._node_rules: dict[Symbol, dict[str, Rule]] = {}
         self._terms_by_symbol: dict[Symbol, dict[Symbol, list[sympy.Expr]]] = {}
         self._expanded: dict[Symbol, sympy.Expr] = {}
         self._run()
@@ -162,49 +201,92 @@ class BackwardPass:
     def _run(self) -> None:
         graph = self.graph
         needed = needed_symbols(graph)
-        for node in reversed(graph.nodes):
+        for node in backward_order(graph):
             adjoint = self.adjoints.get(node.symbol)
             if adjoint is None:  # no path from a parameter through this node
                 continue
             self._complete(adjoint)
             adjoint.compact = self._shorten(adjoint)
             upstream = Term(adjoint.compact, adjoint.value)
-            for v in node.inputs:
-                if v not in needed:
-                    continue
-                local = self.local(node.symbol, v)
-                local_value = check_value(
-                    local.xreplace(self.values),
-                    f"d{node.name}/d{v.name} = {sympy.sstr(local)}",
-                    self.values,
-                    graph,
-                )
+            for v, local, rule, operand in self._operands(node, needed):
+                what = f"d{node.name}/d{v.name} = {sympy.sstr(local)}"
+                local_value = finite_value(substitute(local, self.values, f"d{node.name}/d{v.name}"), what, self.values, graph)
                 product_value = upstream.value * local_value
-                check_exact_value(product_value, f"d{graph.output.name}/d{node.name} * d{node.name}/d{v.name}")
+                limit_exact_value(product_value, f"d{graph.output.name}/d{node.name} * d{node.name}/d{v.name}")
                 step = Step(
                     node=node.symbol,
                     input=v,
                     local=Term(local, local_value),
                     upstream=upstream,
                     product=Term(upstream.expr * local, product_value),
+                    rule=rule,
+                    operand=operand,
                 )
                 self.steps.append(step)
                 self.adjoints.setdefault(v, Adjoint(v, _pass=self)).steps.append(step)
         for v in graph.params:
             self._complete(self.adjoints.setdefault(v, Adjoint(v, _pass=self)))
 
+    def _operands(self, node: Node, needed: set[Symbol]) -> Iterator[tuple[Symbol, sympy.Expr, Rule, str | None]]:
+        """``(input, local derivative, rule, operand)`` for each step out of ``node``.
+
+        A gate (one operation) has a step per operand that holds a needed
+        name: its partial derivative, from ``sympy.diff`` of the operation
+        with a separate symbol per operand. A node of several operations has
+        a step per needed input: ``sympy.diff`` of its formula.
+        """
+        if node.gate:
+            op = node.op
+            held = [(i, a.value) for i, a in enumerate(op.args) if a.kind == "name" and a.value in needed]
+            repeated = {v for _, v in held if sum(1 for _, w in held if w == v) > 1}
+            for i, v in held:
+                role = "uv"[i] if v in repeated else None
+                yield v, self._operand_local(node, i), operand_rule(op, i), role
+            return
+        rules = self._rules(node)
+        for v in node.inputs:
+            if v in needed:
+                yield v, self.local(node.symbol, v), rules.get(v.name), None
+
+    def _rules(self, node: Node) -> dict[str, Rule]:
+        if node.symbol not in self._node_rules:
+            try:
+                op = node.op if node.op is not None else op_of(node.formula)
+            except SympropError:  # a SymPy function the tracer does not read
+                op = None
+            self._node_rules[node.symbol] = node_rules(op) if op is not None else {}
+        return self._node_rules[node.symbol]
+
+    def _operand_local(self, node: Node, operand: int) -> sympy.Expr:
+        """``∂node/∂(operand i)``: ``sympy.diff`` of the gate with a fresh symbol in each named operand.
+
+        Summed over the operands that hold the same name ``v``, these are
+        ``sympy.diff(node.formula, v)`` (the chain rule); each alone is the
+        gradient on one wire of the gate.
+        """
+        op = node.op
+        slots = [sympy.Dummy(f"u{i}", real=True) if a.kind == "name" else None for i, a in enumerate(op.args)]
+        gate = Op(op.kind, tuple(Op.leaf(d if d is not None else a.value) for d, a in zip(slots, op.args)),
+                  op.value, op.signs)
+        back = {d: a.value for d, a in zip(slots, op.args) if d is not None}
+        derivative = sympy.diff(written(gate), slots[operand]).xreplace(back)
+        if not node.evaluated.is_Atom:
+            derivative = derivative.xreplace({node.evaluated: node.symbol})
+        return derivative
+
     @staticmethod
     def _complete(adjoint: Adjoint) -> None:
         """Sum the branches once all have arrived (one ``Add``, not a growing chain)."""
         if adjoint.steps:
             adjoint.value = sympy.Add(*(s.product.value for s in adjoint.steps))
+            limit_exact_value(adjoint.value, f"the gradient of {adjoint.symbol.name!r}")
             adjoint.compact = sympy.Add(*(s.product.expr for s in adjoint.steps))
 
     def local(self, node: Symbol, v: Symbol) -> sympy.Expr:
-        """``dnode/dv`` from ``sympy.diff`` of the node's own formula."""
+        """``dnode/dv`` from ``sympy.diff`` of the node's own formula (summed over a gate's operands)."""
         key = (node, v)
         if key not in self._locals:
-            formula = self.graph.node(node).formula
+            formula = self.graph.node(node).evaluated
             if formula.is_Add:  # differentiate only the terms that hold v
                 derivative = sympy.Add(*(_diff(term, v) for term in self._terms(node, formula).get(v, ())))
             else:
@@ -227,7 +309,7 @@ class BackwardPass:
     def _shorten(self, adjoint: Adjoint) -> sympy.Expr:
         """Keep the compact form if small, else name it by its adjoint symbol."""
         try:
-            check_size(adjoint.compact, "", MAX_COMPACT_OPS)
+            limit_size(adjoint.compact, "", MAX_COMPACT_OPS)
         except LimitError:
             symbol = sympy.Symbol(f"d{self.graph.output.name}/d{adjoint.symbol.name}")
             self.adjoint_symbols[adjoint.symbol] = symbol
@@ -241,7 +323,7 @@ class BackwardPass:
             total = sympy.S.Zero
             for step in self.adjoints[v].steps:
                 total += self._expanded_adjoint(step.node) * self.graph.expand(step.local.expr)
-            check_size(total, f"the expanded gradient of {v.name!r}")
+            limit_size(total, f"the expanded gradient of {v.name!r}")
             self._expanded[v] = total
         return self._expanded[v]
 
@@ -253,9 +335,14 @@ class BackwardPass:
         return self.values[self.graph.output]
 
     @property
-    def gradients(self) -> dict[str, Adjoint]:
-        """``dL/dp`` for each parameter, by name, in parameter order."""
-        return {p.name: self.adjoints[p] for p in self.graph.params}
+    def gradients(self) -> "Gradients":
+        """``dL/dp`` for each parameter, by its printed name (``"W1[0,1]"``), in parameter order.
+
+        The SymPy name (``"W1_0_1"``) works as a key too.
+        """
+        graph = self.graph
+        return Gradients({graph.label(p): self.adjoints[p] for p in graph.params},
+                         {p.name: graph.label(p) for p in graph.params})
 
     def timeline(self) -> Iterator[Step | FanIn]:
         """The steps in order, each fan-in sum right after its last branch."""
@@ -297,6 +384,30 @@ def _diff(formula: sympy.Expr, v: Symbol) -> sympy.Expr:
     return sympy.diff(formula, v)
 
 
+def backward_order(graph: Graph) -> list[Node]:
+    """The nodes right to left: by level (the longest path from the leaves), highest first, and
+    within a level in forward order. Every node comes after all the nodes that use it."""
+    level: dict[Symbol, int] = {}
+    for node in graph.nodes:
+        level[node.symbol] = 1 + max((level.get(s, 0) for s in node.inputs), default=0)
+    index = {node.symbol: i for i, node in enumerate(graph.nodes)}
+    return sorted(graph.nodes, key=lambda n: (-level[n.symbol], index[n.symbol]))
+
+
+def count_steps(graph: Graph) -> int:
+    """How many chain-rule steps the backward pass of ``graph`` records."""
+    needed = needed_symbols(graph)
+    total = 0
+    for node in graph.nodes:
+        if node.symbol not in needed:
+            continue
+        if node.gate:
+            total += sum(1 for a in node.op.args if a.kind == "name" and a.value in needed)
+        else:
+            total += sum(1 for s in node.inputs if s in needed)
+    return total
+
+
 def needed_symbols(graph: Graph) -> set[Symbol]:
     """The parameters and every node that depends on one: only these get steps."""
     needed = set(graph.params)
@@ -304,12 +415,6 @@ def needed_symbols(graph: Graph) -> set[Symbol]:
         if any(s in needed for s in node.inputs):
             needed.add(node.symbol)
     return needed
-
-
-def backward_steps(graph: Graph) -> int:
-    """How many chain-rule steps the backward pass of ``graph`` takes: one per (node, input) pair it walks."""
-    needed = needed_symbols(graph)
-    return sum(sum(s in needed for s in node.inputs) for node in graph.nodes if node.symbol in needed)
 
 
 def backward(graph: Graph, at: Mapping[str | Symbol, object], *, exact: bool = False) -> BackwardPass:
@@ -323,9 +428,12 @@ def backward(graph: Graph, at: Mapping[str | Symbol, object], *, exact: bool = F
     Raises:
         PointError: the point is missing a leaf, names something else, or is not numeric.
         EvaluationError: a node or local derivative is undefined at the point.
-        LimitError: the pass would take more than ``symprop.limits.MAX_EXACT_STEPS`` steps.
+        LimitError: the local derivatives would be too large (:data:`~symprop.bounds.MAX_BACKWARD_OPS`),
+            an exact value too long (give the point in decimals), or the pass would take more
+            than ``symprop.limits.MAX_EXACT_STEPS`` chain-rule steps.
     """
-    steps = backward_steps(graph)
+    limit_backward_size(graph)
+    steps = count_steps(graph)
     if steps > MAX_EXACT_STEPS:
         raise LimitError(
             f"the exact backward pass would take {steps:,} chain-rule steps (limit {MAX_EXACT_STEPS:,}, "

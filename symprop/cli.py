@@ -1,20 +1,24 @@
 """The ``symprop`` command line: parse arguments, call the library, map errors to exit codes.
 
 Exit codes: 0 fine, 1 a check failed, 2 bad input or usage (one line
-``symprop: error: ...`` on stderr, never a traceback).
+``symprop: error: ...`` on stderr, never a traceback), 130 interrupted
+(Ctrl-C). They hold whatever happens to the streams: see
+:mod:`symprop.commands.streams`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import re
+import signal
 import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import COMMANDS
+from .commands import COMMANDS, streams
 from .errors import SympropError
 
 __all__ = ["main", "build_parser"]
@@ -33,9 +37,21 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = re.compile(r"^-[^-]")  # argparse: "looks like a number"
 
+    def _print_message(self, message: str, file=None) -> None:
+        """Help and version on stdout as any output (a full disk is exit 2), the rest on stderr."""
+        if not message:
+            return
+        if file is None or file is sys.stdout:  # None: argparse found no stdout (closed)
+            try:
+                streams.write_output(message, None)
+            except SympropError as error:
+                streams.say(f"symprop: error: {error}")
+                raise SystemExit(2) from None
+        else:
+            streams.say(message)
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        hint = f" (see '{self.prog} --help')"
-        sys.stderr.write(f"symprop: error: {message}{hint}\n")
+        streams.say(f"symprop: error: {message} (see '{self.prog} --help')")
         raise SystemExit(2)
 
 
@@ -56,39 +72,68 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``symprop`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    """Run ``symprop`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
+
+    Whatever happens to the streams, the code says what happened: 0 fine, 1 a
+    check failed, 2 bad input (or the output could not be written), 130
+    interrupted (Ctrl-C, at any moment: one line, no traceback).
+    """
+    the_command = argv is None  # the process itself, not a caller in Python
+    try:
+        try:
+            streams.prepare()
+            code = _run(argv)
+        finally:
+            if the_command:  # from here on a Ctrl-C ends the process at once, with its line
+                signal.signal(signal.SIGINT, _interrupted_at_exit)
+    except KeyboardInterrupt:
+        streams.say("symprop: interrupted")
+        streams.finish(130)  # what was written so far goes out (or is dropped), and the code stays 130
+        return 130
+    except SystemExit as exit_:  # argparse: --help, --version (0) and usage errors (2)
+        code = exit_.code if isinstance(exit_.code, int) else 2
+        raise SystemExit(streams.finish(code)) from None
+    return streams.finish(code)
+
+
+def _interrupted_at_exit(signum, frame) -> None:  # pragma: no cover - runs in the command's process only
+    with contextlib.suppress(OSError):
+        os.write(2, b"symprop: interrupted\n")
+    os._exit(130)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
-        sys.stderr.write(f"symprop: error: give a command: {', '.join(COMMANDS)}\n")
+        streams.say(f"symprop: error: give a command: {', '.join(COMMANDS)}")
         return 2
     try:
         return args.run(args)
     except SympropError as error:
-        sys.stderr.write(f"symprop: error: {error}\n")
+        streams.say(f"symprop: error: {error}")
         return 2
     except RecursionError:
-        sys.stderr.write(
+        streams.say(
             "symprop: error: the expression is too deeply nested for SymPy; "
-            "split it into named nodes ('a = ...; b = ...')\n"
+            "split it into named nodes ('a = ...; b = ...')"
         )
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("symprop: interrupted\n")
-        return 130
     except SystemExit as exit_:  # argparse exits before run(): only a user's code (--against) gets here
-        sys.stderr.write(f"symprop: error: the user's code called sys.exit({exit_.code!r}); nothing was checked\n")
+        streams.say(f"symprop: error: the user's code called sys.exit({exit_.code!r}); nothing was checked")
         return 2
-    except BrokenPipeError:
-        sys.stderr.close()
+    except BrokenPipeError:  # stdout's reader went away during a write of its own (a progress bar)
         return 0
+    except MemoryError:
+        streams.say("symprop: error: out of memory (the problem is too large for this machine)")
+        return 2
     except Exception as error:  # a bug in symprop: still no traceback unless asked
         if os.environ.get("SYMPROP_DEBUG"):
             raise
-        sys.stderr.write(
+        streams.say(
             f"symprop: internal error: {type(error).__name__}: {error} "
-            "(set SYMPROP_DEBUG=1 for the traceback, and please report it)\n"
+            "(set SYMPROP_DEBUG=1 for the traceback, and please report it)"
         )
         return 3
 

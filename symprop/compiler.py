@@ -237,53 +237,112 @@ def _shape(*dims: object) -> str:
 
 
 class _Generator:
-    """Writes ``forward(params, x)`` and ``loss_and_grads(params, x, y)`` for one MLP."""
+    """Writes ``forward(params, x)`` and ``loss_and_grads(params, x, y)`` for one network, layer by layer.
+
+    Each layer writes its own forward and backward lines (see
+    :mod:`symprop.nn.layers`) through :meth:`add`, :meth:`grad` and the
+    activation helpers here; the output activation and the loss are derived
+    together (:func:`output_delta`).
+    """
 
     def __init__(self, mlp: Any):
         self.mlp = mlp
-        self.depth = mlp.depth
         self.slope = exact_slope(mlp.slope)
-        self.out_act = mlp.activations[-1]
-        self.output = get_activation(self.out_act)
-        self.width = mlp.layers[-1]
+        last = mlp.stack[-1]
+        self.head = last if last.kind == "activation" else None  # the output activation, joined to the loss
+        self.output = self.head.activation if self.head else get_activation("identity")
+        self.out_act = self.output.name
+        self.width = mlp.n_outputs
         self.term = self.loss_term()
         # a log of the output that the activation has no stable form for: keep yhat off 0 and 1
         self.clip = self.term.has(sympy.log)
-        self.derivations: list[DerivedFormula] = []
-        L = self.depth
-        self.Z = [Symbol(f"Z{l}", real=True) for l in range(L + 1)]
-        self.A = [Symbol("X", real=True)] + [Symbol(f"A{l}", real=True) for l in range(1, L + 1)]
+        self.derivations: list[DerivedFormula | str] = []
         self.Y = Symbol("Y", real=True)
+        self.src = _Source()
+        self.need_log = False
+        self.grads: list[tuple[str, str]] = []
+        self.inputs: list[str] = []
+        self.memo: dict[int, Any] = {}  # what a layer keeps between its forward and backward code
+        self._after_params: set[int] = set()
+        self._mark(mlp.stack, False)
 
-    def names(self, l: int, *, clip: bool = True) -> dict[Symbol, Symbol]:
-        """The table's ``z, a, y`` as layer ``l``'s arrays (``a`` clipped for BCE where needed)."""
-        names = {_z: self.Z[l], _a: self.A[l], _y: self.Y, _loga: Symbol(f"logA{l}"), _p: Symbol(f"P{l}"),
+    def _mark(self, stack: list, seen: bool) -> bool:
+        """Note the layers with a parameter before them: only they pass a gradient to their input."""
+        for layer in stack:
+            if seen:
+                self._after_params.add(id(layer))
+            inner = self._mark(layer.sublayers(), seen)
+            seen = seen or inner or bool(layer.param_shapes())
+        return seen
+
+    # what layers call -------------------------------------------------------
+
+    def add(self, line: str = "", comment: str = "") -> None:
+        self.src.add(line, comment)
+
+    @staticmethod
+    def shape(*dims: object) -> str:
+        return _shape(*dims)
+
+    def grad(self, param: str, variable: str) -> None:
+        self.grads.append((param, variable))
+
+    def decay(self, weight: str) -> None:
+        """With weight decay, ``dL/dW += λ·W``."""
+        if self.mlp.weight_decay:
+            self.add(f"g{weight} += {float(self.mlp.weight_decay)!r}*{weight}", "weight decay: + λ·W")
+
+    def derive(self, text: str) -> None:
+        if text not in self.derivations:
+            self.derivations.append(text)
+
+    def input_grad(self, layer: Any) -> bool:
+        return id(layer) in self._after_params
+
+    def names(self, layer: Any, h: str, out: str, *, clip: bool = True) -> dict[Symbol, Symbol]:
+        """The table's ``z, a, y`` as this layer's arrays (``a`` clipped for BCE where needed)."""
+        l = layer.stage
+        names = {_z: Symbol(h), _a: Symbol(out), _y: self.Y, _loga: Symbol(f"logA{l}"), _p: Symbol(f"P{l}"),
                  _rowsum: Symbol(f"S{l}")}
-        if clip and self.clip and l == self.depth:
-            names[_a] = Symbol(f"A{l}c")
+        if clip and self.clip and layer is self.mlp.stack[-1]:
+            names[_a] = Symbol(f"{out}c")
         return names
 
-    # forward -------------------------------------------------------------
+    def activation_forward(self, layer: Any, h: str) -> str:
+        l, out = layer.stage, f"A{layer.stage}"
+        activation = layer.activation
+        if not activation.elementwise:
+            _vector(activation)
+            self.add(f"{h} = {h} - numpy.max({h}, axis=1, keepdims=True)", "softmax(z) = softmax(z - max z)")
+            self.add(f"E{l} = numpy.exp({h})")
+            self.add(f"T{l} = numpy.sum(E{l}, axis=1, keepdims=True)")
+            self.add(f"{out} = E{l}/T{l}", "softmax")
+            if self.need_log:
+                self.add(f"logA{l} = {h} - numpy.log(T{l})", "log-softmax, never log(softmax)")
+            return out
+        formula = activation.of(_z, layer.slope)
+        self.add(f"{out} = {self.src.code(formula, self.names(layer, h, out))}", f"a = {sympy.sstr(formula)}")
+        return out
 
-    def forward(self, src: _Source, *, need_log: bool) -> None:
-        layers = self.mlp.layers
-        src.add("X = numpy.asarray(x, dtype=numpy.float64)", _shape("m", layers[0]))
-        for l in range(1, self.depth + 1):
-            src.add(f"Z{l} = {self.A[l - 1].name} @ W{l}.T", f"{_shape('m', layers[l])}: z = a_prev W^T + b")
-            if self.mlp.bias != "none":
-                src.add(f"Z{l} += b{l}")
-            activation = get_activation(self.mlp.activations[l - 1])
-            if not activation.elementwise:
-                _vector(activation)
-                src.add(f"Z{l} = Z{l} - numpy.max(Z{l}, axis=1, keepdims=True)", "softmax(z) = softmax(z - max z)")
-                src.add(f"E{l} = numpy.exp(Z{l})")
-                src.add(f"T{l} = numpy.sum(E{l}, axis=1, keepdims=True)")
-                src.add(f"A{l} = E{l}/T{l}", "softmax")
-                if need_log:
-                    src.add(f"logA{l} = Z{l} - numpy.log(T{l})", "log-softmax, never log(softmax)")
-                continue
-            formula = activation.of(_z, self.slope)
-            src.add(f"A{l} = {src.code(formula, self.names(l))}", f"a = {sympy.sstr(formula)}")
+    def activation_backward(self, layer: Any, d: str, h: str) -> str:
+        local = activation_derivative(layer.activation, layer.slope)
+        self.derivations.append(DerivedFormula(f"layer {layer.stage}: {local.what}", local.formula, local.result))
+        if local.result != 1:  # identity: da/dz = 1
+            code = self.src.code(local.result, self.names(layer, h, f"A{layer.stage}"))
+            self.add(f"{d} *= {code}", f"delta_prev = dL/da_prev * da/dz, da/dz = {sympy.sstr(local.result)}")
+        return d
+
+    # forward ----------------------------------------------------------------
+
+    def forward(self, *, need_log: bool) -> str:
+        self.need_log = need_log
+        self.add("X = numpy.asarray(x, dtype=numpy.float64)", _shape("m", self.mlp.n_inputs))
+        h = "X"
+        self.inputs = []
+        for layer in self.mlp.stack:
+            self.inputs.append(h)
+            h = layer.code_forward(self, h)
+        return h
 
     # loss ------------------------------------------------------------------
 
@@ -298,51 +357,47 @@ class _Generator:
         f = activation.of(_z, self.slope)
         return term.xreplace({_a: f}).xreplace(activation.stable_logs(_z)).xreplace({f: _a})
 
-    def loss_and_grads(self, src: _Source) -> None:
-        mlp, L = self.mlp, self.depth
+    def loss_and_grads(self) -> None:
+        mlp, last = self.mlp, self.mlp.stack[-1]
         term = self.term
-        need_log = term.has(_loga)
-        self.forward(src, need_log=need_log)
-        src.add("Y = numpy.asarray(y, dtype=numpy.float64)", _shape("m", self.width))
+        out = self.forward(need_log=term.has(_loga))
+        h = self.inputs[-1] if self.head else out
+        L = last.stage
+        self.add("Y = numpy.asarray(y, dtype=numpy.float64)", _shape("m", self.width))
         if self.clip:
-            src.add(f"A{L}c = numpy.clip(A{L}, {BCE_CLIP!r}, 1 - {BCE_CLIP!r})", "keep log() finite (BCE)")
+            self.add(f"{out}c = numpy.clip({out}, {BCE_CLIP!r}, 1 - {BCE_CLIP!r})", "keep log() finite (BCE)")
         scale = "" if mlp.reduction == "sum" else "/X.shape[0]"
-        src.add(f"loss = numpy.sum({src.code(term, self.names(L))}){scale}",
-                f"per output: {sympy.sstr(term)}; reduction {mlp.reduction!r}")
-        src.add()
-        src.add(comment="backward: delta = dL/dz, from the output layer back")
-        delta = output_delta(self.out_act, mlp.loss, self.width, self.slope)
+        names = self.names(last, h, out)
+        self.add(f"loss = numpy.sum({self.src.code(term, names)}){scale}",
+                 f"per output: {sympy.sstr(term)}; reduction {mlp.reduction!r}")
+        if mlp.weight_decay:
+            squares = " + ".join(f"numpy.sum({w}**2)" for w in mlp.weights())
+            self.add(f"loss += {float(mlp.weight_decay) / 2!r}*({squares})", "weight decay: λ/2·ΣW²")
+        self.add()
+        self.add(comment="backward: delta = dL/dz, from the output layer back")
+        slope = self.head.slope if self.head else self.slope
+        delta = output_delta(self.out_act, mlp.loss, self.width, slope)
         self.derivations.append(DerivedFormula(f"layer {L}: {delta.what}", delta.formula, delta.result))
-        names = self.names(L)
         if not self.output.elementwise:
             p = softmax_p(mlp.loss, self.width)
-            src.add(f"P{L} = {src.code(p.result, names)}", f"P = a*dl/da = {sympy.sstr(p.result)}")
-            src.add(f"S{L} = numpy.sum(P{L}, axis=1, keepdims=True)", "sum_k P_k (softmax Jacobian)")
-            names = self.names(L, clip=False)  # the Jacobian's a is the softmax itself
-        code = src.code(delta.result, names)
+            self.add(f"P{L} = {self.src.code(p.result, names)}", f"P = a*dl/da = {sympy.sstr(p.result)}")
+            self.add(f"S{L} = numpy.sum(P{L}, axis=1, keepdims=True)", "sum_k P_k (softmax Jacobian)")
+            names = self.names(last, h, out, clip=False)  # the Jacobian's a is the softmax itself
+        code = self.src.code(delta.result, names)
         if mlp.reduction == "mean":
             code = f"({code})/X.shape[0]"
-        src.add(f"D{L} = {code}", f"dl/dz = {sympy.sstr(delta.result)}")
-        grads = []
-        for l in range(L, 0, -1):
-            src.add(f"gW{l} = D{l}.T @ {self.A[l - 1].name}", f"{_shape(mlp.layers[l], mlp.layers[l - 1])}: dL/dW = delta^T a_prev")
-            grads.append((f"W{l}", f"gW{l}"))
-            if mlp.bias == "neuron":
-                src.add(f"gb{l} = numpy.sum(D{l}, axis=0)", "dL/db: delta summed over the batch")
-                grads.append((f"b{l}", f"gb{l}"))
-            elif mlp.bias == "layer":
-                src.add(f"gb{l} = numpy.sum(D{l})", "one shared bias: summed over neurons and batch")
-                grads.append((f"b{l}", f"gb{l}"))
-            if l > 1:
-                local = activation_derivative(get_activation(mlp.activations[l - 2]), self.slope)
-                self.derivations.append(DerivedFormula(f"layer {l - 1}: {local.what}", local.formula, local.result))
-                src.add(f"D{l - 1} = D{l} @ W{l}", f"{_shape('m', mlp.layers[l - 1])}: dL/da_prev = delta W")
-                if local.result != 1:  # identity: da/dz = 1
-                    src.add(f"D{l - 1} *= {src.code(local.result, self.names(l - 1))}",
-                            f"delta_prev = dL/da_prev * da/dz, da/dz = {sympy.sstr(local.result)}")
+        d = f"D{L}"
+        self.add(f"{d} = {code}", f"dl/dz = {sympy.sstr(delta.result)}")
+        layers = list(zip(mlp.stack, self.inputs))
+        if self.head:
+            layers = layers[:-1]
+        for layer, h in reversed(layers):
+            d = layer.code_backward(self, d, h)
+            if d is None:
+                break
         order = {name: k for k, name in enumerate(mlp.param_shapes())}
-        items = ", ".join(f'"{p}": {g}' for p, g in sorted(grads, key=lambda pg: order[pg[0]]))
-        src.add(f"return loss, {{{items}}}")
+        items = ", ".join(f'"{p}": {g}' for p, g in sorted(self.grads, key=lambda pg: order[pg[0]]))
+        self.add(f"return loss, {{{items}}}")
 
 
 def _params_lines(mlp: Any) -> list[str]:
@@ -366,32 +421,45 @@ class Compiled:
         loss_and_grads: ``f(params, x, y) -> (loss, {name: gradient})``, the
             gradients shaped like the parameters; ``params`` float64 arrays
             (``mlp.validate_params`` converts lists), ``x`` of shape ``(m, n0)``,
-            ``y`` of shape ``(m, nL)``.
-        forward: ``f(params, x) -> yhat`` of shape ``(m, nL)``.
+            ``y`` of shape ``(m, nL)``. With dropout it takes ``masks`` too
+            (``{"mask1": (m, n) array}``; without them, no dropout).
+        forward: ``f(params, x) -> yhat`` of shape ``(m, nL)`` (with dropout: ``masks=None``).
     """
 
     mlp: Any
     source: str
-    derivations: list[DerivedFormula]
+    derivations: list[Any]
     loss_and_grads: Callable[..., tuple[float, dict[str, Any]]]
     forward: Callable[..., Any]
 
-    def loss(self, params: dict[str, Any], x: Any, y: Any) -> float:
+    def loss(self, params: dict[str, Any], x: Any, y: Any, masks: Any = None) -> float:
         """The loss at ``params`` (through the compiled forward pass)."""
+        if self.mlp.dropouts():
+            return float(self.loss_and_grads(params, x, y, masks)[0])
         return float(self.loss_and_grads(params, x, y)[0])
 
     def __repr__(self) -> str:
-        return f"<Compiled MLP {self.mlp.layers} {self.mlp.activations} {self.mlp.loss}>"
+        if hasattr(self.mlp, "activations"):
+            return f"<Compiled MLP {self.mlp.layers} {self.mlp.activations} {self.mlp.loss}>"
+        return f"<Compiled {self.mlp.summary}>"
 
 
 _counter = itertools.count(1)
+
+
+def _header(mlp: Any) -> str:
+    if hasattr(mlp, "activations"):  # an MLP
+        return (f"layers {mlp.layers}, activations {mlp.activations}, loss {mlp.loss!r}, "
+                f"reduction {mlp.reduction!r}, bias {mlp.bias!r}.")
+    return f"layers {mlp.summary}."
 
 
 def compile(network: Any) -> Compiled:  # noqa: A001 - symprop.compile(network)
     """Derive a network's gradients and compile them into numpy code.
 
     Args:
-        network: an :class:`~symprop.nn.MLP`, or anything with an ``mlp`` attribute.
+        network: an :class:`~symprop.nn.MLP` or :class:`~symprop.nn.Sequential`,
+            or anything with an ``mlp`` attribute.
 
     Returns:
         A :class:`Compiled` with ``loss_and_grads``, ``forward`` and the ``source``.
@@ -399,29 +467,32 @@ def compile(network: Any) -> Compiled:  # noqa: A001 - symprop.compile(network)
 
     mlp = getattr(network, "mlp", network)
     gen = _Generator(mlp)
-    forward_src, grads_src = _Source(), _Source()
-    gen.loss_and_grads(grads_src)
-    gen.forward(forward_src, need_log=False)
-    forward_src.add(f"return A{mlp.depth}")
-    text = "\n".join(grads_src.lines + forward_src.lines)
+    gen.loss_and_grads()
+    grads_lines = gen.src.lines
+    gen.src = _Source()
+    out = gen.forward(need_log=False)
+    gen.add(f"return {out}")
+    forward_lines = gen.src.lines
+    text = "\n".join(grads_lines + forward_lines)
     helpers = [h for name, h in _HELPERS.items() if name in text]
     header = [
-        f'"""Compiled by symprop from the derived formulas: layers {mlp.layers}, '
-        f"activations {mlp.activations}, loss {mlp.loss!r}, reduction {mlp.reduction!r}, bias {mlp.bias!r}.",
+        f'"""Compiled by symprop from the derived formulas: {_header(mlp)}',
         "",
-        "Shapes: m samples in rows; Wl is (n_l, n_(l-1)); Dl = dL/dZl.",
+        "Shapes: m samples in rows; Wl is (n_l, n_(l-1)); Dl = dL/dZl"
+        + ("." if hasattr(mlp, "activations") else ", and the gradient of each later value of layer l in turn."),
         "Derived with sympy.diff:",
         *(f"    {d}" for d in gen.derivations),
         '"""',
         "import numpy",
         "",
     ]
+    masks = ", masks=None" if mlp.dropouts() else ""
     parts = header + [h + "\n" for h in helpers]
-    parts += _function("loss_and_grads", "params, x, y", "The loss and dL/dparam for every parameter.",
-                       _params_lines(mlp), grads_src.lines)
+    parts += _function("loss_and_grads", f"params, x, y{masks}", "The loss and dL/dparam for every parameter.",
+                       _params_lines(mlp), grads_lines)
     parts += ["", ""]
-    parts += _function("forward", "params, x", "The network's output for a batch x.",
-                       _params_lines(mlp), forward_src.lines)
+    parts += _function("forward", f"params, x{masks}", "The network's output for a batch x.",
+                       _params_lines(mlp), forward_lines)
     source = "\n".join(parts) + "\n"
     filename = f"<symprop-compiled-{next(_counter)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)

@@ -15,6 +15,7 @@ __all__ = [
     "SpecError",
     "LimitError",
     "CheckError",
+    "ShapeError",
 ]
 
 
@@ -24,6 +25,10 @@ class SympropError(ValueError):
 
 class FormulaError(SympropError):
     """A formula's text is outside the grammar (or names something refused)."""
+
+
+class ShapeError(FormulaError):
+    """A matrix formula's shapes do not conform, or a matrix has no shape."""
 
 
 class GraphError(SympropError):

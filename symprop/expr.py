@@ -23,6 +23,7 @@ import ast
 import math
 import re
 import warnings
+from dataclasses import dataclass
 
 import sympy
 from sympy import Float, Integer, Rational, Symbol
@@ -31,10 +32,13 @@ from .errors import FormulaError
 from .functions import FUNCTIONS
 
 __all__ = [
+    "Op",
     "parse_formula",
     "parse_node",
+    "parse_written",
+    "parse_written_node",
     "parse_number",
-    "check_name",
+    "valid_name",
     "make_symbol",
     "MAX_FORMULA_LENGTH",
     "MAX_DEPTH",
@@ -46,6 +50,64 @@ MAX_LITERAL_DIGITS = 100
 MAX_EXPONENT = 1_000
 MAX_CONSTANT_BITS = 10_000  # about 3,000 digits: Python refuses to print ints past 4,300
 MAX_DECIMAL_EXPONENT = 400  # 1e-400 with --exact is 1/10**400; 1e-999999999 would not finish
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """One operation of a formula as typed: the tree the as-written tracer follows.
+
+    Attributes:
+        kind: ``"name"``, ``"number"``, ``"+"`` (a chain ``a + b - c``),
+            ``"*"`` (a chain ``a * b / c``), ``"neg"`` (unary minus), ``"**"``,
+            or a function's name as typed (``"exp"``, ``"abs"``, ...).
+        args: the operands, in the order typed.
+        value: SymPy's value of this piece, as SymPy builds it (the symbol of
+            a name, the number of a literal, ``w`` for ``x/x*w``).
+        signs: for a chain, the operator before each operand after the first
+            (``"+"``/``"-"`` or ``"*"``/``"/"``).
+        names: the names inside, in the order typed (empty: a constant piece,
+            such as ``sqrt(2)`` or ``-1``).
+    """
+
+    kind: str
+    args: tuple["Op", ...]
+    value: sympy.Expr
+    signs: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def leaf(cls, value: sympy.Expr) -> "Op":
+        """A name (a SymPy symbol) or a constant, as an operand."""
+        if isinstance(value, Symbol):
+            return cls("name", (), value, names=(value.name,))
+        return cls("number", (), value)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.kind in ("name", "number")
+
+    @property
+    def constant(self) -> bool:
+        """No name inside: the piece is a number, however it is written."""
+        return not self.names
+
+    @property
+    def single(self) -> bool:
+        """One operation on names and numbers (a gate), such as ``w0*x0`` or ``exp(u)``."""
+        if self.is_leaf:
+            return False
+        if not all(a.is_leaf or a.constant for a in self.args):
+            return False
+        # a chain is one operation when it joins two operands, or a run of constants and one name (2*3*x)
+        return self.kind not in ("+", "*") or len(self.args) == 2 or sum(not a.constant for a in self.args) <= 1
+
+
+def _names(*ops: Op) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for op in ops:
+        for name in op.names:
+            seen.setdefault(name)
+    return tuple(seen)
+
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
@@ -91,7 +153,7 @@ _NODE_NAMES = {
 }
 
 
-def check_name(name: str, *, what: str = "name") -> str:
+def valid_name(name: str, *, what: str = "name") -> str:
     """Return ``name`` if it is a plain ASCII identifier symprop accepts.
 
     Names start with a letter and go on with letters, digits and ``_``. A name
@@ -113,7 +175,7 @@ def check_name(name: str, *, what: str = "name") -> str:
 
 def make_symbol(name: str) -> Symbol:
     """The one way symprop makes a symbol for a user's name: real, and never ``symbols()``."""
-    return Symbol(check_name(name), real=True)
+    return Symbol(valid_name(name), real=True)
 
 
 def parse_number(text: str, *, exact: bool = False) -> sympy.Number:
@@ -149,25 +211,26 @@ def parse_number(text: str, *, exact: bool = False) -> sympy.Number:
 
 
 class _Builder:
-    """Turns a whitelisted ``ast`` tree into SymPy, remembering names in order."""
+    """Turns a whitelisted ``ast`` tree into an :class:`Op` tree and SymPy, remembering names in order."""
 
     def __init__(self, symbols: dict[str, Symbol], exact: bool):
         self.symbols = symbols
         self.exact = exact
         self.names: list[str] = []
 
-    def build(self, node: ast.AST, depth: int = 0) -> sympy.Expr:
+    def build(self, node: ast.AST, depth: int = 0) -> Op:
         if depth > MAX_DEPTH:
             raise FormulaError(f"formula is nested more than {MAX_DEPTH} levels deep")
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
             what = _NODE_NAMES.get(type(node)) or _OPERATOR_NAMES.get(type(node))
             raise FormulaError(f"{what or type(node).__name__} is not allowed in a formula")
-        expression = method(node, depth + 1)
-        _check_constants(expression)
-        return expression
+        op = method(node, depth + 1)
+        _bound_constants(op.value)
+        _bound_power(op.value)
+        return op
 
-    def _Constant(self, node: ast.Constant, depth: int) -> sympy.Expr:
+    def _Constant(self, node: ast.Constant, depth: int) -> Op:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             kind = "a string" if isinstance(value, (str, bytes)) else repr(value)
@@ -175,53 +238,60 @@ class _Builder:
         if isinstance(value, int):
             if value.bit_length() > MAX_LITERAL_DIGITS * 4:
                 raise FormulaError("integer literal is too long")
-            return Integer(value)
+            return Op.leaf(Integer(value))
         if not math.isfinite(value):
             raise FormulaError("number is not finite")
         text = ast.get_source_segment(self.source, node) if self.source else None
         if self.exact and text is not None:
-            return parse_number(text.replace("_", ""), exact=True)
-        return Float(value)
+            return Op.leaf(parse_number(text.replace("_", ""), exact=True))
+        return Op.leaf(Float(value))
 
-    def _Name(self, node: ast.Name, depth: int) -> sympy.Expr:
-        name = check_name(node.id)
+    def _Name(self, node: ast.Name, depth: int) -> Op:
+        name = valid_name(node.id)
         if name not in self.names:
             self.names.append(name)
         if name not in self.symbols:
             self.symbols[name] = make_symbol(name)
-        return self.symbols[name]
+        return Op.leaf(self.symbols[name])
 
-    def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> sympy.Expr:
+    def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> Op:
         if isinstance(node.op, ast.USub):
-            return _guard(lambda a: -a, self.build(node.operand, depth), what="'-'")
+            operand = self.build(node.operand, depth)
+            value = _guard(lambda a: -a, operand.value, what="'-'")
+            return Op("neg", (operand,), value, names=operand.names)
         if isinstance(node.op, ast.UAdd):
             return self.build(node.operand, depth)
         raise FormulaError(f"{_OPERATOR_NAMES.get(type(node.op), 'operator')} is not allowed in a formula")
 
-    def _BinOp(self, node: ast.BinOp, depth: int) -> sympy.Expr:
+    def _BinOp(self, node: ast.BinOp, depth: int) -> Op:
         if type(node.op) not in _BINARY and not isinstance(node.op, ast.Pow):
             raise FormulaError(f"operator {_OPERATOR_NAMES.get(type(node.op), '?')} is not allowed in a formula")
         if isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
             return self._chain(node, depth)
         left = self.build(node.left, depth)
         right = self.build(node.right, depth)
-        return _guard(_bounded_power, left, right, what="'**'")
+        value = _guard(_bounded_power, left.value, right.value, what="'**'")
+        return Op("**", (left, right), value, names=_names(left, right))
 
-    def _chain(self, node: ast.BinOp, depth: int) -> sympy.Expr:
+    def _chain(self, node: ast.BinOp, depth: int) -> Op:
         """``a + b - c + ...`` or ``a * b / c * ...``: one level of depth, one SymPy ``Add``/``Mul``.
 
         Python nests such a chain to the left, one level per term; walking it
         in a loop keeps a sum of 500 terms from counting as 500 levels deep,
-        and building the ``Add`` once keeps it linear.
+        and building the ``Add`` once keeps it linear. The :class:`Op` keeps
+        the chain flat too, with the operator before each term.
         """
         family = (ast.Add, ast.Sub) if isinstance(node.op, (ast.Add, ast.Sub)) else (ast.Mult, ast.Div)
         operations = []
         while isinstance(node, ast.BinOp) and isinstance(node.op, family):
             operations.append((node.op, node.right))
             node = node.left
-        terms = [self.build(node, depth)]
+        ops = [self.build(node, depth)]
+        terms = [ops[0].value]
+        signs = []
         for op, right in reversed(operations):
-            term = self.build(right, depth)
+            ops.append(self.build(right, depth))
+            term = ops[-1].value
             if isinstance(op, ast.Div):
                 if term.is_zero:
                     raise FormulaError("division by zero in the formula")
@@ -229,10 +299,13 @@ class _Builder:
             elif isinstance(op, ast.Sub):
                 term = _guard(lambda t: -t, term, what="'-'")
             terms.append(term)
+            signs.append(_SIGNS[type(op)])
         combine = sympy.Add if family[0] is ast.Add else sympy.Mul
-        return _guard(combine, *terms, what=_SYMBOLS[family[0]])
+        value = _guard(combine, *terms, what=_SYMBOLS[family[0]])
+        kind = "+" if family[0] is ast.Add else "*"
+        return Op(kind, tuple(ops), value, tuple(signs), _names(*ops))
 
-    def _Call(self, node: ast.Call, depth: int) -> sympy.Expr:
+    def _Call(self, node: ast.Call, depth: int) -> Op:
         if isinstance(node.func, ast.Attribute):
             raise FormulaError("attribute access is not allowed in a formula")
         if not isinstance(node.func, ast.Name):
@@ -244,15 +317,20 @@ class _Builder:
         if node.keywords:
             raise FormulaError(f"{name}() takes no keyword arguments")
         function, arity = FUNCTIONS[name]
-        if len(node.args) != arity:
-            raise FormulaError(f"{name}() takes {arity} argument(s), got {len(node.args)}")
+        if len(node.args) not in arity:
+            count = " or ".join(str(n) for n in arity)
+            raise FormulaError(f"{name}() takes {count} argument(s), got {len(node.args)}")
         args = [self.build(a, depth) for a in node.args]
         if name == "exp":
-            _check_exp_argument(args[0])
-        return _guard(function, *args, what=f"{name}()")
+            _bound_exp_argument(args[0].value)
+        if any(not a.constant for a in args[1:]):  # leaky_relu's slope
+            raise FormulaError(f"{name}(): the argument after the first must be a number, such as 0.1")
+        value = _guard(function, *(a.value for a in args), what=f"{name}()")
+        return Op(name, tuple(args), value, names=_names(*args))
 
 
 _SYMBOLS = {ast.Add: "'+'", ast.Sub: "'-'", ast.Mult: "'*'", ast.Div: "'/'"}
+_SIGNS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
 def _guard(build, *args: sympy.Expr, what: str) -> sympy.Expr:
@@ -268,7 +346,7 @@ def _guard(build, *args: sympy.Expr, what: str) -> sympy.Expr:
         ) from None
 
 
-def _check_exp_argument(argument: sympy.Expr) -> None:
+def _bound_exp_argument(argument: sympy.Expr) -> None:
     """``exp(k*log(b))`` is rewritten by SymPy as ``b**k``: bound ``k`` before that happens."""
     if not argument.has(sympy.log):
         return
@@ -280,7 +358,7 @@ def _check_exp_argument(argument: sympy.Expr) -> None:
             )
 
 
-def _check_constants(expression: sympy.Expr) -> None:
+def _bound_constants(expression: sympy.Expr) -> None:
     """Refuse constants too large to reason about before SymPy tries to.
 
     ``exp(1000)**1000`` is ``exp(1000000)``, and deciding the sign of
@@ -316,7 +394,7 @@ def _float_bits(number: sympy.Float) -> int:
 _ALLOWED_NODES = (Symbol, Rational, Float, sympy.Add, sympy.Mul, sympy.Pow, sympy.core.numbers.Exp1)
 
 
-def _check_result(expression: sympy.Expr, text: str) -> None:
+def _validate_result(expression: sympy.Expr, text: str) -> None:
     """The whitelist and the bounds again, on what SymPy made of the formula."""
     functions = tuple(f for f, _ in FUNCTIONS.values() if isinstance(f, type))
     if expression.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
@@ -351,9 +429,34 @@ def _bounded_power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
                 )
         if base.is_zero and exponent.is_negative:
             raise FormulaError("0 to a negative power in the formula")
-    elif exponent.is_number:
-        raise FormulaError(f"exponent {_brief(exponent)} is not a plain number")
+    elif exponent.is_number:  # a closed form such as sqrt(2) or sigmoid(5): bounded by its value
+        size = _magnitude(exponent)
+        if size is None:
+            raise FormulaError(f"exponent {_brief(exponent)} is not a real number")
+        if size > MAX_EXPONENT:
+            raise FormulaError(f"exponent {_brief(exponent)} is too large (limit {MAX_EXPONENT})")
+        if base.is_Rational and base != 0 and max(base.p.bit_length(), base.q.bit_length()) * size > MAX_CONSTANT_BITS:
+            raise FormulaError(f"constant power {_short(sympy.sstr(base), 20)}**{_brief(exponent, 20)} is too large")
     return base**exponent
+
+
+def _magnitude(number: sympy.Expr) -> float | None:
+    """``abs(number)`` as a float, or None when it is not a finite real number."""
+    try:
+        value = complex(number.evalf(15))
+    except (TypeError, ValueError, ArithmeticError):
+        return None
+    if value.imag != 0 or not math.isfinite(value.real):
+        return None
+    return abs(value.real)
+
+
+def _bound_power(expression: sympy.Expr) -> None:
+    """A power SymPy made of a piece (``(w**1000)**1000`` is ``w**1000000``) stays within the bound."""
+    if expression.is_Pow and expression.exp.is_Number and abs(expression.exp) > MAX_EXPONENT:
+        raise FormulaError(
+            f"the power {_brief(expression, 30)} has its exponent too large (limit {MAX_EXPONENT})"
+        )
 
 
 def parse_formula(
@@ -366,7 +469,8 @@ def parse_formula(
 
     Args:
         text: the formula. Numbers, names, ``+ - * / **``, parentheses and the
-            functions ``exp log sqrt sin cos tanh sigmoid relu abs``.
+            functions ``exp log sqrt sin cos tanh sigmoid relu abs softplus``
+            and ``leaky_relu`` (with an optional slope).
         symbols: names already known (shared between the nodes of a graph);
             new names are added to it as real symbols.
         exact: read decimals such as ``0.05`` as exact rationals.
@@ -377,11 +481,21 @@ def parse_formula(
     Raises:
         FormulaError: the text is outside the grammar; the message names what.
     """
-    expression, _ = _parse(text, {} if symbols is None else symbols, exact)
-    return expression
+    op, _ = _parse(text, {} if symbols is None else symbols, exact)
+    return op.value
 
 
-def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[sympy.Expr, list[str]]:
+def parse_written(text: str, symbols: dict[str, Symbol] | None = None, *, exact: bool = False) -> Op:
+    """Parse a formula into the :class:`Op` tree of the operations as typed.
+
+    The same grammar, bounds and checks as :func:`parse_formula` (whose
+    expression is the tree's ``value``); nothing of ``text`` is evaluated.
+    """
+    op, _ = _parse(text, {} if symbols is None else symbols, exact)
+    return op
+
+
+def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[Op, list[str]]:
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be text, not {type(text).__name__}")
     if len(text) > MAX_FORMULA_LENGTH:
@@ -402,13 +516,21 @@ def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[sympy.Ex
     builder = _Builder(symbols, exact)
     builder.source = text.strip()
     try:
-        expression = builder.build(tree.body)
-        if not isinstance(expression, sympy.Expr):
+        op = builder.build(tree.body)
+        if not isinstance(op.value, sympy.Expr):
             raise FormulaError(f"formula {_short(text)} is not an expression")
-        _check_result(expression, text)
+        _validate_result(op.value, text)
     except RecursionError:
         raise FormulaError(f"formula is nested more than {MAX_DEPTH} levels deep") from None
-    return expression, builder.names
+    return op, builder.names
+
+
+def _split_node(text: str) -> tuple[str, str]:
+    if not isinstance(text, str) or text.count("=") != 1:
+        raise FormulaError(f"a node is written 'name = formula', got {_short(text)}")
+    name, formula = (part.strip() for part in text.split("="))
+    valid_name(name, what="node name")
+    return name, formula
 
 
 def parse_node(
@@ -419,12 +541,15 @@ def parse_node(
     Returns:
         ``(name, expression, input names in order of first appearance)``.
     """
-    if not isinstance(text, str) or text.count("=") != 1:
-        raise FormulaError(f"a node is written 'name = formula', got {_short(text)}")
-    name, formula = (part.strip() for part in text.split("="))
-    check_name(name, what="node name")
-    expression, names = _parse(formula, {} if symbols is None else symbols, exact)
-    return name, expression, names
+    name, op = parse_written_node(text, symbols, exact=exact)
+    return name, op.value, list(op.names)
+
+
+def parse_written_node(text: str, symbols: dict[str, Symbol] | None = None, *, exact: bool = False) -> tuple[str, Op]:
+    """Parse one node definition ``"name = formula"`` into its name and :class:`Op` tree."""
+    name, formula = _split_node(text)
+    op, _ = _parse(formula, {} if symbols is None else symbols, exact)
+    return name, op
 
 
 def _brief(expression: sympy.Expr, limit: int = 40) -> str:

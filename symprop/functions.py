@@ -22,6 +22,11 @@ from sympy import Function, Heaviside, Rational, S, exp, log
 __all__ = ["sigmoid", "relu", "leaky_relu", "softplus", "FUNCTIONS", "KINKED"]
 
 
+def _power(call: str, exp: str | None) -> str:
+    """LaTeX of ``f(x)**n``: SymPy's printer passes the exponent to the function's ``_latex``."""
+    return call if exp is None else r"{%s}^{%s}" % (call, exp)
+
+
 class sigmoid(Function):  # noqa: N801 - SymPy function classes are lower case
     """The logistic function ``1/(1 + exp(-x))``."""
 
@@ -52,8 +57,8 @@ class sigmoid(Function):  # noqa: N801 - SymPy function classes are lower case
     def _eval_is_positive(self):
         return self.args[0].is_real
 
-    def _latex(self, printer):
-        return r"\sigma\left(%s\right)" % printer._print(self.args[0])
+    def _latex(self, printer, exp=None):
+        return _power(r"\sigma\left(%s\right)" % printer._print(self.args[0]), exp)
 
     def _numpycode(self, printer):
         # Stable for large |x|: exp of a non-positive number only.
@@ -85,8 +90,8 @@ class relu(Function):  # noqa: N801
     def _eval_is_real(self):
         return self.args[0].is_real
 
-    def _latex(self, printer):
-        return r"\operatorname{relu}\left(%s\right)" % printer._print(self.args[0])
+    def _latex(self, printer, exp=None):
+        return _power(r"\operatorname{relu}\left(%s\right)" % printer._print(self.args[0]), exp)
 
     def _numpycode(self, printer):
         return "numpy.maximum(0, %s)" % printer._print(self.args[0])
@@ -116,9 +121,9 @@ class leaky_relu(Function):  # noqa: N801
     def _eval_is_real(self):
         return self.args[0].is_real
 
-    def _latex(self, printer):
+    def _latex(self, printer, exp=None):
         x, slope = (printer._print(a) for a in self.args)
-        return r"\operatorname{leaky\_relu}_{%s}\left(%s\right)" % (slope, x)
+        return _power(r"\operatorname{leaky\_relu}_{%s}\left(%s\right)" % (slope, x), exp)
 
     def _numpycode(self, printer):
         x, slope = (printer._print(a) for a in self.args)
@@ -147,25 +152,27 @@ class softplus(Function):  # noqa: N801
     def _eval_is_real(self):
         return self.args[0].is_real
 
-    def _latex(self, printer):
-        return r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
+    def _latex(self, printer, exp=None):
+        return _power(r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0]), exp)
 
     def _numpycode(self, printer):
         return "numpy.logaddexp(0, %s)" % printer._print(self.args[0])
 
 
-#: The functions a formula may call, by name (the parser's whitelist), with
-#: how many arguments each takes.
-FUNCTIONS: dict[str, tuple[type, int]] = {
-    "exp": (sympy.exp, 1),
-    "log": (sympy.log, 1),
-    "sqrt": (sympy.sqrt, 1),
-    "sin": (sympy.sin, 1),
-    "cos": (sympy.cos, 1),
-    "tanh": (sympy.tanh, 1),
-    "sigmoid": (sigmoid, 1),
-    "relu": (relu, 1),
-    "abs": (sympy.Abs, 1),
+#: The functions a formula may call, by name, with how many arguments each
+#: takes (``leaky_relu(u)`` has slope 0.01; ``leaky_relu(u, 0.1)`` gives it).
+FUNCTIONS: dict[str, tuple[type, tuple[int, ...]]] = {
+    "exp": (sympy.exp, (1,)),
+    "log": (sympy.log, (1,)),
+    "sqrt": (sympy.sqrt, (1,)),
+    "sin": (sympy.sin, (1,)),
+    "cos": (sympy.cos, (1,)),
+    "tanh": (sympy.tanh, (1,)),
+    "sigmoid": (sigmoid, (1,)),
+    "relu": (relu, (1,)),
+    "abs": (sympy.Abs, (1,)),
+    "softplus": (softplus, (1,)),
+    "leaky_relu": (leaky_relu, (1, 2)),
 }
 
 #: Functions with a kink at 0 of their first argument: no derivative there, so

@@ -7,29 +7,31 @@ earlier nodes; the last node is the output (the loss). Three ways to build one:
 >>> [n.name for n in g.nodes], [s.name for s in g.leaves]
 (['c', 'a', 'd', 'J'], ['w', 'x', 'b', 'y'])
 
->>> import sympy
->>> w, x = sympy.symbols("w x")
->>> Graph.trace(sympy.sin(w * x) ** 2).formulas()
-['prod1 = w*x', 'sin1 = sin(prod1)', 'L = sin1**2']
+>>> Graph.trace("(w*x + b - y)**2/2").formulas()
+['mul1 = w*x', 'add1 = mul1 + b', 'sub1 = add1 - y', 'pow1 = sub1**2', 'L = pow1/2']
 
-and :meth:`Graph.from_exprs` for ready SymPy expressions. Evaluating a graph at
-a point gives every node's value; :mod:`symprop.backprop` runs it backwards.
+(one node per operation, as written: :mod:`symprop.trace`), and
+:meth:`Graph.from_exprs` for ready SymPy expressions. Evaluating a graph at a
+point gives every node's value; :mod:`symprop.backprop` runs it backwards.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
 
 import sympy
 from sympy import Symbol
+from sympy.core.evalf import PrecisionExhausted
 
+from .bounds import DECIMALS, limit_bits, substitute
 from .errors import EvaluationError, FormulaError, GraphError, LimitError, PointError
-from .expr import check_name, make_symbol, parse_node, parse_number
+from .expr import valid_name, make_symbol, parse_number
+from .node import Node, formula_text
+from .trace import formula_nodes, op_of, split_nodes, trace_nodes
 
-__all__ = ["Node", "Graph", "to_number", "MAX_EXPANDED_OPS"]
+__all__ = ["Node", "Graph", "to_number", "formula_text", "MAX_EXPANDED_OPS"]
 
 #: Bound on the size (``count_ops``) of an expanded, leaves-only expression.
 MAX_EXPANDED_OPS = 20_000
@@ -40,32 +42,14 @@ MAX_EXACT_VALUE_OPS = 1_000
 MAX_EXACT_VALUE_DEPTH = 50
 
 
-@dataclass(frozen=True)
-class Node:
-    """One named step of the computation: ``symbol = formula``.
-
-    Attributes:
-        symbol: the node's own symbol, used by later nodes.
-        formula: a SymPy expression of leaves and earlier nodes.
-        inputs: the symbols the formula uses, in the order they were written.
-    """
-
-    symbol: Symbol
-    formula: sympy.Expr
-    inputs: tuple[Symbol, ...]
-
-    @property
-    def name(self) -> str:
-        return self.symbol.name
-
-    def __str__(self) -> str:
-        return f"{self.name} = {sympy.sstr(self.formula)}"
-
-
 def _ordered_inputs(formula: sympy.Expr, names: Sequence[str] | None) -> tuple[Symbol, ...]:
+    """The formula's symbols in the order given, else in the order it prints them."""
     free = formula.free_symbols
     if names is None:
-        return tuple(sorted(free, key=sympy.default_sort_key))
+        try:
+            names = op_of(formula).names
+        except GraphError:  # a function the tracer does not read: sorted by name
+            return tuple(sorted(free, key=sympy.default_sort_key))
     by_name = {s.name: s for s in free}
     return tuple(by_name[n] for n in names if n in by_name)
 
@@ -78,6 +62,8 @@ class Graph:
         params: the leaves to differentiate for (default: every leaf).
         labels: optional display labels for symbols (e.g. ``W1[2,1]`` for a
             symbol named ``W1_2_1``); renderers use :meth:`label`.
+        leaf_order: names in the order the leaves were written (default: the
+            order the nodes first use them).
 
     Raises:
         GraphError: a repeated name, a node used before it is defined, a node
@@ -90,6 +76,7 @@ class Graph:
         params: Iterable[str | Symbol] | None = None,
         *,
         labels: Mapping[Symbol, str] | None = None,
+        leaf_order: Sequence[str] | None = None,
     ):
         if not nodes:
             raise GraphError("a graph needs at least one node")
@@ -116,7 +103,15 @@ class Graph:
                     self._by_name[symbol.name] = symbol
             self._by_symbol[node.symbol] = node
             self._by_name[node.name] = node.symbol
+        if leaf_order is not None:
+            rank: dict[str, int] = {}
+            for name in leaf_order:
+                rank.setdefault(name, len(rank))
+            leaves = dict.fromkeys(sorted(leaves, key=lambda s: rank.get(s.name, len(rank))))
         self.leaves: tuple[Symbol, ...] = tuple(leaves)
+        for symbol, label in self.labels.items():  # one spelling: the printed name finds it too
+            if label not in self._by_name and (symbol in leaves or symbol in self._by_symbol):
+                self._by_name[label] = symbol
         self.consumers: dict[Symbol, list[Node]] = {s: [] for s in (*self.leaves, *self._by_symbol)}
         for node in self.nodes:
             for symbol in node.inputs:
@@ -146,20 +141,19 @@ class Graph:
         params: Iterable[str] | None = None,
         *,
         exact: bool = False,
+        split: bool | None = None,
     ) -> "Graph":
         """Build a graph from node definitions like ``"a = c + b"`` (safely parsed).
 
         ``lines`` may also be one string with nodes separated by ``;`` or newlines.
+        Each node stays as written; a single node (``"L = (a*b + c)*f"``) is
+        traced into one node per operation. ``split=True`` splits every node
+        into its operations, ``split=False`` never splits.
         """
         if isinstance(lines, str):
             lines = [part for part in lines.replace("\n", ";").split(";") if part.strip()]
-        symbols: dict[str, Symbol] = {}
-        nodes = []
-        for line in lines:
-            name, formula, names = parse_node(line, symbols, exact=exact)
-            symbol = symbols.setdefault(name, make_symbol(name))
-            nodes.append(Node(symbol, formula, _ordered_inputs(formula, names)))
-        return cls(nodes, params)
+        nodes = formula_nodes(lines, exact=exact, split=split)
+        return cls(nodes, params, leaf_order=[n for node in nodes if node.op for n in node.op.names])
 
     @classmethod
     def from_exprs(
@@ -168,11 +162,14 @@ class Graph:
         params: Iterable[str | Symbol] | None = None,
         *,
         labels: Mapping[Symbol, str] | None = None,
+        written: bool = False,
     ) -> "Graph":
         """Build a graph from ``name -> SymPy expression`` pairs in forward order.
 
         A name may be a string or a ``Symbol``; later expressions refer to
-        earlier nodes by those symbols.
+        earlier nodes by those symbols. ``written=True`` says the expressions
+        are built unevaluated, as written (``sympy.Add(a, b, evaluate=False)``):
+        they print in their own order and their rules follow that form.
         """
         pairs = items.items() if isinstance(items, Mapping) else items
         nodes = []
@@ -186,31 +183,36 @@ class Graph:
             if isinstance(name, Symbol):
                 symbol = name
             else:
-                check_name(name, what="node name")
+                valid_name(name, what="node name")
                 symbol = known.get(name) or make_symbol(name)
             known[symbol.name] = symbol
-            nodes.append(Node(symbol, formula, _ordered_inputs(formula, None)))
+            if written:
+                op = op_of(formula, keep_order=True)
+                nodes.append(Node(symbol, formula, _ordered_inputs(formula, op.names), op))
+            else:
+                nodes.append(Node(symbol, formula, _ordered_inputs(formula, None)))
         return cls(nodes, params, labels=labels)
 
     @classmethod
     def trace(
         cls,
-        expression: sympy.Expr,
+        expression: str | sympy.Expr,
         *,
-        output: str = "L",
+        output: str | None = None,
         params: Iterable[str | Symbol] | None = None,
+        exact: bool = False,
     ) -> "Graph":
-        """Decompose a scalar SymPy expression into one node per operation.
+        """One node per operation, as written: see :func:`symprop.trace.trace_nodes`.
 
-        Nodes are named after their operation (``sum1``, ``prod1``, ``pow1``,
-        ``sigmoid1``, ...); the last one is called ``output``. Numeric
-        coefficients, negation and constant powers of a leaf stay inside their
-        node (``d**2/2`` is one node, not three).
+        ``expression`` is a formula's text (parsed safely; ``"J = ..."`` names
+        the output) or a SymPy expression.
         """
-        expression = sympy.sympify(expression)
-        if not isinstance(expression, sympy.Expr):
-            raise GraphError("trace needs a scalar SymPy expression")
-        return cls.from_exprs(_Tracer(expression, output).pairs, params)
+        nodes, leaf_order = trace_nodes(expression, output=output, exact=exact)
+        return cls(nodes, params, leaf_order=leaf_order)
+
+    def split(self) -> "Graph":
+        """Every node written with several operations split into one node per operation."""
+        return Graph(split_nodes(self.nodes), self.params, labels=self.labels, leaf_order=[s.name for s in self.leaves])
 
     # -- queries --------------------------------------------------------
 
@@ -218,6 +220,10 @@ class Graph:
     def output(self) -> Symbol:
         """The output node's symbol (the loss)."""
         return self.nodes[-1].symbol
+
+    def is_node(self, symbol: Symbol) -> bool:
+        """True for a node's symbol, False for a leaf's (or an unknown symbol)."""
+        return symbol in self._by_symbol
 
     def node(self, name: str | Symbol) -> Node:
         """The node called ``name``."""
@@ -282,18 +288,23 @@ class Graph:
         such as ``exp(-1)`` stay symbolic); any float makes the result float.
 
         Raises:
-            EvaluationError: a node is undefined or not real at the point.
+            EvaluationError: a node is undefined or not real at the point, or
+                its exact value cannot be told apart from 0.
+            LimitError: an exact value would pass :data:`~symprop.bounds.MAX_EXACT_VALUE_BITS`
+                (give the point in decimals).
         """
         values = self.point(at, exact=exact)
         for node in self.nodes:
             try:
-                value = node.formula.xreplace(values)
+                value = substitute(node.evaluated, values, f"node {node.name!r}")
+            except LimitError:
+                raise
             except (ArithmeticError, AttributeError, TypeError, ValueError) as error:  # SymPy's own failures
                 raise EvaluationError(
-                    f"node {node.name!r} = {sympy.sstr(node.formula)} cannot be evaluated at {_at(self, values)} "
+                    f"node {node.name!r} = {formula_text(node)} cannot be evaluated at {_at(self, values)} "
                     f"({type(error).__name__} in SymPy; e.g. a sign it cannot decide)"
                 ) from None
-            values[node.symbol] = check_value(value, f"node {node.name!r} = {sympy.sstr(node.formula)}", values, self)
+            values[node.symbol] = finite_value(value, f"node {node.name!r} = {formula_text(node)}", values, self)
         return values
 
     def expanded(self, symbol: Symbol) -> sympy.Expr:
@@ -309,8 +320,8 @@ class Graph:
                 if node.symbol in self._expanded:
                     continue
                 sub = {s: self._expanded[s] for s in node.inputs if s in self._expanded}
-                expression = node.formula.xreplace(sub)
-                check_size(expression, f"the expanded form of {node.name!r}")
+                expression = node.evaluated.xreplace(sub)
+                limit_size(expression, f"the expanded form of {node.name!r}")
                 self._expanded[node.symbol] = expression
                 if node.symbol == symbol:
                     break
@@ -320,14 +331,14 @@ class Graph:
         """Any expression in node symbols, rewritten in leaves only."""
         sub = {s: self.expanded(s) for s in expression.free_symbols if s in self._by_symbol}
         result = expression.xreplace(sub)
-        check_size(result, "an expanded expression")
+        limit_size(result, "an expanded expression")
         return result
 
     def __repr__(self) -> str:
         return f"Graph({self.formulas()!r})"
 
 
-def check_size(expression: sympy.Expr, what: str, limit: int = MAX_EXPANDED_OPS) -> None:
+def limit_size(expression: sympy.Expr, what: str, limit: int = MAX_EXPANDED_OPS) -> None:
     """Refuse an expression larger than ``limit`` operations (cheap DAG-free count)."""
     count = 0
     for _ in sympy.preorder_traversal(expression):
@@ -382,32 +393,39 @@ def _finite_real(number: sympy.Expr) -> bool:
     )
 
 
-def check_exact_value(value: sympy.Expr, what: str) -> None:
-    """Refuse an exact closed form past :data:`MAX_EXACT_VALUE_OPS`, with what to do instead."""
+def limit_exact_value(value: sympy.Expr, what: str) -> None:
+    """Refuse an exact number past :data:`~symprop.bounds.MAX_EXACT_VALUE_BITS`, or a closed
+    form past :data:`MAX_EXACT_VALUE_OPS` operations, with what to do instead."""
     if value.is_Number:
+        limit_bits(value, what)
         return
     count, todo = 0, [(value, 1)]
     while todo:
         expression, depth = todo.pop()
         count += 1
+        limit_bits(expression, what)
         if count > MAX_EXACT_VALUE_OPS or depth > MAX_EXACT_VALUE_DEPTH:
             size = f"more than {MAX_EXACT_VALUE_OPS} operations" if count > MAX_EXACT_VALUE_OPS else (
                 f"nested more than {MAX_EXACT_VALUE_DEPTH} levels deep")
-            raise LimitError(
-                f"the exact value of {what} is a closed form {size}; give the point in decimals "
-                "(e.g. w=1.0, not w=1) to compute in floating point"
-            )
+            raise LimitError(f"the exact value of {what} is a closed form {size}; {DECIMALS}")
         todo.extend((arg, depth + 1) for arg in expression.args)
 
 
-def check_value(value: sympy.Expr, what: str, values: Mapping[Symbol, sympy.Expr], graph: "Graph") -> sympy.Expr:
-    """Return ``value`` if it is a finite real number, else say where it is undefined."""
+def finite_value(value: sympy.Expr, what: str, values: Mapping[Symbol, sympy.Expr], graph: "Graph") -> sympy.Expr:
+    """Return ``value`` if it is a finite real number, else say where it is undefined.
+
+    An exact closed form that SymPy cannot tell apart from 0 (``sin(1)**2 +
+    cos(1)**2 - 1``) cannot be evaluated: dividing by it would give a number
+    made of rounding noise.
+    """
+    limit_exact_value(value, what.partition(" = ")[0])
     if value.is_Number:
         number = value
     else:
-        check_exact_value(value, what.partition(" = ")[0])
         try:
-            number = value.evalf()
+            number = value.evalf(strict=True)
+        except PrecisionExhausted:
+            number = value  # not a Number: "cannot be evaluated" below
         except (RecursionError, ValueError, TypeError):
             number = sympy.nan
     if not _finite_real(number):
@@ -433,69 +451,3 @@ def _at(graph: "Graph", values: Mapping[Symbol, sympy.Expr]) -> str:
 def _show(value: sympy.Expr) -> str:
     """A leaf's value in a message: ``0.5``, not ``0.500000000000000``."""
     return repr(float(value)) if value.is_Float else sympy.sstr(value)
-
-
-class _Tracer:
-    """Walks a SymPy tree bottom-up, giving each operation a named node."""
-
-    def __init__(self, expression: sympy.Expr, output: str):
-        check_name(output, what="output name")
-        self.taken = {s.name for s in expression.free_symbols} | {output}
-        self.counts: dict[str, int] = {}
-        self.pairs: list[tuple[Symbol, sympy.Expr]] = []
-        self.made: dict[sympy.Expr, Symbol] = {}
-        top = self._formula(expression)
-        if top.is_Symbol and any(top == s for s, _ in self.pairs):
-            symbol, formula = self.pairs.pop()
-            self.pairs.append((make_symbol(output), formula))
-        else:
-            self.pairs.append((make_symbol(output), top))
-
-    def _name(self, kind: str) -> Symbol:
-        while True:
-            self.counts[kind] = self.counts.get(kind, 0) + 1
-            name = f"{kind}{self.counts[kind]}"
-            if name not in self.taken:
-                self.taken.add(name)
-                return make_symbol(name)
-
-    def _node(self, expression: sympy.Expr) -> sympy.Expr:
-        """A leaf or number stays; anything else becomes (or reuses) a node."""
-        if expression.is_Atom:
-            return expression
-        if expression in self.made:
-            return self.made[expression]
-        formula = self._formula(expression)
-        symbol = self._name(_kind(expression))
-        self.pairs.append((symbol, formula))
-        self.made[expression] = symbol
-        return symbol
-
-    def _inline(self, expression: sympy.Expr) -> sympy.Expr:
-        """Coefficients, negation and constant powers of a traced argument stay inline."""
-        if expression.is_Mul:
-            coefficient, rest = expression.as_coeff_Mul()
-            if coefficient != 1 and not rest.is_Mul:
-                return coefficient * self._inline(rest)
-        if expression.is_Pow and expression.exp.is_Number:
-            return self._node(expression.base) ** expression.exp
-        return self._node(expression)
-
-    def _formula(self, expression: sympy.Expr) -> sympy.Expr:
-        if expression.is_Atom:
-            return expression
-        if expression.is_Add or expression.is_Mul:
-            return expression.func(*(self._inline(a) for a in expression.args))
-        if expression.is_Pow and expression.exp.is_Number:
-            return self._node(expression.base) ** expression.exp
-        return expression.func(*(self._node(a) for a in expression.args))
-
-
-def _kind(expression: sympy.Expr) -> str:
-    if expression.is_Add:
-        return "sum"
-    if expression.is_Mul:
-        return "prod"
-    if expression.is_Pow:
-        return "sqrt" if expression.exp == sympy.S.Half else "pow"
-    return type(expression).__name__.lower()

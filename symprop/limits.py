@@ -5,6 +5,8 @@ that it can be raised when the work gets cheaper: the exact path (SymPy, one
 chain-rule step at a time) is bounded by steps, numpy arrays by bytes. A
 problem past a bound is refused *before* the work starts, with one line that
 names the bound and what to do instead (:class:`~symprop.errors.LimitError`).
+The bounds of one exact evaluation (the size of an exact number, of the local
+derivatives) are measured on the SymPy expressions themselves, in :mod:`symprop.bounds`.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ MAX_PARAMETERS = 10_000_000
 #: The most float64 memory a training run may need (parameters, gradients,
 #: optimizer state and every layer's activations for the whole batch).
 MAX_TRAINING_BYTES = 2 * 1024**3
-#: The most steps one training run may take (a safeguard against a mistyped number).
-MAX_TRAINING_STEPS = 1_000_000_000
+#: The most steps one training run may take: a million steps of the smallest
+#: network take about a minute, and the loss history holds one number per step.
+MAX_TRAINING_STEPS = 1_000_000
 
 #: Integers in spec files, as literals in formulas: at most 400 bits (about 120 digits).
 MAX_SPEC_INTEGER_BITS = 400

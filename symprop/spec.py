@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +28,14 @@ else:  # pragma: no cover - Python 3.10
 from .errors import LimitError, SpecError, SympropError
 from .graph import Graph
 from .limits import MAX_EXACT_STEPS, MAX_SPEC_INTEGER_BITS
-from .nn import MLP, Network, NetworkProblem
+from .nn import MLP, Network, NetworkProblem, Sequential
 from .optim import OPTIMIZERS
 
 __all__ = ["read_spec", "load_spec", "GraphSpec", "NetworkSpec", "TrainConfig", "known_keys", "network_spec", "graph_spec"]
 
 TOP_LEVEL_KEYS = {"graph", "network", "params", "data", "train"}
 GRAPH_KEYS = {"nodes", "params", "at", "exact"}
-NETWORK_KEYS = {"layers", "activation", "loss", "reduction", "bias", "slope"}
+NETWORK_KEYS = {"layers", "inputs", "activation", "loss", "reduction", "bias", "slope", "weight_decay"}
 PARAMS_KEYS = {"seed", "init"}  # besides the parameters' own names
 DATA_KEYS = {"x", "y"}
 TRAIN_KEYS = {"learning_rate", "steps", "optimizer"}
@@ -52,38 +54,34 @@ def read_spec(path: str | Path) -> dict[str, Any]:
     """Read a TOML (``.toml``) or JSON (``.json``) file into a dict.
 
     Raises:
-        SpecError: the file is missing, unreadable or not valid TOML/JSON.
+        SpecError: the file is missing, unreadable, not a regular file, larger
+            than :data:`MAX_SPEC_BYTES`, not valid TOML/JSON, or names a key
+            twice in one table.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError(f"spec file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise SpecError(f"spec file {str(path)!r} is a directory") from None
-    except OSError as error:
-        raise SpecError(f"cannot read spec file {str(path)!r}: {error.strerror}") from None
+    raw = _read_bounded(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError(f"spec file {str(path)!r} is not UTF-8 text") from None
-    if path.suffix.lower() == ".json":
-        try:  # NaN/Infinity load as floats, long integers as _LongInteger; the checks name their key
-            data = json.loads(text, parse_int=_json_integer)
-        except json.JSONDecodeError as error:
-            raise SpecError(f"{path.name}: invalid JSON at line {error.lineno}: {error.msg}") from None
-    else:
-        try:
+    try:
+        if path.suffix.lower() == ".json":  # NaN/Infinity load as floats, long integers as _LongInteger; checks name their key
+            data = json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_json_integer)
+        else:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise SpecError(f"{path.name}: invalid TOML: {error}") from None
-        except ValueError:  # Python refuses to read an integer of more than 4,300 digits
-            long = re.search(r"\d{4300}", text)
-            line = text[: long.start()].count("\n") + 1 if long else "?"
-            raise SpecError(f"{path.name} line {line}: an integer of more than 4,300 digits is too long") from None
+    except json.JSONDecodeError as error:
+        raise SpecError(f"{path.name}: invalid JSON at line {error.lineno}: {error.msg}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{path.name}: invalid TOML: {error}") from None
+    except SpecError as error:  # a duplicate key
+        raise SpecError(f"{path.name}: {error}") from None
+    except ValueError:  # int('9' * 5000) in TOML: Python reads no integer past 4,300 digits
+        long = re.search(r"\d{4300}", text)
+        where = f" line {text[: long.start()].count(chr(10)) + 1}" if long else ""
+        raise SpecError(f"{path.name}{where}: a number has more than 4,300 digits (Python's limit for reading one)") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path.name}: the top level must be a table/object")
-    _check_integers(data, "")
+    _limit_integers(data, "")
     return data
 
 
@@ -99,7 +97,7 @@ def _json_integer(text: str) -> Any:
     return _LongInteger(digits) if digits > 4000 else int(text)
 
 
-def _check_integers(value: Any, key: str) -> None:
+def _limit_integers(value: Any, key: str) -> None:
     """Refuse an integer past ``MAX_SPEC_INTEGER_BITS`` anywhere in a spec, naming its key.
 
     Such numbers do not fit a float64 (``int too large to convert to float``) or
@@ -107,10 +105,10 @@ def _check_integers(value: Any, key: str) -> None:
     """
     if isinstance(value, Mapping):
         for name, item in value.items():
-            _check_integers(item, f"{key}.{name}" if key else str(name))
+            _limit_integers(item, f"{key}.{name}" if key else str(name))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _check_integers(item, f"{key}[{i}]")
+            _limit_integers(item, f"{key}[{i}]")
     elif isinstance(value, _LongInteger) or (
         isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_SPEC_INTEGER_BITS
     ):
@@ -119,6 +117,49 @@ def _check_integers(value: Any, key: str) -> None:
             f"{key}: an integer of {digits:,} digits is too large "
             f"(at most {MAX_SPEC_INTEGER_BITS} bits, about {int(MAX_SPEC_INTEGER_BITS * math.log10(2))} digits)"
         )
+
+
+#: A spec file larger than this is refused before it is read (a spec is a few
+#: kilobytes; ``/dev/zero`` or a runaway file would fill the memory).
+MAX_SPEC_BYTES = 10_000_000
+
+
+def _read_bounded(path: Path) -> bytes:
+    """A regular file's bytes, at most :data:`MAX_SPEC_BYTES`; a FIFO or a device is refused, not read."""
+    shown = repr(str(path))
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+    except FileNotFoundError:
+        raise SpecError(f"spec file {shown} does not exist") from None
+    except IsADirectoryError:
+        raise SpecError(f"spec file {shown} is a directory") from None
+    except OSError as error:
+        raise SpecError(f"cannot read spec file {shown}: {error.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise SpecError(f"spec file {shown} is a directory")
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or a socket"
+        raise SpecError(f"spec file {shown} is {kind}, not a regular file; give a .toml or .json file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            raw = file.read(MAX_SPEC_BYTES + 1)
+        except OSError as error:
+            raise SpecError(f"cannot read spec file {shown}: {error.strerror}") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(f"spec file {shown} is larger than {MAX_SPEC_BYTES:,} bytes (the limit for a spec file)")
+    return raw
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object that names a key twice is refused (the second would silently win)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise SpecError(f"the key {key!r} is given twice in one object")
+        data[key] = value
+    return data
 
 
 def known_keys(table: Any, allowed: set[str], where: str) -> Mapping[str, Any]:
@@ -174,7 +215,7 @@ def graph_spec(table: Any) -> GraphSpec:
     exact = table.get("exact", False)
     if not isinstance(exact, bool):
         raise SpecError("graph.exact: expected true or false")
-    _check_graph_size(nodes)
+    _limit_graph_size(nodes)
     at = table.get("at", {})
     if not isinstance(at, Mapping):
         raise SpecError("graph.at: expected a table of leaf = number")
@@ -191,7 +232,7 @@ def graph_spec(table: Any) -> GraphSpec:
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\b(?!\s*\()")
 
 
-def _check_graph_size(nodes: list[str]) -> None:
+def _limit_graph_size(nodes: list[str]) -> None:
     """Refuse, before parsing, a graph whose backward pass would pass ``MAX_EXACT_STEPS`` steps.
 
     Each name on the right of ``=`` is an input of that node, so about one
@@ -237,11 +278,11 @@ class NetworkSpec:
             exact: read the network's numbers as exact decimals.
 
         Raises:
-            PointError: ``sample`` is not a sample of the data.
+            PointError: ``sample`` is not a sample of the data, or the samples are coupled (batchnorm).
         """
         self.network.exact = self.network.exact or exact
         if sample is not None:
-            self.network.sample_index(sample)
+            self.network.require_own_sample(self.network.sample_index(sample))
         return NetworkProblem(self.network, sample)
 
 
@@ -284,14 +325,7 @@ def network_spec(data: Mapping[str, Any]) -> NetworkSpec:
     slope = _finite_numbers(table.get("slope", 0.01), "network.slope")
     if isinstance(slope, list):
         raise SpecError("network.slope: expected a number")
-    mlp = MLP(
-        table["layers"],
-        activation,
-        _name(table, "loss", "network", "half_squared_error"),
-        _name(table, "reduction", "network", "mean"),
-        _name(table, "bias", "network", "neuron"),
-        slope,
-    )
+    mlp = _architecture(table, activation, slope)
     shapes = mlp.param_shapes()
     ptable = known_keys(data.get("params", {}), set(shapes) | PARAMS_KEYS, "params")
     seed = ptable.get("seed", 0)
@@ -310,6 +344,33 @@ def network_spec(data: Mapping[str, Any]) -> NetworkSpec:
             raise SpecError(f"data.{key}: expected a list of rows, one per sample, e.g. {key} = [[0.05, 0.10]]")
     network = Network(mlp, params, dtable["x"], dtable["y"], seed=seed, init=init)
     return NetworkSpec(network, _train(data.get("train", {})), seed, init)
+
+
+def _architecture(table: Mapping[str, Any], activation: Any, slope: Any) -> MLP | Sequential:
+    """Widths (``layers = [2, 3, 1]``, an MLP) or a layer list (``inputs = 2``, ``layers = [{linear = 3}, ...]``)."""
+    layers = table["layers"]
+    widths = isinstance(layers, list) and (bool(layers) or "inputs" not in table) and all(
+        isinstance(w, int) and not isinstance(w, bool) for w in layers
+    )
+    head = (
+        _name(table, "loss", "network", "half_squared_error"),
+        _name(table, "reduction", "network", "mean"),
+        _name(table, "bias", "network", "neuron"),
+        slope,
+    )
+    decay = _finite_numbers(table.get("weight_decay", 0.0), "network.weight_decay")
+    if widths and "inputs" in table:
+        raise SpecError("network.inputs: goes with a layer list; with widths, the first width is the input's")
+    if widths:
+        mlp = MLP(layers, activation, *head)
+        if not decay:
+            return mlp
+        return Sequential(mlp.layers[0], mlp.layer_list(), *head, weight_decay=decay)
+    if "activation" in table:
+        raise SpecError("network.activation: a layer list names its activations as layers, e.g. \"tanh\"")
+    if "inputs" not in table:
+        raise SpecError("network.inputs: missing; a layer list needs the input width, e.g. inputs = 2")
+    return Sequential(table["inputs"], layers, *head, weight_decay=decay)
 
 
 def _train(table: Any) -> TrainConfig:

@@ -24,14 +24,13 @@ import numpy as np
 
 from .compiler import Compiled
 from .compiler import compile as compile_network
-from .errors import SpecError, SympropError
+from .errors import LimitError, SpecError, SympropError
 from .limits import MAX_TRAINING_STEPS
-from .nn import get_activation, get_loss
-from .nn.reference import check_outputs, check_targets
-from .nn.size import check_training_size
+from .nn.reference import outputs_in_domain, validate_outputs, validate_targets
+from .nn.size import limit_training_size
 from .optim import Optimizer, Params, make_optimizer
 
-__all__ = ["TrainResult", "TrainingDiverged", "train"]
+__all__ = ["TrainResult", "TrainingDiverged", "train", "validate_steps", "MAX_STEPS"]
 
 
 @dataclass
@@ -86,6 +85,21 @@ def _as_batch(values: Any, width: int, what: str) -> np.ndarray:
     return array
 
 
+#: Steps in one run (see :data:`symprop.limits.MAX_TRAINING_STEPS`).
+MAX_STEPS = MAX_TRAINING_STEPS
+
+
+def validate_steps(steps: Any, key: str = "train.steps") -> None:
+    """Refuse a step count that is not a whole number from 0 to :data:`MAX_STEPS`."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise SpecError(f"{key}: expected a whole number >= 0, got {steps!r}")
+    if steps > MAX_STEPS:
+        raise LimitError(
+            f"{key}: {steps:,} steps is past the limit of {MAX_STEPS:,} per run; "
+            "to go on, start a new run from the parameters this one prints (put them in [params])"
+        )
+
+
 def train(
     model: Any,
     params: dict[str, Any],
@@ -96,6 +110,7 @@ def train(
     lr: float,
     optimizer: str | Optimizer = "sgd",
     callback: Callable[[int, float], None] | None = None,
+    seed: int | None = 0,
     **hyper: float,
 ) -> TrainResult:
     """Run ``steps`` steps of ``optimizer`` on the compiled loss and gradients.
@@ -104,10 +119,12 @@ def train(
         model: a :class:`~symprop.compiler.Compiled`, or an MLP (compiled here).
         params: every parameter (numbers or nested lists, shaped as ``mlp.param_shapes()``).
         x: inputs, one row per sample; y: targets, one row per sample.
-        steps: how many steps (0 only evaluates the loss).
+        steps: how many steps (0 only evaluates the loss; at most :data:`MAX_STEPS`).
         lr: the learning rate.
         optimizer: a name from :data:`symprop.optim.OPTIMIZERS` or an :class:`~symprop.optim.Optimizer`.
         callback: called as ``callback(step, loss)`` after each step's loss is known.
+        seed: with dropout, each step draws a fresh mask from a generator seeded with it
+            (the loss of a step, and ``final_loss``, are under that step's mask).
         **hyper: the optimizer's hyper-parameters (``beta``, ``rho``, ``beta1``, ...).
 
     Raises:
@@ -116,36 +133,38 @@ def train(
         SpecError: bad shapes, names or settings; targets outside the loss's domain.
         EvaluationError: an output leaves the loss's domain (binary cross-entropy
             after an output that is not a probability: outside [0, 1]), naming the step.
-        LimitError: the arrays would pass ``symprop.limits.MAX_TRAINING_BYTES``.
+        LimitError: more than :data:`MAX_STEPS` steps, or arrays past ``symprop.limits.MAX_TRAINING_BYTES``.
     """
     compiled: Compiled = model if isinstance(model, Compiled) else compile_network(model)
     mlp = compiled.mlp
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise SpecError(f"train.steps: expected a whole number >= 0, got {steps!r}")
-    if steps > MAX_TRAINING_STEPS:
-        raise SpecError(f"train.steps: {steps:.3g} steps is more than the limit of {MAX_TRAINING_STEPS:,}")
+    validate_steps(steps)
     opt = optimizer if isinstance(optimizer, Optimizer) else make_optimizer(optimizer, lr, **hyper)
     missing = [name for name in mlp.param_shapes() if name not in params]
     if missing:
         raise SpecError(f"params.{missing[0]}: missing (give every parameter, or use mlp.init_params)")
     current = mlp.validate_params(params)
-    x = _as_batch(x, mlp.layers[0], "x")
-    y = _as_batch(y, mlp.layers[-1], "y")
+    x = _as_batch(x, mlp.n_inputs, "x")
+    y = _as_batch(y, mlp.n_outputs, "y")
     if x.shape[0] != y.shape[0]:
         raise SpecError(f"data: x has {x.shape[0]} rows but y has {y.shape[0]}")
-    check_training_size(mlp, x.shape[0])
-    check_targets(mlp, y)
+    limit_training_size(mlp, x.shape[0])
+    validate_targets(mlp, y)
     # A loss with a domain (binary cross-entropy: outputs in [0, 1]) after an output layer that does not
-    # keep to it by construction (it has no stable logs, as sigmoid has): check the outputs at every step.
-    watch = get_loss(mlp.loss).domain is not None and get_activation(mlp.activations[-1]).numpy_logs is None
-    f = compiled.loss_and_grads
+    # keep to it by construction (as sigmoid does): the outputs are checked at every step, under its mask.
+    watch = not outputs_in_domain(mlp)
+    draw = _mask_drawer(compiled, seed)
+
+    def f(params: Params, step: int) -> Any:
+        masks = draw(x.shape[0]) if draw is not None else None
+        if watch:
+            validate_outputs(mlp, params, x, masks=masks, step=step)
+        return compiled.loss_and_grads(params, x, y, masks) if draw is not None else compiled.loss_and_grads(params, x, y)
+
     history: list[float] = []
     previous: Params | None = None  # the parameters the last step started from
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked below, by value
         for step in range(steps):
-            if watch:
-                check_outputs(mlp, current, x, step=step)
-            loss, grads = f(current, x, y)
+            loss, grads = f(current, step)
             loss = float(loss)
             if not math.isfinite(loss):  # a NaN/inf gradient shows up here one step later
                 _diverged(step, f"the loss is {loss}", previous, history)
@@ -153,12 +172,23 @@ def train(
             if callback is not None:
                 callback(step, loss)
             previous, current = current, opt.step(current, grads)
-        if watch:
-            check_outputs(mlp, current, x, step=steps)
-        final = float(f(current, x, y)[0])
+        final = float(f(current, steps)[0])
     if not math.isfinite(final):
         _diverged(steps, f"the loss is {final}", previous, history)
     return TrainResult(current, history, final, steps)
+
+
+def _mask_drawer(compiled: Compiled, seed: int | None) -> Callable[[int], dict[str, np.ndarray]] | None:
+    """A fresh dropout mask each call, as dropout trains (reproducible from ``seed``); None without dropout."""
+    rng = np.random.default_rng([0 if seed is None else seed, 1])
+    layers = compiled.mlp.dropouts()
+    if not layers:
+        return None
+
+    def draw(samples: int) -> dict[str, np.ndarray]:
+        return {d.mask_name: (rng.random((samples, d.width_in)) >= float(d.p)).astype(np.float64) for d in layers}
+
+    return draw
 
 
 def _diverged(step: int, what: str, kept: Params | None, losses: list[float]) -> None:

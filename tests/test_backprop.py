@@ -64,7 +64,7 @@ def test_fan_out_sums_the_branches():
     bp = backward(Graph.from_formulas(["c = a + b", "d = b + 1", "e = c*d"]), {"a": 2, "b": 1})
     b = bp.gradients["b"]
     assert bp.gradients["a"].value == 2 and b.value == 5
-    assert b.is_fan_in and [s.product.value for s in b.steps] == [3, 2]
+    assert b.is_fan_in and [s.product.value for s in b.steps] == [2, 3]  # right to left: c, then d
     assert str(b.compact) == "c + d"
     events = list(bp.timeline())
     assert isinstance(events[-1], symprop.FanIn) and events[-1].adjoint is b
@@ -141,11 +141,15 @@ def test_graph_from_sympy_expressions():
 
 
 def test_trace_names_one_node_per_operation():
+    # a SymPy expression is traced as SymPy's tree reads: a term with a minus sign is a subtraction
     w, x, b, y = sympy.symbols("w x b y")
     g = Graph.trace((w * x + b - y) ** 2 / 2, output="J")
-    assert g.formulas() == ["prod1 = w*x", "sum1 = b + prod1 - y", "J = sum1**2/2"]
+    assert g.formulas() == ["mul1 = w*x", "add1 = b + mul1", "sub1 = add1 - y", "pow1 = sub1**2", "J = pow1/2"]
     g = Graph.trace(sympy.exp(sympy.sin(w) * sympy.sin(w)))
     assert g.formulas() == ["sin1 = sin(w)", "pow1 = sin1**2", "L = exp(pow1)"]
+    # text is traced as typed: its order, and nothing folded
+    g = Graph.trace("(w*x + b - y)**2/2", output="J")
+    assert g.formulas() == ["mul1 = w*x", "add1 = mul1 + b", "sub1 = add1 - y", "pow1 = sub1**2", "J = pow1/2"]
 
 
 def test_deep_graph_stays_linear_and_long_compact_forms_use_adjoint_symbols():

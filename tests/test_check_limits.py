@@ -386,7 +386,7 @@ def test_C5_the_same_sizes_from_python_and_what_still_works(tmp_path):
     assert time.monotonic() - start < 5
     # and the backward pass counts its steps exactly before it starts
     chain = symprop.Graph.from_formulas(["a0 = w*x"] + [f"a{i} = a{i - 1} + w" for i in range(1, 400)])
-    assert symprop.backprop.backward_steps(chain) == 800 < MAX_EXACT_STEPS  # into w and x, then a(i-1) and w
+    assert symprop.backprop.count_steps(chain) == 800 < MAX_EXACT_STEPS  # into w and x, then a(i-1) and w
     monkey = pytest.MonkeyPatch()
     monkey.setattr(symprop.backprop, "MAX_EXACT_STEPS", 500)
     try:
@@ -427,13 +427,14 @@ def test_C6_integers_python_cannot_read_and_graph_points(capsys, tmp_path):
     fails(capsys, ["grad", "--spec", str(path)], "data.x[0][0]: an integer of 5,001 digits is too large")
     toml = tmp_path / "huge.toml"
     toml.write_text(f"[network]\nlayers = [2, 1]\n[data]\nx = [[{digits}, 1]]\ny = [[1]]\n")
-    fails(capsys, ["grad", "--spec", str(toml)], "huge.toml line 4: an integer of more than 4,300 digits is too long")
+    fails(capsys, ["grad", "--spec", str(toml)],
+          "huge.toml line 4: a number has more than 4,300 digits (Python's limit for reading one)")
     graph = tmp_path / "graph.json"
     graph.write_text(json.dumps({"graph": {"nodes": ["L = w*x"], "at": {"w": BIG, "x": 1}}}))
     fails(capsys, ["grad", "--spec", str(graph)], "graph.at.w: an integer of 400 digits is too large")
     with pytest.raises(SpecError, match="data.x: a number is too large for float64"):
         Network(MLP([2, 1]), None, [[10**400, 1]], [[1]])
-    with pytest.raises(SpecError, match="train.steps: 1e\\+10 steps is more than the limit of 1,000,000,000"):
+    with pytest.raises(LimitError, match="train.steps: 10,000,000,000 steps is past the limit of 1,000,000 per run"):
         train(MLP([2, 1]), MLP([2, 1]).init_params(0), [[1, 1]], [[1]], steps=10**10, lr=0.1)
 
 
@@ -511,3 +512,182 @@ def test_against_rows_have_yours_and_numeric_and_a_one_entry_hint_says_something
     assert "yours" not in symprop.gradcheck(graph, {"w": 3, "b": 1}).to_dict()["rows"][0]
     assert symprop.gradcheck(graph, {"w": 3, "b": 1}).to_dict()["scale"] is None
     assert DEFAULT_RTOL == 1e-5
+
+
+# -- the same for layer lists: sizes, BCE's domain, --wrt, the floor and the time limit of intermediates --
+
+
+def layer_spec(tmp_path, layers, rows=1, *, inputs=2, outputs=1, loss="half_squared_error", params=None) -> str:
+    path = tmp_path / "layers.json"
+    data = {"x": [[0.5 + 0.1 * (k % 3), -0.25 * (k % 2)][:inputs] + [0.5] * (inputs - 2) for k in range(rows)],
+            "y": [[float((k + j) % 2) for j in range(outputs)] for k in range(rows)]}
+    spec = {"network": {"inputs": inputs, "layers": layers, "loss": loss}, "data": data}
+    if params:
+        spec["params"] = params
+    path.write_text(json.dumps(spec))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "layers, rows, command, message",
+    [
+        ([{"linear": 100000}, "tanh", {"linear": 100000}, "tanh", {"linear": 1}], 1, "train",
+         "network.layers: [linear 100000, tanh, linear 100000, tanh, linear 1] has 10,000,500,001 parameters "
+         "(80 GB of float64); the limit is 10,000,000 (80 MB): use narrower layers"),
+        ([{"linear": 200}, "batchnorm", "tanh", {"linear": 200}, "tanh", {"linear": 1}], 4, "grad",
+         "the exact backward pass of [linear 200, batchnorm, tanh, linear 200, tanh, linear 1] has at least "
+         "41,401 chain-rule steps for one sample (limit 20,000"),
+        ([{"linear": 3}, "tanh", {"dropout": 0.5}, {"linear": 1}], 2000, "grad",
+         "the exact backward pass of [linear 3, tanh, dropout 0.5, linear 1] on 2,000 samples has about 48,000 "
+         "chain-rule steps (limit 20,000, about 30 s); use --sample K for one sample, or fewer samples"),
+        ([{"linear": 3}, "batchnorm", "tanh", {"linear": 1}], 1000, "check", "on 1,000 samples has about"),
+        ([{"linear": 3}, "layernorm", "relu", {"linear": 1}], 10000, "explain --view matrix",
+         "the matrix view of [linear 3, layernorm, relu, linear 1] on 10,000 samples has about"),
+        ([{"linear": 5000}, "batchnorm", "tanh", {"linear": 1}], 30000, "train",
+         "training [linear 5000, batchnorm, tanh, linear 1] on 30,000 samples needs about 7.2 GB of float64 arrays"),
+    ],
+)
+def test_C5_layer_lists_are_sized_before_the_work(capsys, tmp_path, layers, rows, command, message):
+    start = time.monotonic()
+    fails(capsys, [*command.split(), "--spec", layer_spec(tmp_path, layers, rows)], message)
+    assert time.monotonic() - start < 20
+
+
+@pytest.mark.parametrize("layers", [
+    [{"linear": 3}, "tanh", {"dropout": 0.5}, {"linear": 2}, "softmax"],
+    [{"linear": 3}, {"residual": [{"linear": 3}, "relu"]}, {"linear": 2}, "sigmoid"],
+    [{"linear": 3}, "layernorm", "tanh", {"linear": 2}],
+])
+def test_C5_a_layer_lists_step_estimate_is_its_step_count(tmp_path, layers):
+    from symprop.spec import load_spec
+
+    network = load_spec(layer_spec(tmp_path, layers, 3, outputs=2, loss="cross_entropy" if "softmax" in layers else "mse")).network
+    assert network.exact_steps(0) == len(network.backward(0).steps)
+    assert network.exact_steps() == len(network.backward().steps)
+    with pytest.raises(LimitError, match="on 3,000 samples has about"):
+        Network(network.mlp, network.params, np.repeat(network.x, 1000, axis=0), np.repeat(network.y, 1000, axis=0)).backward()
+
+
+def test_C5_a_wide_layer_list_is_refused_from_python_before_its_graph_is_built():
+    arch = symprop.Sequential(2, [{"linear": 3000}, "batchnorm", "tanh", {"linear": 3000}, {"linear": 1}])
+    network = Network(arch, None, [[0.1, 0.2], [0.3, 0.4]], [[1.0], [0.0]])
+    start = time.monotonic()
+    with pytest.raises(LimitError, match="has at least 9,021,001 chain-rule steps for one sample"):
+        network.exact_gradients()
+    assert time.monotonic() - start < 5  # refused before its graph is built
+    with pytest.raises(LimitError, match="the limit is 10,000,000"):
+        symprop.Sequential(2, [{"linear": 5000}, {"linear": 5000}])
+
+
+BCE_LAYERS = {
+    "linear": ([{"linear": 2}, "tanh", {"linear": 1}], "z2[0] = 1.5", "from linear 1 on the last layer; end the layers with sigmoid"),
+    "relu": ([{"linear": 2}, "batchnorm", "tanh", {"linear": 1}, "relu"], "a2[0] = 1.5",
+             "from relu on the last layer; use sigmoid there"),
+}
+
+
+def bce_layers(tmp_path, kind, *, y=1.0, b2=1.5) -> str:
+    layers, _, _ = BCE_LAYERS[kind]
+    params = {"W1": [[0.0, 0.0], [0.0, 0.0]], "b1": [0.0, 0.0], "W2": [[0.0, 0.0]], "b2": [b2]}
+    if "batchnorm" in layers:
+        params.update({"gamma1": [1.0, 1.0], "beta1": [0.0, 0.0]})
+    return layer_spec(tmp_path, layers, 2, loss="binary_cross_entropy", params=params)
+
+
+@pytest.mark.parametrize("command", ["grad", "explain --format text", "check", "explain --view matrix --format text", "train"])
+@pytest.mark.parametrize("kind", sorted(BCE_LAYERS))
+def test_C7_bce_of_a_layer_list_whose_output_leaves_0_1_is_refused_everywhere(capsys, tmp_path, command, kind):
+    _, output, where = BCE_LAYERS[kind]
+    at_step = " at step 0" if command == "train" else ""
+    fails(capsys, [*command.split(), "--spec", bce_layers(tmp_path, kind)],
+          f"binary_cross_entropy needs every output in [0, 1], as PyTorch's BCELoss does (\"all elements of input "
+          f"should be between 0 and 1\"): sample 0's output {output}{at_step}, {where}")
+
+
+def test_C7_a_layer_list_ending_in_sigmoid_trains_and_dropout_is_watched_under_its_mask(tmp_path):
+    layers = [{"linear": 2}, "batchnorm", "tanh", {"linear": 1}, "sigmoid"]
+    path = layer_spec(tmp_path, layers, 4, loss="binary_cross_entropy")
+    network = load_spec(path).network
+    assert train(network.mlp, network.params, network.x, network.y, steps=30, lr=0.5).steps == 30
+    with pytest.raises(SpecError, match="data.y\\[0\\]\\[0\\] = -1: binary_cross_entropy needs every target in \\[0, 1\\]"):
+        Network(network.mlp, None, network.x, -1 - network.y)
+    # dropout last: each step's output is checked under that step's mask (0.6 / (1 - 0.5) = 1.2 where
+    # kept), not as in evaluation (0.6, inside)
+    arch = symprop.Sequential(1, [{"linear": 1}, {"dropout": 0.5}], loss="binary_cross_entropy")
+    assert float(symprop.nn.forward_numpy(arch, {"W1": [[0.0]], "b1": [0.6]}, [[1.0]])[0, 0]) == pytest.approx(0.6)
+    with pytest.raises(EvaluationError, match=r"output drop1\[0\] = 1\.2 at step 0, from dropout 0.5 on the last layer"):
+        train(arch, {"W1": [[0.0]], "b1": [0.6]}, [[1.0]] * 4, [[1.0]] * 4, steps=5, lr=0.1)
+
+
+def test_C8_a_layer_lists_parameters_are_checked_by_name(capsys):
+    ninja = str(EXAMPLES / "backprop_ninja.toml")
+    assert main(["check", "--spec", ninja, "--wrt", "gamma1,beta1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["param"] for r in data["rows"]] == [f"{p}[{j}]" for p in ("gamma1", "beta1") for j in range(4)]
+    solution = f"{EXAMPLES / 'backprop_ninja.py'}:buggy_solution"  # wrong in var1, and so in W1 (not gamma1, beta1)
+    assert main(["check", "--spec", ninja, "--wrt", "gamma1,beta1,W2", "--against", solution, "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    rows = {r["param"].split("[")[0]: r for r in data["rows"]}
+    assert all(rows[p]["ok"] for p in ("gamma1", "beta1", "W2")) and not rows["var1"]["ok"]  # intermediates still held
+    assert "W1" not in rows and "b1" not in rows
+    fails(capsys, ["check", "--spec", ninja, "--wrt", "gamma9"],
+          "--wrt: 'gamma9' is not a parameter of this network; expected some of: W1, b1, gamma1, beta1, W2, b2")
+
+
+def saturated_layers() -> Network:
+    """A layer list whose output sigmoid saturates: dL/dz2 is about 1e-14 while dL/da2 is about 1."""
+    arch = symprop.Sequential(2, [{"linear": 2}, "tanh", {"linear": 1}, "sigmoid"])
+    params = {"W1": [[0.5, -0.3], [0.2, 0.4]], "b1": [0.0, 0.0], "W2": [[1.0, 1.0]], "b2": [30.0]}
+    return Network(arch, params, [[0.5, 0.5]], [[0.0]])
+
+
+def test_C3_each_intermediate_is_held_to_a_floor_relative_to_its_own_scale():
+    network = saturated_layers()
+    exact, values = network.exact_gradients(), network.exact_intermediates()
+    assert abs(values["a2"]).max() > 0.5 and 1e-16 < abs(values["z2"]).max() < 1e-12
+    assert symprop.gradcheck(network, against={**exact, **values}).passed
+    report = symprop.gradcheck(network, against={**exact, **values, "z2": 2 * values["z2"]})
+    assert not report.passed and [f.param for f in report.findings][:1] == ["z2"]
+    assert "the first wrong intermediate in backward order (every one after it agrees: a2)" in report.findings[0].message
+
+
+INTERMEDIATE_CODE = """
+import numpy as np
+
+
+class Tensor:
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad")
+
+
+class Slow:
+    def __array__(self, *args, **kwargs):
+        while True:
+            pass
+
+
+def grads(params, x, y, which):
+    return {"W1": np.zeros((2, 2)), "b1": np.zeros(2), "W2": np.zeros((1, 2)), "b2": np.zeros(1), "a2": which()}
+
+
+def tensor(params, x, y):
+    return grads(params, x, y, Tensor)
+
+
+def slow(params, x, y):
+    return grads(params, x, y, Slow)
+"""
+
+
+def test_C1_C2_an_intermediate_the_users_code_cannot_give_is_a_row_or_stops_at_the_time_limit(capsys, tmp_path):
+    path = user_file(tmp_path, INTERMEDIATE_CODE)
+    network = saturated_layers()
+    report = symprop.gradcheck(network, against=f"{path}:tensor")
+    row = next(r for r in report.rows if r.param == "a2")
+    assert row.status == "invalid" and not report.passed
+    assert any("dL/da2: cannot be read as numbers: converting it raised RuntimeError: Can't call numpy()" in f.message
+               for f in report.findings)
+    start = time.monotonic()
+    with pytest.raises(CheckError, match="converting a2 did not finish within 0.3 s"):
+        symprop.gradcheck(network, against=f"{path}:slow", timeout=0.3)
+    assert time.monotonic() - start < 10

@@ -29,7 +29,8 @@ def test_grad_json_contract(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["loss"] == 4.5
     assert data["gradients"] == {"w": 6, "b": 3}
-    assert data["symbolic"] == {"w": "sum1*x", "b": "sum1"}
+    assert data["symbolic"] == {"w": "sub1*x", "b": "sub1"}  # sub1 = add1 - y, the gate before the square
+    assert data["nodes"] == {"mul1": "w*x", "add1": "mul1 + b", "sub1": "add1 - y"}
     assert data["expanded"] == {"w": "x*(b + w*x - y)", "b": "b + w*x - y"}
 
 
@@ -51,7 +52,11 @@ def test_explain_json_contract(capsys):
         "node": "c", "input": "w",
         "local": {"expr": "x", "value": 2}, "upstream": {"expr": "d", "value": 3},
         "product": {"expr": "d*x", "value": 6},
+        "rule": {"name": "product", "form": "∂(u·v)/∂u = v", "latex": r"\frac{\partial (u \cdot v)}{\partial u} = v"},
+        "operand": None,
     }
+    assert [s["rule"]["name"] for s in data["backward"]] == [
+        "constant multiple, power", "difference", "sum", "sum", "product"]
     assert data["gradients"] == {"w": 6, "b": 3}
 
 

@@ -404,3 +404,49 @@ def test_nfkc_lookalikes_are_refused_not_normalised():
     for text in ["__𝘤𝘭𝘢𝘴𝘴__", "ｘ", "ℯ**x", "𝐞𝐱𝐩(1)", "x.＿＿class＿＿", "（x）"]:
         with pytest.raises(FormulaError, match="ASCII only"):
             parse_formula(text)
+
+
+# -- the matrix formulas of `symprop derive`, held to the same standard ----------------
+
+MATRIX_SHAPES = {"x": (3, 1), "y": (3, 1), "w": (3, 1), "b": (3, 1), "W": (3, 3)}
+MATRIX_TOKENS = ["x", "y", "W", "b", ".T", "*", "+", "-", "/", "**", "(", ")", ",", "=", ";", "2", "1/2", "0",
+                 "sum(", "trace(", "hadamard(", "softmax(", "sigmoid(", "log(", "relu(", ".__class__", "[0]",
+                 "lambda: ", "'s'", "__import__(", "@", "z = ", "1e999", "9**9**9"]
+
+
+def check_matrix(text):
+    """``parse_matrix_formula``: a tree of matrix operations or a one-line FormulaError; nothing runs."""
+    from symprop.derive.formula import Op, parse_matrix_formula
+
+    start = time.perf_counter()
+    with watched(text):
+        try:
+            result = parse_matrix_formula(text, MATRIX_SHAPES)
+        except FormulaError as error:
+            result = error
+    elapsed = time.perf_counter() - start
+    parts = {repr(p.strip())[:80] for piece in re.split(r"[;\n]", text) for p in (piece, piece.partition("=")[2])}
+    assert not [e for e in EVENTS if not (e[0] == "compile" and e[1] in parts)], (text, EVENTS)
+    assert elapsed < SECONDS_PER_EXAMPLE, (text, elapsed)
+    if isinstance(result, FormulaError):
+        message = str(result)
+        assert message and "\n" not in message and len(message) < 400, (text, message)
+    else:
+        assert isinstance(result.root, Op) and set(result.leaves) <= set(MATRIX_SHAPES), (text, result)
+
+
+@given(st.lists(st.sampled_from(MATRIX_TOKENS), max_size=25).map("".join))
+@settings(FUZZ, max_examples=400 * SCALE)
+def test_matrix_formulas_token_soup(text):
+    check_matrix(text)
+
+
+@given(mutated_payloads())
+@settings(FUZZ, max_examples=300 * SCALE)
+def test_matrix_formulas_mutated_payloads(text):
+    check_matrix(text)
+
+
+@pytest.mark.parametrize("text", PAYLOADS)
+def test_matrix_formulas_every_payload_alone(text):
+    check_matrix(text)

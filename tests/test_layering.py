@@ -17,12 +17,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symprop"
 
 #: Lowest first. A module's layer is the first prefix that matches its dotted name.
 LAYERS = [
-    ("errors", "limits", "registry", "display", "functions"),  # exceptions, bounds, tables, display hooks, SymPy functions
-    ("expr",),  # safe parsing: text to SymPy
-    ("graph",),  # named nodes, evaluation
+    ("errors", "limits", "registry", "display", "functions", "bounds"),  # exceptions, size bounds, tables, display hooks, SymPy functions, work bounds
+    ("expr", "rules"),  # safe parsing: text to SymPy (and to operations as written); the rules of differentiation
+    ("node",),  # one named node, its formula as typed
+    ("trace",),  # a formula as one node per operation, as written
+    ("graph",),  # ordered nodes, evaluation at a point
     ("backprop",),  # the exact backward pass
     ("nn", "optim"),  # the tables, the MLP, its numpy reference and scalar graph; optimizers
-    ("spec", "matrix", "compiler"),  # spec files; the matrix view; code generation
+    ("spec", "matrix", "compiler", "derive"),  # spec files; the matrix view; code generation
     ("check", "train"),  # the checker; the training loop
     ("render",),  # renderers read finished data
     ("commands", "cli", "__main__", "__init__"),  # the command line and the package facade
@@ -53,7 +55,14 @@ def _imports(module: str, path: Path) -> set[str]:
         package = []
     names = set(_modules())
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {  # ``if TYPE_CHECKING:`` imports are for annotations: no dependency when the code runs
+        id(node) for block in ast.walk(tree) if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+        for statement in block.body for node in ast.walk(statement)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.ImportFrom) and node.level:
             base = package[: len(package) - node.level + 1]
             target = ".".join([*base, *(node.module.split(".") if node.module else [])])

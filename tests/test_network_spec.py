@@ -80,7 +80,7 @@ def test_explain_sample_shows_the_batch_as_a_reduction(capsys):
     batch = data["batch"]
     assert batch["reduction"] == "sum" and len(batch["per_sample"]) == 4
     np.testing.assert_allclose(np.sum([p["W1"] for p in batch["per_sample"]], axis=0), batch["gradients"]["W1"])
-    assert data["gradients"]["W1_0_0"] == pytest.approx(batch["gradients"]["W1"][0][0])
+    assert data["gradients"]["W1[0,0]"] == pytest.approx(batch["gradients"]["W1"][0][0])  # the printed name
 
 
 def test_grad_json_values_are_nested_like_the_params(capsys):
@@ -93,7 +93,7 @@ def test_grad_json_values_are_nested_like_the_params(capsys):
     assert data["loss"] == pytest.approx(net.loss())
     assert main(["grad", "--spec", MAZUR, "--json", "--sample", "0"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert isinstance(data["gradients"]["b1"], float) and data["symbolic"]["W2"][0][0] == "a1_0*a2_0*(1 - a2_0)*(a2_0 - y_0)"
+    assert isinstance(data["gradients"]["b1"], float) and data["symbolic"]["W2"][0][0] == "a1[0]*a2[0]*(1 - a2[0])*(a2[0] - y[0])"
 
 
 NET = '[network]\nlayers = [2, 2, 1]\n'

@@ -7,7 +7,7 @@ from helpers import central_difference, is_zero, whole_loss_diff
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from symprop import Graph, backward, parse_formula
+from symprop import Graph, backward
 
 LEAVES = ["w", "x", "b"]
 UNARY = ["exp({})", "sin({})", "cos({})", "tanh({})", "sigmoid({})", "log(1 + ({})**2)", "sqrt(1 + ({})**2)"]
@@ -28,10 +28,10 @@ def formulas(depth: int = 3):
 
 
 def traced(formula: str, at: dict):
-    """Parse and trace a drawn formula, and run it backwards at the drawn point (its own leaves only)."""
-    expression = parse_formula(formula)
-    assume(expression.free_symbols)
-    graph = Graph.trace(expression)
+    """Trace a drawn formula as written (one node per operation), and run it backwards at the drawn
+    point (its own leaves only)."""
+    graph = Graph.trace(formula)  # x - x keeps x: its gradient is 0 from branches that cancel
+    assume(graph.leaves)
     at = {k: v for k, v in at.items() if k in {s.name for s in graph.leaves}}
     return graph, at, backward(graph, at)
 

@@ -192,6 +192,10 @@ def test_the_readme_lists_every_activation_and_loss_as_the_code_defines_them():
         assert f"| `{name}` | {activation.math} | {activation.pytorch} |" in readme, name
     for name, loss in LOSSES.items():
         assert f"| `{name}` | {loss.math} | {loss.pytorch} |" in readme, name
+    from symprop.nn import LAYERS
+
+    for name, layer in LAYERS.items():
+        assert f"| `{name}` | {layer.math} | {layer.pytorch} |" in readme, name
     for path in ("symprop/nn/activations.py", "symprop/nn/losses.py", "symprop/optim.py",
                  "symprop/render/formats.py", "symprop/commands/", "docs/design.md"):
         assert f"`{path}`" in readme and (Path(__file__).resolve().parent.parent / path).exists(), path

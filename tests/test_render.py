@@ -256,9 +256,9 @@ def test_markdown_code_spans_survive_backticks_and_pipes():
 
 def test_fan_out_sum_is_shown_in_every_format():
     bp = fan_out_pass()
-    assert "de/db = (via d) + (via c) = 3 + 2 = 5" in render_text(bp)
-    assert "(via d) + (via c)" in plain_rich(bp) and "3 + 2" in plain_rich(bp)
-    assert "(via `d`) + (via `c`)" in render_markdown(bp)
+    assert "de/db = (via c) + (via d) = 2 + 3 = 5" in render_text(bp)
+    assert "(via c) + (via d)" in plain_rich(bp) and "2 + 3" in plain_rich(bp)
+    assert "(via `c`) + (via `d`)" in render_markdown(bp)
     assert r"\text{via } d" in render_latex(bp)
 
 
@@ -333,7 +333,7 @@ def test_graph_command_writes_escaped_dot(capsys):
     dot = capsys.readouterr().out
     assert dot.startswith("digraph symprop {") and dot.rstrip().endswith("}")
     assert '[label="{ b (parameter) | value 1 | grad 5 }"' in dot
-    assert 'n2 -> n4 [label="∂e/∂c = d = 2"];' in dot
+    assert 'n2 -> n4 [label="∂e/∂c = d = 2 (product)"];' in dot
     assert escape_record('a|b{c}<d>"e"\\') == 'a\\|b\\{c\\}\\<d\\>\\"e\\"\\\\'
     tricky = render_dot(tricky_pass())
     assert "a\\|b\\{c\\}\\<d\\>`e`_%&#$" in tricky

@@ -128,7 +128,9 @@ def gradcheck(
 
 def _subject(subject: Any, at: Any, *, exact: bool, sample: int | None, wrt: Sequence[str] | None) -> Subject:
     def some(graph: Graph) -> Graph:
-        return graph if wrt is None else Graph(graph.nodes, list(wrt), labels=graph.labels)
+        if wrt is None:
+            return graph
+        return Graph(graph.nodes, list(wrt), labels=graph.labels, leaf_order=[s.name for s in graph.leaves])
 
     if isinstance(subject, Graph):
         if at is None:

@@ -62,6 +62,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import CheckError
+from .intermediates import check_intermediates
 from .report import DEFAULT_FLOOR, Finding, GradcheckReport, Row, relative_error
 from .subjects import Subject
 from .user_code import describe, run_user_code
@@ -94,7 +95,7 @@ def _kink_between(subject: Subject, name: str, index: tuple[int, ...], h: float)
     return _sign_changes(minus, plus)
 
 
-def _check_step(subject: Subject, eps: float) -> None:
+def _validate_step(subject: Subject, eps: float) -> None:
     """Refuse a step that float64 cannot take at some parameter: ``p + eps == p`` (``--eps 1e-300``, ``w = 1e12``)."""
     for name, array in subject.values.items():
         for index in np.ndindex(array.shape):
@@ -110,7 +111,7 @@ def _check_step(subject: Subject, eps: float) -> None:
 
 def _numeric_gradient(subject: Subject, eps: float) -> dict[str, np.ndarray]:
     """Central differences of the loss in float64, one parameter scalar at a time."""
-    _check_step(subject, eps)
+    _validate_step(subject, eps)
     values = {n: v.copy() for n, v in subject.values.items()}
     numeric: dict[str, np.ndarray] = {}
     for name, array in values.items():
@@ -238,13 +239,15 @@ def check_against(
 
     The user's code (the function, and whatever its result does when read:
     ``__iter__``, ``__array__``) runs within ``timeout`` seconds; anything it
-    raises becomes a finding. The floor is relative: ``floor * subject.scale``.
+    raises becomes a finding. The floor is relative: ``floor * subject.scale``
+    for parameters; for each named intermediate, ``floor`` times its own scale.
 
     Raises:
         CheckError: the function called ``sys.exit()`` or ran past ``timeout``.
     """
     findings: list[Finding] = []
     given: dict[str, np.ndarray | None] = {}
+    entries: dict[str, Any] = {}
     scaled = floor * (subject.scale or 1.0)  # every exact gradient 0: nothing to scale by
     result = against
     if callable(against):
@@ -263,8 +266,13 @@ def check_against(
                 )
             )
         else:
-            given, problems = _read_gradients(subject, result, name=name, timeout=timeout, floor=scaled)
-            findings.extend(problems)
+            entries, others, error = _entries(result, name, timeout)
+            if error is not None:
+                findings.append(Finding(None, "not_dict", f"reading the dict {name} returned raised {describe(error)}"))
+                entries = {}
+            else:
+                given, problems = _read_gradients(subject, entries, others, timeout=timeout, floor=scaled)
+                findings.extend(problems)
     reasons = {f.param: _REASONS[f.kind] for f in findings if f.param is not None and f.kind in _REASONS}
     if any(f.param is None and f.kind in _REASONS for f in findings):
         whole = next(_REASONS[f.kind] for f in findings if f.param is None and f.kind in _REASONS)
@@ -272,6 +280,11 @@ def check_against(
     rows = _rows(subject, given, rtol=rtol, floor=scaled, kink_step=None, reasons=reasons)
     findings.extend(_value_findings(subject, rows, given, floor=scaled, rtol=rtol))
     findings.extend(_kink_findings(rows))
+    if entries:  # gradients of named intermediates (z1, bn1, a2, ...), in backward order
+        read = lambda raw, key: _as_array(raw, key, timeout)  # noqa: E731
+        more_rows, more_findings = check_intermediates(subject, entries, rtol=rtol, floor=floor, hints=_value_hints, read=read)
+        rows += more_rows
+        findings[:0] = more_findings  # the first wrong intermediate says where the mistake is: first
     return GradcheckReport(rows, name, None, rtol, floor, findings, subject.loss_value(), subject.output, subject.scale)
 
 
@@ -306,21 +319,19 @@ def _as_array(raw: Any, name: str, timeout: float | None) -> tuple[np.ndarray | 
 
 
 def _read_gradients(
-    subject: Subject, result: Mapping[Any, Any], *, name: str, timeout: float | None, floor: float
+    subject: Subject, entries: Mapping[str, Any], others: list[str], *, timeout: float | None, floor: float
 ) -> tuple[dict[str, np.ndarray | None], list[Finding]]:
-    """Check the user's dict against the parameters: keys, types, shapes, finiteness."""
+    """Check the user's dict (as :func:`_entries` read it) against the parameters: keys, types, shapes, finiteness."""
     given: dict[str, np.ndarray | None] = {}
     findings: list[Finding] = []
     expected = ", ".join(subject.exact)
-    entries, others, error = _entries(result, name, timeout)
-    if error is not None:
-        message = f"reading the dict {name} returned raised {describe(error)}"
-        return given, [Finding(None, "not_dict", message)]
     for kind in others:
         findings.append(Finding(None, "extra", f"a key of type {kind} is not a parameter name (expected {expected})"))
+    intermediates = subject.intermediate_names()
     for key in entries:
-        if key not in subject.exact and key not in subject.unchecked:
-            findings.append(Finding(key, "extra", f"{key!r} is not a parameter (expected {expected})"))
+        if key not in subject.exact and key not in subject.unchecked and key not in intermediates:
+            also = f"; or a named intermediate: {', '.join(subject.intermediates())}" if intermediates else ""
+            findings.append(Finding(key, "extra", f"{key!r} is not a parameter (expected {expected}{also})"))
     for param, exact in subject.exact.items():
         if param not in entries:
             findings.append(Finding(param, "missing", f"{param}: missing from the returned dict"))

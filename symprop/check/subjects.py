@@ -20,8 +20,8 @@ from ..backprop import BackwardPass, FanIn, Step, backward
 from ..errors import EvaluationError, GraphError
 from ..functions import KINKED
 from ..graph import Graph
-from ..nn import Network, get_activation, loss_numpy, scalar_label, scalar_name
-from ..nn.reference import layer_outputs
+from ..nn import MLP, Network, loss_numpy, scalar_label, scalar_name
+from ..nn.reference import forward_values
 from .report import Derivation
 
 __all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps", "path_magnitudes"]
@@ -83,6 +83,24 @@ class Subject:
         """Where the mistake must be, given which parameters are right (networks only)."""
         return None
 
+    def intermediate_names(self) -> set[str]:
+        """The named intermediates whose gradients a user may give (networks only)."""
+        return set()
+
+    def intermediates(self) -> dict[str, np.ndarray]:
+        """``dL/dv`` of each named intermediate, in forward order."""
+        return {}
+
+    def intermediate_scales(self) -> dict[str, float]:
+        """Each named intermediate's scale: its largest :func:`path_magnitudes` (the floor is relative to it)."""
+        return {}
+
+    def intermediate_label(self, name: str, index: tuple[int, ...]) -> str:
+        return scalar_label(name, index)
+
+    def intermediate_derivation(self, name: str, index: tuple[int, ...]) -> Derivation | None:
+        return None
+
 
 def _kink_arguments(graph: Graph) -> list[sympy.Expr]:
     """The argument of every kinked function application in the graph's node formulas."""
@@ -106,7 +124,7 @@ class GraphSubject(Subject):
         self.symbols = {p.name: p for p in graph.params}
         self.base = {s: float(self.bp.values[s]) for s in graph.leaves}
         self.values = {p.name: np.array(self.base[p]) for p in graph.params}
-        self.exact = {name: np.array(float(a.value)) for name, a in self.bp.gradients.items()}
+        self.exact = {a.symbol.name: np.array(float(a.value)) for a in self.bp.gradients.values()}
         magnitude = path_magnitudes(self.bp)
         self.scale = max((magnitude.get(self.symbols[name], 0.0) for name in self.exact), default=0.0)
         self.kinks = _kink_arguments(graph)
@@ -166,27 +184,17 @@ class NetworkSubject(Subject):
         self.sample = sample
         rows = slice(None) if sample is None else slice(sample, sample + 1)
         self.x, self.y = network.x[rows], network.y[rows]
+        self.masks = {name: mask[rows] for name, mask in network.masks.items()}
         self.batch = int(self.x.shape[0])
         names = list(network.params) if wrt is None else _known(wrt, network.params)
         self.unchecked = frozenset(network.params) - set(names)
         self.all_values = {name: np.array(v, dtype=np.float64) for name, v in network.params.items()}
         self.values = {name: self.all_values[name] for name in names}
-        self.kinked = [get_activation(name).kink for name in self.mlp.activations]
         self._passes: dict[int | None, BackwardPass] = {}
-        self.exact, magnitude = self._exact_gradients()
-        self.exact = {name: self.exact[name] for name in names}
+        exact = network.exact_gradients(sample, passes=self._sample_pass)
+        magnitude = network.reduce_passes(self._magnitudes, sample, passes=self._sample_pass)
+        self.exact = {name: exact[name] for name in names}
         self.scale = max((float(np.max(magnitude[name], initial=0.0)) for name in names), default=0.0)
-
-    def _exact_gradients(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """The exact gradient, and the same reduction of each sample's path magnitudes."""
-        network = self.network
-        if self.sample is not None or network.samples == 1:
-            bp = self._sample_pass(self.sample)
-            return network.gradient_arrays(bp), self._magnitudes(bp)
-        network.check_exact_size(None)
-        passes = [self._sample_pass(k) for k in range(network.samples)]
-        exact = network.reduce(network.gradient_arrays(bp) for bp in passes)
-        return exact, network.reduce(self._magnitudes(bp) for bp in passes)
 
     def _magnitudes(self, bp: BackwardPass) -> dict[str, np.ndarray]:
         """:func:`path_magnitudes` of one pass, as arrays shaped like the parameters."""
@@ -204,21 +212,21 @@ class NetworkSubject(Subject):
 
     def loss(self, values):
         with np.errstate(all="ignore"):
-            return float(loss_numpy(self.mlp, {**self.all_values, **values}, self.x, self.y))
+            return float(loss_numpy(self.mlp, {**self.all_values, **values}, self.x, self.y, self.masks))
 
     def kink_values(self, values):
         """The pre-activations ``z`` of the layers whose activation has a kink, for every sample, flattened."""
-        if not any(self.kinked):
-            return np.zeros(0)
         with np.errstate(all="ignore"):
-            layers = layer_outputs(self.mlp, {**self.all_values, **values}, self.x)
-        return np.concatenate([z.ravel() for (z, _), kinked in zip(layers, self.kinked) if kinked])
+            kinks = forward_values(self.mlp, {**self.all_values, **values}, self.x, self.masks).kinks
+        return np.concatenate([z.ravel() for z in kinks]) if kinks else np.zeros(0)
 
     def user_arguments(self):
         return {n: v.copy() for n, v in self.all_values.items()}, self.x.copy(), self.y.copy()
 
     def where_hint(self, name, right):
         """Backprop works right to left: if every layer after this one is right, dL/dz there is right."""
+        if not isinstance(self.mlp, MLP):
+            return None
         layer, depth = int(name[1:]), self.mlp.depth
         after = [n for n in self.exact if int(n[1:]) > layer]
         if layer == depth:
@@ -234,6 +242,38 @@ class NetworkSubject(Subject):
             )
         return None
 
+    def intermediate_names(self):
+        return set(self.mlp.intermediates())
+
+    def intermediates(self):
+        if not hasattr(self, "_intermediates"):
+            self._intermediates = self.network.exact_intermediates(self.sample, passes=self._sample_pass)
+        return self._intermediates
+
+    def intermediate_scales(self):
+        if not hasattr(self, "_intermediate_scales"):
+            magnitudes = self.network.exact_intermediates(self.sample, passes=self._sample_pass, values=path_magnitudes)
+            self._intermediate_scales = {name: float(np.max(array, initial=0.0)) for name, array in magnitudes.items()}
+        return self._intermediate_scales
+
+    def intermediate_derivation(self, name, index):
+        """The steps that make ``dL/dv`` for one entry: from the pass that holds it (a sample's own, or the batch's)."""
+        axes, _ = self.mlp.intermediates()[name]
+        k = index[0] if axes in ("mn", "m") else None
+        unit = "" if axes == "m" else f"_{index[-1]}"
+        label = self.intermediate_label(name, index)
+        m = self.network.samples
+        if self.sample is None and m > 1 and self.mlp.separable:
+            bp = self._sample_pass(k)
+            value = float(self.intermediates()[name][index])
+            scale = f"1/{m} · " if self.mlp.reduction == "mean" else ""
+            total = f"d{self.output}/d{label} = {scale}dL(s{k})/d{name}{unit and f'[{index[-1]}]'} = {value:.6g}"
+            return Derivation(bp, derivation_steps(bp, bp.graph.symbol(f"{name}{unit}")), label,
+                              f"sample {k} of {m}, its own loss", total)
+        bp = self._sample_pass(self.sample)  # the batch's pass (its nodes prefixed s0_, ...), or one sample's
+        prefix = f"s{k}_" if self.sample is None and m > 1 and k is not None else ""
+        return Derivation(bp, derivation_steps(bp, bp.graph.symbol(f"{prefix}{name}{unit}")), label)
+
     def _sample_pass(self, k: int | None) -> BackwardPass:
         if k not in self._passes:
             self._passes[k] = self.network.backward(k)
@@ -243,9 +283,9 @@ class NetworkSubject(Subject):
         """One sample's chain (the sample that contributes most, among the first few), and the batch sum."""
         scalar, label = scalar_name(name, index), self.label(name, index)
         m = self.network.samples
-        if self.sample is not None or m == 1:
+        if self.sample is not None or m == 1 or not self.mlp.separable:  # one pass has it all
             bp = self._sample_pass(self.sample)
-            source = None if m == 1 else f"sample {self.sample} of {m}"
+            source = None if m == 1 or self.sample is None else f"sample {self.sample} of {m}"
             return Derivation(bp, derivation_steps(bp, bp.graph.symbol(scalar)), label, source)
         shown = range(min(m, MAX_SAMPLES_SHOWN))
         parts = [float(self._sample_pass(k).gradients[scalar].value) for k in shown]

@@ -3,4 +3,4 @@
 The commands only parse arguments and call the library.
 """
 
-COMMANDS = ["demo", "explain", "grad", "check", "graph", "train"]
+COMMANDS = ["demo", "explain", "grad", "check", "graph", "train", "rules", "derive"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import sys
 
 from ..check import DEFAULT_EPS, DEFAULT_FLOOR, DEFAULT_RTOL, DEFAULT_TIMEOUT, gradcheck, user_code
 from ..render.formats import RenderOptions, formats_for, renderer
+from . import streams
 from .common import (
     Problem,
     add_output_arguments,
@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
             )
     finally:
-        sys.stderr.write(printed.getvalue())  # what the user's code printed, where it can be seen
+        for line in printed.getvalue().splitlines():  # what the user's code printed, where it can be seen
+            streams.say(line)
     write_output(render(report, "json" if args.json else args.format, args.output), args.output)
     return 0 if report.passed else 1
 
@@ -85,6 +86,6 @@ def run(args: argparse.Namespace) -> int:
 def render(report, fmt: str | None, output: str | None) -> str:
     """The report in one format (rich on a terminal unless one is given)."""
     if fmt is None:
-        fmt = "rich" if output is None and sys.stdout.isatty() else "text"
-    color = fmt == "rich" and output is None and sys.stdout.isatty()
+        fmt = "rich" if output is None and streams.stdout_is_terminal() else "text"
+    color = fmt == "rich" and output is None and streams.stdout_is_terminal() and streams.color_wanted()
     return renderer(fmt, "report")(report, RenderOptions(color=color))

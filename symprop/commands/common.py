@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ..backprop import BackwardPass, backward, backward_steps
+from ..backprop import BackwardPass, backward, count_steps
 from ..errors import LimitError, PointError, SpecError, SympropError
-from ..expr import parse_formula
 from ..graph import Graph
 from ..render.formats import RenderOptions, renderer
 from ..render.json import dumps
 from ..render.numbers import DEFAULT_DIGITS
+from . import streams
+from .streams import write_output  # noqa: F401 - the commands' one way to write (stdout or --output)
 
 # Networks, spec files and the matrix view need numpy, which a formula never
 # does: their modules are imported where they are first needed, so that
@@ -32,6 +31,7 @@ __all__ = [
     "parse_at",
     "parse_names",
     "Problem",
+    "text_width",
     "write_output",
 ]
 
@@ -54,8 +54,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         "expr",
         nargs="?",
         metavar="EXPR",
-        help="a formula such as '(w*x + b - y)**2/2' (traced into one node per operation), "
-        "or named nodes 'c = w*x; a = c + b; J = a**2' (the last is the output)",
+        help="a formula such as '(w*x + b - y)**2/2' or 'J = (w*x + b - y)**2/2' (traced into one node "
+        "per operation, as written), or named nodes 'c = w*x; a = c + b; J = a**2' (each stays one node; "
+        "the last is the output)",
     )
     parser.add_argument("--spec", metavar="FILE", help="a TOML or JSON spec file with [graph] or [network]")
     parser.add_argument(
@@ -67,9 +68,11 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wrt",
         metavar="A,B",
-        help="the parameters to differentiate for (default: every leaf); a network's, such as W2,b2, in 'check'",
+        help="the parameters to differentiate for (default: every leaf); a network's, such as W2,b2 or gamma1, in 'check'",
     )
     parser.add_argument("--exact", action="store_true", help="read decimals such as 0.05 as exact fractions (1/20)")
+    parser.add_argument("--split", action="store_true",
+                        help="split each named node into one node per operation (a formula is always split)")
     parser.add_argument(
         "--sample",
         type=sample_index,
@@ -131,11 +134,10 @@ def network_walkthrough(problem: Any, fmt: str, text: str, digits: int) -> str:
     if isinstance(problem, Problem):
         return text
     from ..limits import MAX_EXACT_STEPS
-    from ..nn.size import exact_steps
     from ..render.network import batch_dict, batch_lines
 
     network = problem.network
-    steps = exact_steps(network.mlp, network.samples, batch=True)
+    steps = network.exact_steps(None)
     if problem.sample is not None and steps > MAX_EXACT_STEPS:
         raise LimitError(
             f"--sample {problem.sample} narrates one sample, but the walkthrough ends with the batch's reduction "
@@ -226,12 +228,17 @@ def load_problem(args: argparse.Namespace, *, network_wrt: bool = False) -> Any:
                     "--wrt is for formulas here; a network's walkthrough and gradients cover all its parameters "
                     "('symprop check --wrt W2,b2' checks some of them)"
                 )
+            if getattr(args, "split", False):
+                raise SympropError("--split is for formulas and [graph] specs (a network's nodes are its neurons)")
             return spec.problem(sample=getattr(args, "sample", None), exact=args.exact)
     if getattr(args, "sample", None) is not None:
         raise SympropError("--sample is for a [network] spec (its [data] has samples)")
     if spec is None:
-        return Problem(formula_graph(args.expr, wrt, exact=args.exact), at, args.exact)
+        return Problem(formula_graph(args.expr, wrt, exact=args.exact, split=getattr(args, "split", False)),
+                       at, args.exact)
     graph = spec.graph if wrt is None else Graph(spec.graph.nodes, wrt)
+    if getattr(args, "split", False):
+        graph = graph.split()
     point = {**spec.at, **at}  # --at overrides the file
     return Problem(graph, point, spec.exact or args.exact)
 
@@ -245,17 +252,15 @@ MAX_WALKTHROUGH_STEPS = 10_000
 def walkthrough_steps(problem: Any) -> int:
     """How many chain-rule steps the walkthrough of ``problem`` will print."""
     graph = getattr(problem, "graph", None)
-    if isinstance(graph, Graph):  # one step per (node, input) pair the backward pass walks
-        return backward_steps(graph)
+    if isinstance(graph, Graph):  # one step per operand (or input) the backward pass walks
+        return count_steps(graph)
     network = getattr(problem, "network", None)
     if getattr(network, "mlp", None) is None:
         return 0
-    from ..nn.size import exact_steps
-
-    return exact_steps(network.mlp, network.samples, batch=getattr(problem, "sample", None) is None)
+    return network.exact_steps(getattr(problem, "sample", None))
 
 
-def check_walkthrough_size(problem: Any, limit: int = MAX_WALKTHROUGH_STEPS) -> None:
+def limit_walkthrough_size(problem: Any, limit: int = MAX_WALKTHROUGH_STEPS) -> None:
     """Refuse a scalar walkthrough past ``limit`` steps, saying what to ask for instead."""
     steps = walkthrough_steps(problem)
     if steps > limit:
@@ -268,19 +273,16 @@ def check_walkthrough_size(problem: Any, limit: int = MAX_WALKTHROUGH_STEPS) -> 
         )
 
 
-def formula_graph(text: str, params: list[str] | None, *, exact: bool = False) -> Graph:
-    """Named nodes (``"c = w*x; J = c**2"``) or one formula traced into nodes."""
+def formula_graph(text: str, params: list[str] | None, *, exact: bool = False, split: bool = False) -> Graph:
+    """One formula (``"(a*b + c)*f"`` or ``"L = (a*b + c)*f"``) traced into one node per operation,
+    or named nodes (``"c = w*x; J = c**2"``), each one node unless ``split``."""
     if "=" in text:
-        return Graph.from_formulas(text, params, exact=exact)
-    return Graph.trace(parse_formula(text, exact=exact), params=params)
+        return Graph.from_formulas(text, params, exact=exact, split=True if split else None)
+    return Graph.trace(text, params=params, exact=exact)
 
 
-def write_output(text: str, output: str | None) -> None:
-    """Write to ``--output FILE`` or to stdout."""
-    if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise SympropError(f"cannot write {output!r}: {error.strerror}") from None
-    else:
-        sys.stdout.write(text)
+def text_width(output: str | None) -> int:
+    """The width text fits: the terminal's when printing to one (at least 80, said on stderr), else 80."""
+    if output is None and streams.stdout_is_terminal():
+        return streams.terminal_width()
+    return 80

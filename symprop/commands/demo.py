@@ -35,6 +35,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     bp = backward(demo_graph(), DEMO_POINT)
     write_output(
-        render(bp, args.format, args.digits, args.output, expanded=args.expanded, lr=args.lr), args.output
+        render(bp, args.format, args.digits, args.output, expanded=args.expanded, lr=args.lr,
+               exact_forms=args.exact_forms),
+        args.output,
     )
     return 0

@@ -4,31 +4,28 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import LimitError
 from ..render.json import dumps, grad_dict
-from ..render.numbers import format_expr, format_value
-from .common import (
-    add_output_arguments,
-    add_source_arguments,
-    load_problem,
-    write_output,
-)
+from ..render.text import render_gradients
+from .common import add_output_arguments, add_source_arguments, load_problem, text_width, write_output
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "grad",
         help="exact gradients: value, compact form, expanded form",
-        description="Print the loss and, for each parameter, the exact gradient's value, its compact "
-        "form (in node symbols) and its expanded form (leaves only).",
+        description="Print the loss and, for each parameter, the exact gradient's value and its compact "
+        "form (in node symbols, each node defined after them); with --expanded, its expanded form (leaves only).",
     )
     add_source_arguments(parser)
     parser.add_argument("--json", action="store_true", help="JSON output (see the README)")
     parser.add_argument(
         "--expanded",
         action="store_true",
-        help="with --json, also the expanded forms (refused past a size bound)",
+        help="also the expanded forms, in leaves only (text: long ones are cut with a note; "
+        "--json: refused past a size bound)",
     )
+    parser.add_argument("--exact-forms", action="store_true",
+                        help="print every exact value in its exact form (default: long ones as decimals)")
     add_output_arguments(parser)
     return parser
 
@@ -44,15 +41,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         write_output(dumps(grad_dict(bp, expanded=args.expanded)), args.output)
         return 0
-    out = bp.graph.output.name
-    lines = [f"{out} = {format_value(bp.loss, args.digits)}"]
-    for name, adjoint in bp.gradients.items():
-        lines.append(f"d{out}/d{bp.graph.label(adjoint.symbol)} = {format_value(adjoint.value, args.digits)}")
-        lines.append(f"    compact:  {format_expr(adjoint.compact, args.digits)}")
-        try:
-            expanded = format_expr(adjoint.expanded, args.digits)
-        except LimitError as error:
-            expanded = f"(not shown: {error})"
-        lines.append(f"    expanded: {expanded}")
-    write_output("\n".join(lines) + "\n", args.output)
+    text = render_gradients(bp, digits=args.digits, expanded=args.expanded, width=text_width(args.output),
+                            exact_forms=args.exact_forms)
+    write_output(text, args.output)
     return 0

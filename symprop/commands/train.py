@@ -6,11 +6,12 @@ import argparse
 import importlib.util
 import json
 import math
-import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SpecError, SympropError
 from ..optim import OPTIMIZERS
+from . import streams
 from .common import add_output_arguments, positive_number, whole_number, write_output
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def sparkline(values: list[float], width: int = 40) -> str:
 def run(args: argparse.Namespace) -> int:
     from .. import compile as compile_network
     from ..spec import GraphSpec, load_spec
-    from ..train import TrainingDiverged, train
+    from ..train import TrainingDiverged, validate_steps, train
 
     spec = load_spec(args.spec)
     if isinstance(spec, GraphSpec):
@@ -66,17 +67,22 @@ def run(args: argparse.Namespace) -> int:
     if args.show_code:
         write_output(compiled.source, args.output)
         return 0
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        raise SympropError("--plot needs matplotlib: pip install 'symprop[plot]' (or pip install matplotlib)")
+    if args.plot:
+        _plot_format(args.plot)  # an unknown picture format is refused before the training
     steps = config.steps if args.steps is None else args.steps
+    validate_steps(steps, "train.steps" if args.steps is None else "--steps")
+    for path in (args.output, args.plot):  # before the training, not after it
+        if path:
+            streams.writable_target(path)
     lr = config.learning_rate if args.lr is None else args.lr
     optimizer = args.optimizer or config.optimizer
-    show_progress = not args.json and args.output is None and sys.stdout.isatty() and steps > 0
+    show_progress = not args.json and args.output is None and streams.progress_wanted() and steps > 0
     try:
         if show_progress:
-            result = _train_with_progress(train, compiled, network, steps, lr, optimizer)
+            result = _train_with_progress(train, compiled, network, steps, lr, optimizer, spec.seed)
         else:
-            result = train(compiled, network.params, network.x, network.y, steps=steps, lr=lr, optimizer=optimizer)
+            result = train(compiled, network.params, network.x, network.y, steps=steps, lr=lr, optimizer=optimizer,
+                           seed=spec.seed)
     except TrainingDiverged as diverged:
         # Show what was kept (the last parameters with a finite loss), then fail with the one-line error.
         if diverged.result.params:
@@ -89,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 def _report(args, network, result, optimizer: str, lr: float, diverged: TrainingDiverged | None) -> None:
     """The summary (or ``--json``) of a run, and the loss plot when asked."""
     if args.plot:
-        _plot(result.loss_history + [result.final_loss], args.plot, f"{optimizer}, lr {lr:g}")
+        _plot(result.loss_history + [result.final_loss], args.plot, f"{optimizer}, lr {lr:g}", _plot_format(args.plot))
     if args.json:
         data = result.to_dict()
         if diverged is not None:
@@ -102,7 +108,7 @@ def _report(args, network, result, optimizer: str, lr: float, diverged: Training
     write_output(summary, args.output)
 
 
-def _train_with_progress(train, compiled, network, steps, lr, optimizer):
+def _train_with_progress(train, compiled, network, steps, lr, optimizer, seed):
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -115,7 +121,8 @@ def _train_with_progress(train, compiled, network, steps, lr, optimizer):
     every = max(1, steps // 200)
     columns = [TextColumn("training"), BarColumn(), MofNCompleteColumn(),
                TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn()]
-    with Progress(*columns, console=Console(highlight=False), transient=True) as progress:
+    console = Console(highlight=False, no_color=not streams.color_wanted(), width=streams.terminal_width(minimum=40, note=False))
+    with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("train", total=steps, loss="…")
 
         def callback(step: int, loss: float) -> None:
@@ -123,7 +130,7 @@ def _train_with_progress(train, compiled, network, steps, lr, optimizer):
                 progress.update(task, completed=step + 1, loss=f"{loss:.6g}")
 
         return train(compiled, network.params, network.x, network.y, steps=steps, lr=lr,
-                     optimizer=optimizer, callback=callback)
+                     optimizer=optimizer, callback=callback, seed=seed)
 
 
 def _summary(network, result, optimizer: str, lr: float, plot: str | None) -> str:
@@ -132,7 +139,7 @@ def _summary(network, result, optimizer: str, lr: float, plot: str | None) -> st
     mlp = network.mlp
     start = result.loss_history[0] if result.loss_history else result.final_loss
     lines = [
-        f"trained {mlp.layers} ({', '.join(mlp.activations)}; {mlp.loss}, {mlp.reduction}) on "
+        f"trained {mlp.summary} on "
         f"{network.samples} samples: {result.steps} steps of {optimizer}, learning rate {lr:g}",
         f"loss {start:.6g} -> {result.final_loss:.6g}   {sparkline(result.loss_history + [result.final_loss])}",
         "parameters:",
@@ -145,23 +152,59 @@ def _summary(network, result, optimizer: str, lr: float, plot: str | None) -> st
     return "\n".join(lines) + "\n"
 
 
-def _plot(losses: list[float], path: str, title: str) -> None:
+def _plot_format(path: str) -> str:
+    """The image format of ``--plot FILE`` from its suffix (PNG without one), or a one-line error."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise SympropError("--plot needs matplotlib: pip install 'symprop[plot]' (or pip install matplotlib)")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    known = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in known:
+        raise SympropError(
+            f"--plot: matplotlib cannot write '.{suffix}' files; give one of "
+            + ", ".join(f".{k}" for k in sorted(known))
+        )
+    return suffix or "png"
+
+
+#: Past this the loss curve is drawn as log10(loss): matplotlib's log axis overflows near 1e300.
+PLOT_RANGE = 1e200
+
+
+def _plot(losses: list[float], path: str, title: str, fmt: str = "png") -> None:
+    """Save the loss curve to ``path`` in ``fmt``: the finite losses, on a log axis where they allow one."""
+    import io
+    import warnings
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
+    values = np.asarray(losses, dtype=np.float64)
+    steps = np.arange(len(values))
+    finite = np.isfinite(values)
+    steps, values = steps[finite], values[finite]
+    label = "loss"
+    if len(values) and np.all(values > 0) and (values.max() > PLOT_RANGE or values.min() < 1 / PLOT_RANGE):
+        values, label = np.log10(values), "log10(loss)"  # a diverged run: 1e306 and more
+    elif len(values):
+        values = np.clip(values, -PLOT_RANGE, PLOT_RANGE)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(range(len(losses)), losses)
-    if all(v > 0 for v in losses):
-        ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(f"symprop train: {title}")
-    fig.tight_layout()
     try:
-        fig.savefig(path)
-    except OSError as error:
-        raise SympropError(f"cannot write {path!r}: {error.strerror}") from None
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            ax.plot(steps, values)
+            if label == "loss" and len(values) and np.all(values > 0):
+                ax.set_yscale("log")
+            ax.set_xlabel("step")
+            ax.set_ylabel(label)
+            ax.set_title(f"symprop train: {title}")
+            fig.tight_layout()
+            image = io.BytesIO()
+            fig.savefig(image, format=fmt)
     finally:
         plt.close(fig)
+    streams.write_file(path, image.getvalue())

@@ -1,9 +1,11 @@
-"""A multi-layer perceptron's architecture: widths, activations, loss, and its parameters' names and shapes.
+"""A network's architecture: an :class:`MLP` (widths and activations) or a :class:`Sequential` layer list.
 
 Parameters of an MLP with ``layers = [n0, n1, ..., nL]`` are ``W1 ... WL``,
 ``Wl`` of shape ``(n_l, n_{l-1})`` (``Wl[j][i]`` joins input ``i`` to neuron
 ``j``), and biases ``b1 ... bL``: ``bias = "neuron"`` gives shape ``(n_l,)``,
 ``"layer"`` one shared scalar per layer (shape ``()``), ``"none"`` no bias.
+Internally an MLP is the layer list ``linear n1, f1, linear n2, f2, ...``
+(:attr:`MLP.stack`), so everything that reads a network reads layers.
 
 Each parameter scalar has a SymPy name (``W1_0_1``, a plain identifier) and a
 label people read (``W1[0,1]``); :func:`scalar_name` and :func:`scalar_label`
@@ -12,22 +14,20 @@ are the one place that spells them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import SpecError
-from ..expr import make_symbol
+from . import layer_kinds, norms  # noqa: F401 - registers the layer kinds
 from .activations import get_activation
+from .layers import BIAS_MODES, INITS, REDUCTIONS, Architecture, Layer, build_stack, scalar_label, scalar_name
 from .losses import get_loss
-from .size import check_parameters
+from .size import limit_parameters
 
-__all__ = ["MLP", "REDUCTIONS", "BIAS_MODES", "INITS", "scalar_name", "scalar_label"]
-
-REDUCTIONS = ("mean", "sum")
-BIAS_MODES = ("neuron", "layer", "none")
-INITS = ("uniform", "xavier", "he")
+__all__ = ["MLP", "Sequential", "REDUCTIONS", "BIAS_MODES", "INITS", "scalar_name", "scalar_label"]
 
 
 def _named(lookup: Callable[[str], Any], name: object, key: str) -> Any:
@@ -38,8 +38,17 @@ def _named(lookup: Callable[[str], Any], name: object, key: str) -> Any:
         raise SpecError(f"{key}: {error}") from None
 
 
+def _validate_head(loss: str, reduction: str, last: str | None) -> None:
+    """The loss, its reduction, and the output activation the loss needs."""
+    entry = _named(get_loss, loss, "network.loss")
+    if entry.requires is not None and last != entry.requires:
+        raise SpecError(f"network.loss: {entry.name} needs activation {entry.requires!r} on the last layer")
+    if reduction not in REDUCTIONS:
+        raise SpecError(f"network.reduction: expected one of: {', '.join(REDUCTIONS)}, got {reduction!r}")
+
+
 @dataclass
-class MLP:
+class MLP(Architecture):
     """A multi-layer perceptron's architecture.
 
     Args:
@@ -63,6 +72,7 @@ class MLP:
     bias: str = "neuron"
     slope: float = 0.01
     activations: list[str] = field(init=False)
+    stack: list[Layer] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         layers = self.layers
@@ -81,98 +91,76 @@ class MLP:
             if activation.last_layer_only and k != depth - 1:
                 raise SpecError(f"network.activation: {name} is for the last layer only, not layer {k + 1}")
         self.activations = names
-        loss = _named(get_loss, self.loss, "network.loss")
-        if loss.requires is not None and names[-1] != loss.requires:
-            raise SpecError(f"network.loss: {loss.name} needs activation {loss.requires!r} on the last layer")
-        if self.reduction not in REDUCTIONS:
-            raise SpecError(f"network.reduction: expected one of: {', '.join(REDUCTIONS)}, got {self.reduction!r}")
+        _validate_head(self.loss, self.reduction, names[-1])
         if self.bias not in BIAS_MODES:
             raise SpecError(f"network.bias: expected one of: {', '.join(BIAS_MODES)}, got {self.bias!r}")
-        check_parameters(self.layers, self.bias)  # before anything is allocated
+        self.stack = build_stack(self.layer_list(), self.layers[0], defaults={"bias": self.bias, "slope": self.slope})
+        limit_parameters(self)  # before anything is allocated
+
+    def layer_list(self) -> list[Any]:
+        """The MLP as a layer list: ``[{"linear": n1}, f1, {"linear": n2}, f2, ...]``."""
+        entries: list[Any] = []
+        for width, name in zip(self.layers[1:], self.activations):
+            entries += [{"linear": width}, name]
+        return entries
 
     @property
     def depth(self) -> int:
         """The number of layers with weights (``L``)."""
         return len(self.layers) - 1
 
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        """``{"W1": (n1, n0), "b1": (n1,), ...}`` in the order W1, b1, W2, b2, ..."""
-        shapes: dict[str, tuple[int, ...]] = {}
-        for l in range(1, self.depth + 1):
-            shapes[f"W{l}"] = (self.layers[l], self.layers[l - 1])
-            if self.bias == "neuron":
-                shapes[f"b{l}"] = (self.layers[l],)
-            elif self.bias == "layer":
-                shapes[f"b{l}"] = ()
-        return shapes
-
-    def init_params(self, seed: int | None = 0, init: str = "uniform") -> dict[str, np.ndarray]:
-        """Fresh parameters: ``uniform`` draws from uniform(-1, 1) (as the classic numpy XOR loop does),
-        ``xavier`` from uniform(±sqrt(6/(fan_in + fan_out))), ``he`` from
-        normal(0, sqrt(2/fan_in)); biases are uniform(-1, 1) for ``uniform`` and 0 otherwise.
-        Drawn in the order W1, b1, W2, b2, ... from ``numpy.random.default_rng(seed)``.
-        """
-        if init not in INITS:
-            raise SpecError(f"params.init: unknown init {init!r}; expected one of: {', '.join(INITS)}")
-        rng = np.random.default_rng(seed)
-        params: dict[str, np.ndarray] = {}
-        for name, shape in self.param_shapes().items():
-            if name.startswith("W"):
-                fan_out, fan_in = shape
-                if init == "uniform":
-                    params[name] = rng.uniform(-1.0, 1.0, size=shape)
-                elif init == "xavier":
-                    limit = np.sqrt(6.0 / (fan_in + fan_out))
-                    params[name] = rng.uniform(-limit, limit, size=shape)
-                else:
-                    params[name] = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
-            else:
-                params[name] = rng.uniform(-1.0, 1.0, size=shape) if init == "uniform" else np.zeros(shape)
-        return params
-
-    def validate_params(self, params: dict[str, object]) -> dict[str, np.ndarray]:
-        """Convert to float64 arrays and check names, shapes and finiteness.
-
-        Raises:
-            SpecError: naming the parameter (``params.W2: expected shape (1, 3), got (3, 1)``).
-        """
-        shapes = self.param_shapes()
-        unknown = sorted(set(params) - set(shapes))
-        if unknown:
-            raise SpecError(f"params.{unknown[0]}: not a parameter of this network; expected: {', '.join(shapes)}")
-        checked: dict[str, np.ndarray] = {}
-        for name, value in params.items():
-            try:
-                array = np.asarray(value, dtype=np.float64)
-            except OverflowError:
-                raise SpecError(f"params.{name}: a number is too large for float64") from None
-            except (TypeError, ValueError):
-                raise SpecError(f"params.{name}: expected numbers shaped {shapes[name]}") from None
-            if array.shape != shapes[name]:
-                raise SpecError(f"params.{name}: expected shape {shapes[name]}, got {array.shape}")
-            if not np.all(np.isfinite(array)):
-                raise SpecError(f"params.{name}: contains NaN or infinity")
-            checked[name] = array
-        return checked
-
-    def param_symbols(self) -> dict[str, np.ndarray]:
-        """Each parameter as an object array of SymPy symbols shaped like it (``W1_0_1`` ...).
-
-        A shared bias (``bias = "layer"``) is a 0-d array holding the symbol ``b1``.
-        """
-        return {
-            name: np.array(
-                [make_symbol(scalar_name(name, index)) for index in np.ndindex(*shape)], dtype=object
-            ).reshape(shape)
-            for name, shape in self.param_shapes().items()
-        }
+    @property
+    def summary(self) -> str:
+        return f"{self.layers} ({', '.join(self.activations)}; {self.loss}, {self.reduction})"
 
 
-def scalar_name(param: str, index: tuple[int, ...]) -> str:
-    """The SymPy name of one entry: ``("W1", (0, 1)) -> "W1_0_1"``, ``("b1", ()) -> "b1"``."""
-    return "_".join([param, *(str(i) for i in index)])
+@dataclass
+class Sequential(Architecture):
+    """A network as a list of layers, as PyTorch's ``nn.Sequential``.
 
+    Args:
+        inputs: the width of the input ``x``.
+        layers: the layers, as a spec writes them: ``[{"linear": 4}, "batchnorm",
+            "tanh", {"dropout": 0.5}, {"linear": 1}, "sigmoid"]`` (see the README's table).
+        loss, reduction: as for :class:`MLP`; the loss takes the last layer's output.
+        bias: the linear layers' bias unless one gives its own.
+        slope: leaky_relu's slope unless one gives its own.
+        weight_decay: ``λ``: the loss gets ``λ/2 · Σ W²`` over the linear layers' weights
+            (not the biases, nor the normalisations' gamma and beta).
 
-def scalar_label(param: str, index: tuple[int, ...]) -> str:
-    """How one entry is shown: ``("W1", (0, 1)) -> "W1[0,1]"``, ``("b1", ()) -> "b1"``."""
-    return f"{param}[{','.join(str(i) for i in index)}]" if index else param
+    Raises:
+        SpecError: naming the layer by its index and key.
+        LimitError: more parameters than ``symprop.limits.MAX_PARAMETERS``.
+
+    >>> net = Sequential(2, [{"linear": 3}, "batchnorm", "tanh", {"linear": 1}, "sigmoid"])
+    >>> list(net.param_shapes())
+    ['W1', 'b1', 'gamma1', 'beta1', 'W2', 'b2']
+    """
+
+    inputs: int
+    layers: list[Any]
+    loss: str = "half_squared_error"
+    reduction: str = "mean"
+    bias: str = "neuron"
+    slope: float = 0.01
+    weight_decay: float = 0.0
+    stack: list[Layer] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        width = self.inputs
+        if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+            raise SpecError(f"network.inputs: the input width must be a whole number >= 1, got {width!r}")
+        if self.bias not in BIAS_MODES:
+            raise SpecError(f"network.bias: expected one of: {', '.join(BIAS_MODES)}, got {self.bias!r}")
+        decay = self.weight_decay
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not math.isfinite(decay) or decay < 0:
+            raise SpecError(f"network.weight_decay: expected a number >= 0, got {decay!r}")
+        self.stack = build_stack(self.layers, int(width), defaults={"bias": self.bias, "slope": self.slope})
+        limit_parameters(self)  # before anything is allocated
+        last = self.stack[-1]
+        _validate_head(self.loss, self.reduction, getattr(last, "name", None) if last.kind == "activation" else None)
+
+    @property
+    def summary(self) -> str:
+        decay = f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
+        return f"[{', '.join(layer.describe for layer in self.stack)}] ({self.loss}, {self.reduction}{decay})"

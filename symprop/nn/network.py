@@ -1,88 +1,48 @@
-"""A network as a graph of scalar nodes, and :class:`Network`: an MLP with its parameters and data.
+"""A network as a graph of scalar nodes, and :class:`Network`: an architecture with its parameters and data.
 
-The scalar graph has one node per pre-activation ``z{l}_{j}`` and activation
-``a{l}_{j}`` (and any whole-layer quantity an activation shares, such as
-softmax's sum of exponentials), then the loss: every formula comes from the
-activation and loss tables, so the exact backward pass differentiates exactly
-what the numpy reference computes.
+The scalar graph has one node per value a layer makes: pre-activation
+``z{l}_{j}``, activation ``a{l}_{j}`` (and any whole-layer quantity an
+activation shares, such as softmax's sum of exponentials), batchnorm's
+``mu``, ``var``, ``xhat``, ``bn``, ..., then the loss: every formula comes
+from the layer, activation and loss tables, so the exact backward pass
+differentiates exactly what the numpy reference computes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import sympy
 
-from ..backprop import BackwardPass, backward
+from ..backprop import BackwardPass, backward, count_steps
 from ..errors import PointError, SpecError
 from ..expr import make_symbol
 from ..graph import Graph
-from .activations import exact_slope, get_activation
+from ..limits import MAX_EXACT_STEPS
+from .activations import exact_slope
+from .layer_kinds import run_stack
+from .layers import Architecture, Builder, scalar_label, scalar_name, walk
+from .mlp import MLP
 from .losses import get_loss
-from .mlp import MLP, scalar_label, scalar_name
-from .reference import check_outputs, check_targets, forward_numpy, loss_numpy
-from .size import check_exact_work
+from .reference import forward_numpy, forward_values, loss_numpy, validate_outputs, validate_targets
+from .size import exact_steps, limit_exact_work, parameter_count
 
 __all__ = ["network_graph", "Network", "NetworkProblem", "Batch"]
 
 
-def _sample_nodes(
-    mlp: MLP,
-    symbols: dict[str, np.ndarray],
-    labels: dict[sympy.Symbol, str],
-    prefix: str = "",
-    suffix: str = "",
-) -> list[tuple[sympy.Symbol, sympy.Expr]]:
-    """One sample's nodes: ``z{l}_{j}``, ``a{l}_{j}`` per neuron, then its loss ``L``."""
-
-    def leaf(name: str, label: str) -> sympy.Symbol:
-        symbol = make_symbol(prefix + name)
-        labels[symbol] = label + suffix
-        return symbol
-
-    slope = exact_slope(mlp.slope)
-    a = [leaf(f"x_{i}", f"x[{i}]") for i in range(mlp.layers[0])]
-    y = [leaf(f"y_{k}", f"y[{k}]") for k in range(mlp.layers[-1])]
-    pairs: list[tuple[sympy.Symbol, sympy.Expr]] = []
-    for l, name in enumerate(mlp.activations, start=1):
-        weights, bias = symbols[f"W{l}"], symbols.get(f"b{l}")
-        zs = []
-        for j in range(mlp.layers[l]):
-            formula = sympy.Add(*(weights[j, i] * a[i] for i in range(len(a))))  # z = W[j,:] . a_prev + b
-            if bias is not None:
-                formula += bias[j] if bias.ndim else bias[()]
-            zs.append(leaf(f"z{l}_{j}", f"z{l}[{j}]"))
-            pairs.append((zs[-1], formula))
-        activation = get_activation(name)
-        if activation.elementwise:
-            outputs = [activation.of(z, slope) for z in zs]
-        else:
-            outputs = activation.formula(zs, slope)
-            if activation.shared is not None:  # softmax: the sum of exponentials, a node of its own
-                kind, make = activation.shared
-                shared = make(zs)
-                total = leaf(f"{kind}{l}", f"{kind}{l}")
-                pairs.append((total, shared))
-                outputs = [o.xreplace({shared: total}) for o in outputs]
-        a = []
-        for j, formula in enumerate(outputs):
-            a.append(leaf(f"a{l}_{j}", f"a{l}[{j}]"))
-            pairs.append((a[-1], formula))
-    pairs.append((leaf("L", "L"), get_loss(mlp.loss).formula(a, y)))
-    return pairs
-
-
-def network_graph(mlp: MLP, samples: int | None = None) -> Graph:
-    """The network as a graph of named scalar nodes, one per pre-activation and activation.
+def network_graph(mlp: Architecture, samples: int | None = None) -> Graph:
+    """The network as a graph of named scalar nodes, one per value each layer makes.
 
     With ``samples=None`` the graph of one sample: leaves ``x_i`` (labelled
     ``x[i]``), ``y_k`` and the parameters ``W1_0_1`` (labelled ``W1[0,1]``),
     nodes ``z1_0 = W1_0_0*x_0 + W1_0_1*x_1 + b1_0``, ``a1_0 = sigmoid(z1_0)``,
     ..., and the per-sample loss ``L``. With ``samples=m`` one copy per sample
     (names prefixed ``s0_``, labels suffixed ``(s0)``) and the batch loss
-    ``L``, the mean or sum of the per-sample losses ``s0_L ...``.
+    ``L``, the mean or sum of the per-sample losses ``s0_L ...``; a layer that
+    couples samples (batchnorm) adds nodes shared by the batch (``mu1_0``).
+    Weight decay adds a node ``decay = λ/2 · Σ W²`` to ``L``.
 
     The graph grows linearly with the network; nothing is expanded.
     """
@@ -93,24 +53,37 @@ def network_graph(mlp: MLP, samples: int | None = None) -> Graph:
         for index in np.ndindex(*array.shape):
             labels[array[index]] = scalar_label(name, index)
             params.append(array[index])
-    if samples is None:
-        return Graph.from_exprs(_sample_nodes(mlp, symbols, labels), params, labels=labels)
-    pairs: list[tuple[sympy.Symbol, sympy.Expr]] = []
-    losses = []
-    for k in range(samples):
-        pairs += _sample_nodes(mlp, symbols, labels, f"s{k}_", f"(s{k})")
-        losses.append(pairs[-1][0])
+    batch = samples is not None
+    b = Builder(symbols, labels, slope=mlp.exact_slope(), batch=batch)
+    m = samples if batch else 1
+    xs = [[b.leaf(f"x_{i}", f"x[{i}]", k) for i in range(mlp.n_inputs)] for k in range(m)]
+    ys = [[b.leaf(f"y_{i}", f"y[{i}]", k) for i in range(mlp.n_outputs)] for k in range(m)]
+    loss = get_loss(mlp.loss)
+    losses: list[sympy.Expr] = []
+
+    def tail(k: int, h: list[sympy.Expr]) -> list[sympy.Expr]:
+        formula = loss.formula(h, ys[k])
+        losses.append(b.node("L", "L", formula, k) if batch else formula)
+        return h
+
+    run_stack(b, mlp.stack, xs, tail)
     total = sympy.Add(*losses)
+    if batch and mlp.reduction == "mean":
+        total = total / samples
+    if mlp.weight_decay:
+        rate = exact_slope(mlp.weight_decay)
+        squares = sympy.Add(*(w**2 for name in mlp.weights() for w in symbols[name].flat))
+        total = total + b.node("decay", "decay", rate / 2 * squares, None)
     output = make_symbol("L")
     labels[output] = "L"
-    pairs.append((output, total / samples if mlp.reduction == "mean" else total))
-    return Graph.from_exprs(pairs, params, labels=labels)
+    b.pairs.append((output, total))
+    return Graph.from_exprs(b.pairs, params, labels=labels)
 
 
-def _validate_data(mlp: MLP, x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
+def _validate_data(mlp: Architecture, x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
     """``x`` as ``(m, n0)`` and ``y`` as ``(m, nL)`` float64 arrays, finite; errors name ``data.x``/``data.y``."""
     checked = []
-    for key, value, width in (("x", x, mlp.layers[0]), ("y", y, mlp.layers[-1])):
+    for key, value, width in (("x", x, mlp.n_inputs), ("y", y, mlp.n_outputs)):
         try:
             array = np.asarray(value, dtype=np.float64)
         except OverflowError:
@@ -132,15 +105,15 @@ def _validate_data(mlp: MLP, x: object, y: object) -> tuple[np.ndarray, np.ndarr
         checked.append(array)
     if checked[0].shape[0] != checked[1].shape[0]:
         raise SpecError(f"data: x has {checked[0].shape[0]} rows but y has {checked[1].shape[0]}; one row per sample")
-    check_targets(mlp, checked[1])
+    validate_targets(mlp, checked[1])
     return checked[0], checked[1]
 
 
 class Network:
-    """An MLP with its parameters and data: the exact backward pass, and gradients as arrays.
+    """An architecture with its parameters and data: the exact backward pass, and gradients as arrays.
 
     Args:
-        mlp: the architecture.
+        mlp: the architecture, an :class:`~symprop.nn.MLP` or a :class:`~symprop.nn.Sequential`.
         params: some or all of ``{"W1": ..., "b1": ..., ...}`` (nested lists or
             arrays shaped as :meth:`MLP.param_shapes` says); missing ones are drawn
             by :meth:`MLP.init_params` with ``seed`` and ``init``.
@@ -149,10 +122,13 @@ class Network:
         seed, init: for the missing parameters.
         exact: read the numbers as exact decimals (``0.15 -> 3/20``), so the
             backward pass gives exact values (slow for deep nets).
+        masks: dropout masks by name (``{"mask1": (m, n) array of 0 and 1}``);
+            missing ones come from the layer list, else are drawn from ``seed``.
 
     Raises:
-        SpecError: a parameter or data array of the wrong shape, NaN, a target
-            outside the loss's domain, and so on, naming it (``params.W2: ...``, ``data.y: ...``).
+        SpecError: a parameter, data array or mask of the wrong shape, NaN, a target
+            outside the loss's domain, and so on, naming it (``params.W2: ...``,
+            ``data.y: ...``); batchnorm on a batch of one.
 
     >>> net = Network(MLP([2, 2, 2], bias="layer"), {"W1": [[0.15, 0.2], [0.25, 0.3]], "b1": 0.35,
     ...               "W2": [[0.4, 0.45], [0.5, 0.55]], "b2": 0.6}, [[0.05, 0.1]], [[0.01, 0.99]])
@@ -162,7 +138,7 @@ class Network:
 
     def __init__(
         self,
-        mlp: MLP,
+        mlp: Architecture,
         params: dict[str, object] | None,
         x: object,
         y: object,
@@ -170,6 +146,7 @@ class Network:
         seed: int | None = 0,
         init: str = "uniform",
         exact: bool = False,
+        masks: dict[str, object] | None = None,
     ):
         self.mlp = mlp
         given = mlp.validate_params(dict(params or {}))
@@ -177,8 +154,19 @@ class Network:
         fresh = mlp.init_params(seed, init) if set(shapes) - set(given) else {}
         self.params: dict[str, np.ndarray] = {name: given.get(name, fresh.get(name)) for name in shapes}
         self.x, self.y = _validate_data(mlp, x, y)
+        for layer in walk(mlp.stack):
+            if layer.couples and self.samples < 2:
+                raise layer.error(
+                    "needs a batch of at least 2 samples: over one sample every unit's variance is 0, "
+                    "so xhat = 0/sqrt(eps) and the layer's output is beta whatever its input"
+                )
+        unknown = sorted(set(masks or {}) - {layer.mask_name for layer in mlp.dropouts()})
+        if unknown:
+            raise SpecError(f"masks: {unknown[0]!r} is not a dropout mask of this network")
+        self.masks: dict[str, np.ndarray] = mlp.draw_masks(self.samples, seed, masks)
         self.exact = exact
         self._graphs: dict[bool, Graph] = {}
+        self._one_sample_steps: int | None = None
 
     @property
     def samples(self) -> int:
@@ -189,15 +177,58 @@ class Network:
 
     def forward(self) -> np.ndarray:
         """The outputs ``yhat`` for every sample, ``(m, nL)``, in float64."""
-        return forward_numpy(self.mlp, self.params, self.x)
+        return forward_numpy(self.mlp, self.params, self.x, self.masks)
 
     def loss(self) -> float:
         """The batch loss in float64 (see :func:`loss_numpy`)."""
-        return loss_numpy(self.mlp, self.params, self.x, self.y)
+        return loss_numpy(self.mlp, self.params, self.x, self.y, self.masks)
+
+    def values(self) -> dict[str, np.ndarray]:
+        """Every named intermediate's value in float64 (``{"z1": (m, n1) array, "mu1": (n1,), ...}``)."""
+        return forward_values(self.mlp, self.params, self.x, self.masks).values
+
+    def require_own_sample(self, sample: int | None) -> None:
+        """Refuse a sample's own pass where the batch loss is not a sum of per-sample losses.
+
+        Raises:
+            PointError: batchnorm couples the samples, or weight decay is a term of the batch loss.
+        """
+        if sample is None or self.samples == 1 or self.mlp.separable:
+            return
+        coupling = next((layer for layer in walk(self.mlp.stack) if layer.couples), None)
+        why = (
+            f"{coupling.where()} couples the samples (each one's output uses the batch mean and variance)"
+            if coupling is not None
+            else "weight decay is a term of the batch loss, not of one sample's"
+        )
+        raise PointError(f"--sample: {why}, so a sample has no loss of its own; narrate the whole batch (no --sample)")
 
     # -- the exact backward pass ---------------------------------------------
 
-    def check_exact_size(self, sample: int | None = None) -> None:
+    def exact_steps(self, sample: int | None = None) -> int:
+        """About how many chain-rule steps the exact backward pass for ``sample`` takes (``None``: the batch's).
+
+        An MLP's are counted from its widths; a layer list's from its one-sample
+        graph (built only when its parameters, each at least one step, are
+        within the bound), times the samples for the batch.
+        """
+        batch = (sample is None or not self.mlp.separable) and self.samples > 1
+        return exact_steps(self.mlp, self.samples, batch=batch, per_sample=self._sample_steps()[0])
+
+    def _sample_steps(self) -> tuple[int | None, bool]:
+        """One sample's steps (None for an MLP: counted from its widths) and whether that is a lower bound."""
+        if isinstance(self.mlp, MLP):
+            return None, False
+        count = parameter_count(self.mlp)
+        if count > MAX_EXACT_STEPS:  # each parameter is at least one step: refused without building the graph
+            return count, True
+        if self._one_sample_steps is None:
+            if False not in self._graphs:  # one sample's graph: :meth:`graph` uses it too
+                self._graphs[False] = network_graph(self.mlp, None)
+            self._one_sample_steps = count_steps(self._graphs[False])
+        return self._one_sample_steps, False
+
+    def limit_exact_size(self, sample: int | None = None) -> None:
         """Refuse, before it starts, an exact backward pass past ``symprop.limits.MAX_EXACT_STEPS`` steps.
 
         ``sample=None`` is the whole batch: every sample's pass, or the batch graph.
@@ -205,23 +236,27 @@ class Network:
         Raises:
             LimitError: saying what to do instead.
         """
-        check_exact_work(self.mlp, self.samples, batch=sample is None)
+        per_sample, least = self._sample_steps()
+        batch = sample is None or not self.mlp.separable
+        limit_exact_work(self.mlp, self.samples, batch=batch, per_sample=per_sample, least=least)
 
-    def check_outputs(self, sample: int | None = None) -> None:
+    def validate_outputs(self, sample: int | None = None) -> None:
         """Refuse outputs outside the loss's domain (binary cross-entropy: [0, 1]), for one sample or all.
 
         Raises:
             EvaluationError: naming the sample and the output.
         """
-        rows = list(range(self.samples)) if sample is None else [self.sample_index(sample)]
-        check_outputs(self.mlp, self.params, self.x[rows], rows=rows)
+        rows = list(range(self.samples)) if sample is None or not self.mlp.separable else [self.sample_index(sample)]
+        masks = {name: mask[rows] for name, mask in self.masks.items()}
+        validate_outputs(self.mlp, self.params, self.x[rows], masks=masks, rows=rows)
 
     def graph(self, sample: int | None = None) -> Graph:
         """The scalar graph: one sample's (when ``sample`` is given or ``m == 1``), else the whole batch's."""
-        batch = sample is None and self.samples > 1
+        batch = (sample is None or not self.mlp.separable) and self.samples > 1
         if batch not in self._graphs:
-            self.check_exact_size(None if batch else 0)
-            self._graphs[batch] = network_graph(self.mlp, self.samples if batch else None)
+            self.limit_exact_size(None if batch else 0)  # a layer list's estimate builds one sample's graph
+            if batch not in self._graphs:
+                self._graphs[batch] = network_graph(self.mlp, self.samples if batch else None)
         return self._graphs[batch]
 
     def point(self, sample: int | None = None) -> dict[sympy.Symbol, object]:
@@ -239,6 +274,9 @@ class Network:
                 values[graph.symbol(f"{prefix}x_{i}")] = v
             for i, v in enumerate(self.y[k]):
                 values[graph.symbol(f"{prefix}y_{i}")] = v
+            for name, mask in self.masks.items():
+                for j, v in enumerate(mask[k]):
+                    values[graph.symbol(f"{prefix}{name}_{j}")] = v
         return values
 
     def sample_index(self, sample: int | None) -> int:
@@ -266,7 +304,8 @@ class Network:
         """
         if sample is not None:
             self.sample_index(sample)
-        self.check_outputs(sample)
+            self.require_own_sample(sample)
+        self.validate_outputs(sample)
         return backward(self.graph(sample), self.point(sample), exact=self.exact)
 
     def gradient_arrays(self, bp: BackwardPass) -> dict[str, np.ndarray]:
@@ -280,17 +319,32 @@ class Network:
             for name, array in self.params.items()
         }
 
-    def exact_gradients(self, sample: int | None = None) -> dict[str, np.ndarray]:
+    def exact_gradients(self, sample: int | None = None, *, passes: Callable[[int | None], BackwardPass] | None = None
+                        ) -> dict[str, np.ndarray]:
         """``dL/dparam`` from the exact backward pass, as float64 arrays shaped like the parameters.
 
         With ``sample=None`` the gradient of the batch loss: the mean (or sum)
         of the per-sample gradients, each from the exact backward pass of one
-        sample's graph (so the cost grows linearly with ``m``).
+        sample's graph (so the cost grows linearly with ``m``). ``passes``, if
+        given, supplies the backward passes (a cache of :meth:`backward`).
         """
-        if sample is not None or self.samples == 1:
-            return self.gradient_arrays(self.backward(sample))
-        self.check_exact_size(None)
-        return self.reduce(self.gradient_arrays(self.backward(k)) for k in range(self.samples))
+        return self.reduce_passes(self.gradient_arrays, sample, passes=passes)
+
+    def reduce_passes(self, arrays: Callable[[BackwardPass], dict[str, np.ndarray]], sample: int | None = None, *,
+                      passes: Callable[[int | None], BackwardPass] | None = None) -> dict[str, np.ndarray]:
+        """``arrays(pass)`` for the loss of ``sample`` (``None``: the batch's), shaped like the parameters.
+
+        For the batch of a separable network: the mean (or sum) of each
+        sample's own pass's arrays; otherwise the arrays of the one pass that has it all.
+
+        Raises:
+            LimitError: the passes would pass ``symprop.limits.MAX_EXACT_STEPS`` steps (before they start).
+        """
+        run = passes or self.backward
+        if sample is not None or self.samples == 1 or not self.mlp.separable:
+            return arrays(run(sample))
+        self.limit_exact_size(None)
+        return self.reduce(arrays(run(k)) for k in range(self.samples))
 
     def reduce(self, per_sample: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         """The batch's mean (or sum, by ``reduction``) of per-sample arrays shaped like the parameters."""
@@ -302,8 +356,57 @@ class Network:
             total = {name: array / self.samples for name, array in total.items()}
         return total
 
+    def exact_intermediates(self, sample: int | None = None, *,
+                            passes: Callable[[int | None], BackwardPass] | None = None,
+                            values: Callable[[BackwardPass], Mapping[sympy.Symbol, object]] | None = None,
+                            ) -> dict[str, np.ndarray]:
+        """``dL/dv`` for every named intermediate ``v`` a parameter's gradient passes through, in float64.
+
+        Shaped ``(m, n)`` for one value per sample and unit (``z1``, ``a1``,
+        ``bn1``), ``(n,)`` for a batch statistic (``mu1``, ``var1``), ``(m,)`` for
+        one per sample (``lnmu1``, ``sumexp2``), as ``L`` (the batch loss, its
+        ``1/m`` included) depends on them. Intermediates that no parameter's
+        gradient goes through (a layernorm of the input) are left out. With
+        ``sample=K``, of sample K's own loss (shaped for one sample). ``passes``,
+        if given, supplies the backward passes (a cache of :meth:`backward`);
+        ``values``, if given, what to read of each pass instead of ``dL/dv``
+        (a mapping from each node's symbol, as the checker's path magnitudes).
+        """
+        m, run = self.samples, passes or self.backward
+        if sample is not None and m > 1:
+            self.require_own_sample(self.sample_index(sample))
+            passes, m = [(run(sample), 0, "", 1.0)], 1
+        elif m > 1 and self.mlp.separable:  # each sample's own pass; L scales each sample's loss
+            scale = 1.0 / m if self.mlp.reduction == "mean" else 1.0
+            self.limit_exact_size(None)
+            passes = [(run(k), k, "", scale) for k in range(m)]
+        else:
+            whole = run(None)
+            passes = [(whole, k, f"s{k}_" if m > 1 else "", 1.0) for k in range(m)]
+        read = values or (lambda bp: {symbol: adjoint.value for symbol, adjoint in bp.adjoints.items()})
+        passes = [(read(bp), bp.graph, k, prefix, scale) for bp, k, prefix, scale in passes]
+        result: dict[str, np.ndarray] = {}
+        for name, (axes, width) in self.mlp.intermediates().items():
+            array = np.zeros((width,) if axes == "n" else (m,) if axes == "m" else (m, width))
+            try:
+                for found, graph, k, prefix, scale in passes:
+                    if axes == "n":
+                        for j in range(width):
+                            array[j] = float(found[graph.symbol(f"{name}_{j}")])
+                    elif axes == "m":
+                        array[k] = scale * float(found[graph.symbol(f"{prefix}{name}")])
+                    else:
+                        for j in range(width):
+                            array[k, j] = scale * float(found[graph.symbol(f"{prefix}{name}_{j}")])
+            except KeyError:  # not on a path to a parameter
+                continue
+            result[name] = array
+        return result
+
     def __repr__(self) -> str:
-        return f"Network(layers={self.mlp.layers}, activations={self.mlp.activations}, loss={self.mlp.loss!r}, m={self.samples})"
+        if isinstance(self.mlp, MLP):
+            return f"Network(layers={self.mlp.layers}, activations={self.mlp.activations}, loss={self.mlp.loss!r}, m={self.samples})"
+        return f"Network({self.mlp.summary}, m={self.samples})"
 
 
 @dataclass
@@ -333,13 +436,13 @@ class NetworkProblem:
         Raises:
             LimitError: all of them together would pass ``symprop.limits.MAX_EXACT_STEPS`` steps.
         """
-        self.network.check_exact_size(None)
+        self.network.limit_exact_size(None)
         return [self.pass_for(k) for k in range(self.network.samples)]
 
     def batch(self) -> "Batch | None":
         """The batch as the reduction of per-sample gradients (None for a single sample)."""
         network = self.network
-        if network.samples < 2:
+        if network.samples < 2 or not network.mlp.separable:  # the batch graph narrates it all
             return None
         return Batch(
             reduction=network.mlp.reduction,

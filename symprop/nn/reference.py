@@ -2,26 +2,30 @@
 
 Finite differences, the checker's kink detection and the training summary use
 these; they are written independently of the derived formulas (plain numpy,
-stable where it matters: the activations' own numpy forms, and logs of the
-output taken from the logits where the activation knows how).
+each layer's own numpy forward, stable where it matters: the activations'
+own numpy forms, and logs of the output taken from the logits where the
+activation knows how).
 """
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 
 from ..errors import EvaluationError, SpecError
-from .activations import exact_slope, get_activation
+from .activations import get_activation
+from .layers import Architecture, Forward
 from .losses import Output, get_loss
-from .mlp import MLP
 
 __all__ = [
     "forward_numpy",
     "per_sample_loss_numpy",
     "loss_numpy",
-    "layer_outputs",
-    "check_targets",
-    "check_outputs",
+    "forward_values",
+    "validate_targets",
+    "validate_outputs",
+    "outputs_in_domain",
 ]
 
 
@@ -31,34 +35,50 @@ def _as_batch(x: object) -> np.ndarray:
     return array.reshape(1, -1) if array.ndim == 1 else array
 
 
-def layer_outputs(mlp: MLP, params: dict[str, object], x: object) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every layer's pre-activation ``z`` and output ``a``, each ``(m, n_l)``, first layer first."""
-    a = _as_batch(x)
-    slope = float(exact_slope(mlp.slope))
-    result = []
-    for l, name in enumerate(mlp.activations, start=1):
-        z = a @ np.asarray(params[f"W{l}"], dtype=np.float64).T  # (m, n_{l-1}) @ (n_{l-1}, n_l)
-        if mlp.bias != "none":
-            z = z + np.asarray(params[f"b{l}"], dtype=np.float64)  # (n_l,) or () broadcasts
-        a = get_activation(name).numpy(z, slope)
-        result.append((z, a))
-    return result
+def forward_values(mlp: Architecture, params: Mapping[str, object], x: object,
+                   masks: Mapping[str, np.ndarray] | None = None) -> Forward:
+    """The forward pass, keeping every named intermediate (``z1``, ``bn1``, ``a1``, ...) and the kinks' arguments.
+
+    ``masks`` are the dropout masks (``(m, n)`` arrays of 0 and 1); without
+    them dropout keeps everything (as in evaluation).
+    """
+    h = _as_batch(x)
+    masks = dict(masks or {})
+    for layer in mlp.dropouts():
+        masks.setdefault(layer.mask_name, np.full((h.shape[0], layer.width_in), 1.0 - float(layer.p)))
+    ctx = Forward(masks, float(mlp.exact_slope()))
+    ctx.values["a0"] = h
+    params = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
+    for layer in mlp.stack:
+        h = layer.forward(params, h, ctx)
+    ctx.values["output"] = h
+    return ctx
 
 
-def forward_numpy(mlp: MLP, params: dict[str, object], x: object) -> np.ndarray:
+def forward_numpy(mlp: Architecture, params: Mapping[str, object], x: object,
+                  masks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """The network's outputs ``yhat``, shape ``(m, nL)``, in float64.
 
     Args:
         mlp: the architecture.
         params: ``{"W1": (n1, n0) array, "b1": ..., ...}`` as from :meth:`MLP.init_params`.
         x: inputs, shape ``(m, n0)`` (one row per sample) or ``(n0,)`` for one sample.
+        masks: the dropout masks, if the network has dropout.
 
     Numerically stable: the sigmoid never overflows and softmax subtracts the row max.
     """
-    return layer_outputs(mlp, params, x)[-1][1]
+    return forward_values(mlp, params, x, masks).values["output"]
 
 
-def per_sample_loss_numpy(mlp: MLP, params: dict[str, object], x: object, y: object) -> np.ndarray:
+def _output(mlp: Architecture, ctx: Forward) -> Output:
+    last = mlp.stack[-1]
+    if last.kind == "activation":
+        return Output(ctx.values[last.in_name], ctx.values["output"], last.activation)
+    return Output(ctx.values["output"], ctx.values["output"], get_activation("identity"))
+
+
+def per_sample_loss_numpy(mlp: Architecture, params: Mapping[str, object], x: object, y: object,
+                          masks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """Each sample's loss (the losses table), shape ``(m,)``, in float64.
 
     Cross-entropy after softmax is computed from the logits (a log-softmax with
@@ -66,18 +86,22 @@ def per_sample_loss_numpy(mlp: MLP, params: dict[str, object], x: object, y: obj
     the logits too (``log sigmoid(z) = -logaddexp(0, -z)``), so neither takes the
     log of a rounded 0.
     """
-    z, yhat = layer_outputs(mlp, params, x)[-1]
-    output = Output(z, yhat, get_activation(mlp.activations[-1]))
-    return get_loss(mlp.loss).numpy(_as_batch(y), output)
+    ctx = forward_values(mlp, params, x, masks)
+    return get_loss(mlp.loss).numpy(_as_batch(y), _output(mlp, ctx))
 
 
-def loss_numpy(mlp: MLP, params: dict[str, object], x: object, y: object) -> float:
-    """The batch loss in float64: the ``mlp.reduction`` (mean or sum) of the per-sample losses."""
-    losses = per_sample_loss_numpy(mlp, params, x, y)
-    return float(np.sum(losses) if mlp.reduction == "sum" else np.mean(losses))
+def loss_numpy(mlp: Architecture, params: Mapping[str, object], x: object, y: object,
+               masks: Mapping[str, np.ndarray] | None = None) -> float:
+    """The batch loss in float64: the ``mlp.reduction`` (mean or sum) of the per-sample losses,
+    plus ``λ/2 · Σ W²`` with weight decay."""
+    losses = per_sample_loss_numpy(mlp, params, x, y, masks)
+    total = float(np.sum(losses) if mlp.reduction == "sum" else np.mean(losses))
+    if mlp.weight_decay:
+        total += 0.5 * float(mlp.weight_decay) * sum(float(np.sum(np.asarray(params[w]) ** 2)) for w in mlp.weights())
+    return total
 
 
-def check_targets(mlp: MLP, y: np.ndarray) -> None:
+def validate_targets(mlp: Architecture, y: np.ndarray) -> None:
     """Refuse targets outside the loss's domain (binary cross-entropy: [0, 1]), naming the entry.
 
     Raises:
@@ -91,30 +115,45 @@ def check_targets(mlp: MLP, y: np.ndarray) -> None:
         raise SpecError(f"data.y[{where[0]}][{where[1]}] = {y[where]:g}: {loss.name} needs {loss.domain.rule('target')}")
 
 
-def check_outputs(
-    mlp: MLP, params: dict[str, object], x: object, *, rows: list[int] | None = None, step: int | None = None
+def outputs_in_domain(mlp: Architecture) -> bool:
+    """True when the outputs keep to the loss's domain by construction: it has none, or the last
+    layer is an activation with stable logs (sigmoid, softmax: probabilities)."""
+    last = mlp.stack[-1]
+    return get_loss(mlp.loss).domain is None or (last.kind == "activation" and last.activation.numpy_logs is not None)
+
+
+def validate_outputs(
+    mlp: Architecture,
+    params: Mapping[str, object],
+    x: object,
+    *,
+    masks: Mapping[str, np.ndarray] | None = None,
+    rows: list[int] | None = None,
+    step: int | None = None,
 ) -> None:
     """Refuse outputs ``yhat`` outside the loss's domain (binary cross-entropy: [0, 1]), naming sample and output.
 
     Args:
+        masks: the dropout masks the outputs are computed under, if any.
         rows: the sample numbers of ``x``'s rows, for the message (default 0, 1, ...).
         step: the training step, for the message.
 
     Raises:
-        EvaluationError: ``sample 0's output a2[0] = 1.5 (identity output) is outside [0, 1] ...``.
+        EvaluationError: ``... sample 0's output a2[0] = 1.5, from identity on the last layer; use sigmoid there``.
     """
     loss = get_loss(mlp.loss)
     if loss.domain is None:
         return
     with np.errstate(all="ignore"):
-        yhat = forward_numpy(mlp, params, x)
+        yhat = forward_numpy(mlp, params, x, masks)
     where = loss.domain.first_outside(yhat, loss.domain.outputs)
     if where is None:
         return
     sample = where[0] if rows is None else rows[where[0]]
     when = "" if step is None else f" at step {step}"
+    last = mlp.stack[-1]
+    instead = "use sigmoid there" if last.kind == "activation" else "end the layers with sigmoid"
     raise EvaluationError(
         f"{loss.name} needs {loss.domain.rule('output')}: sample {sample}'s output "
-        f"a{mlp.depth}[{where[1]}] = {yhat[where]:.6g}{when}, from {mlp.activations[-1]} on the last layer; "
-        "use sigmoid there"
+        f"{last.out}[{where[1]}] = {yhat[where]:.6g}{when}, from {last.describe} on the last layer; {instead}"
     )

@@ -86,7 +86,7 @@ def _step(bp, step: Step, digits: int) -> str:
     out, label = bp.graph.output.name, bp.graph.label
     n, v = label(step.node), label(step.input)
     via = f" (via {n})" if bp.adjoints[step.input].is_fan_in else ""
-    value = lambda x: format_value(x, digits, closed_form=False)  # noqa: E731
+    value = lambda x: format_value(x, digits)  # noqa: E731
     upstream, local = value(step.upstream.value), value(step.local.value)
     return (
         f"d{out}/d{v}{via} = d{out}/d{n} · ∂{n}/∂{v} = {upstream} · {_labelled(bp, step.local.expr)}"
@@ -96,8 +96,8 @@ def _step(bp, step: Step, digits: int) -> str:
 
 def _fan_in(bp, event: FanIn, digits: int) -> str:
     out, adjoint = bp.graph.output.name, event.adjoint
-    parts = " + ".join(format_value(s.product.value, digits, closed_form=False) for s in adjoint.steps)
-    total = format_value(adjoint.value, digits, closed_form=False)
+    parts = " + ".join(format_value(s.product.value, digits) for s in adjoint.steps)
+    total = format_value(adjoint.value, digits)
     return f"d{out}/d{bp.graph.label(adjoint.symbol)} = sum of {len(adjoint.steps)} branches = {parts} = {total}"
 
 

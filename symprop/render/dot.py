@@ -1,8 +1,9 @@
 """The computation graph as Graphviz DOT, values and gradients on the nodes (as micrograd's drawing).
 
-Each leaf and node is a record ``{ name = formula | value v | grad g }``;
-each edge runs from an input to the node that uses it, labelled with the local
-derivative where the backward pass took one. Every label is escaped for DOT
+Each leaf and node is a record ``{ name = formula | value v | grad g }``
+(the formula as written); each edge runs from an input to the node that uses
+it, labelled with the local derivative and its rule where the backward pass
+took one (an input used twice by one operation, ``x/x``, has an edge each). Every label is escaped for DOT
 records, so any formula or label prints as written. :func:`to_svg` runs
 Graphviz's ``dot`` when it is installed.
 """
@@ -12,10 +13,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from sympy import Symbol
+
 from ..backprop import BackwardPass
 from ..errors import SympropError
 from .numbers import DEFAULT_DIGITS, format_expr, format_value
-from .walkthrough import Walkthrough
+from .walkthrough import labelled
 
 __all__ = ["render_dot", "to_svg", "escape_record", "quote"]
 
@@ -34,9 +37,8 @@ def quote(text: str) -> str:
 
 def render_dot(bp: BackwardPass, *, digits: int = DEFAULT_DIGITS, rankdir: str = "LR") -> str:
     """The graph in DOT: leaves and nodes as records, edges from inputs to their nodes."""
-    walk = Walkthrough(bp, digits=digits, expanded=False)
     graph = bp.graph
-    short = lambda v: format_value(v, digits, closed_form=False)  # noqa: E731
+    short = lambda v: format_value(v, digits)  # noqa: E731
     ids = {s: f"n{i}" for i, s in enumerate((*graph.leaves, *(n.symbol for n in graph.nodes)))}
     lines = [
         "digraph symprop {",
@@ -45,11 +47,13 @@ def render_dot(bp: BackwardPass, *, digits: int = DEFAULT_DIGITS, rankdir: str =
         '  edge [fontname="Helvetica", fontsize=9, color="#555555"];',
     ]
     params = set(graph.params)
-    formulas = {n.symbol: n.formula for n in graph.nodes}
+    nodes = {n.symbol: n for n in graph.nodes}
     for symbol, node_id in ids.items():
         label = graph.label(symbol)
-        if symbol in formulas:
-            head = f"{label} = {format_expr(walk.show(formulas[symbol]), digits)}"
+        if symbol in nodes:
+            written = nodes[symbol].op is not None
+            formula = labelled(bp, nodes[symbol].formula, written=written)
+            head = f"{label} = {format_expr(formula, digits, written=written)}"
         else:
             head = f"{label} ({'parameter' if symbol in params else 'input'})"
         fields = [head, f"value {format_value(bp.values[symbol], digits)}"]
@@ -60,18 +64,22 @@ def render_dot(bp: BackwardPass, *, digits: int = DEFAULT_DIGITS, rankdir: str =
         if symbol == graph.output:
             style = ', style=filled, fillcolor="#e8ffe8"'
         lines.append(f'  {node_id} [label="{{ {record} }}"{style}];')
-    steps = {(s.node, s.input): s for s in bp.steps}
+    steps: dict[Symbol, list] = {}
+    for step in bp.steps:
+        steps.setdefault(step.node, []).append(step)
     for node in graph.nodes:
+        taken = steps.get(node.symbol, [])
+        for step in taken:
+            n, i = graph.label(node.symbol), graph.label(step.input)
+            text = f"∂{n}/∂{i} = {format_expr(labelled(bp, step.local.expr), digits)}"
+            if not step.local.expr.is_Number:
+                text += f" = {short(step.local.value)}"
+            if step.rule is not None:
+                text += f" ({step.rule.name}{', as ' + step.operand if step.operand else ''})"
+            lines.append(f"  {ids[step.input]} -> {ids[node.symbol]} [label={quote(text)}];")
         for v in node.inputs:
-            step = steps.get((node.symbol, v))
-            attrs = ""
-            if step is not None:
-                n, i = graph.label(node.symbol), graph.label(v)
-                text = f"∂{n}/∂{i} = {format_expr(walk.show(step.local.expr), digits)}"
-                if not step.local.expr.is_Number:
-                    text += f" = {short(step.local.value)}"
-                attrs = f" [label={quote(text)}]"
-            lines.append(f"  {ids[v]} -> {ids[node.symbol]}{attrs};")
+            if not any(step.input == v for step in taken):
+                lines.append(f"  {ids[v]} -> {ids[node.symbol]};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

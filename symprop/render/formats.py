@@ -47,6 +47,7 @@ class RenderOptions:
         digits: significant digits of decimals.
         expanded: show every expanded gradient (True), only the short ones (None), or none (False).
         lr: a learning rate, to show the update ``w - lr * dL/dw``.
+        exact_forms: print every exact value in its exact form (else long ones as decimals).
         color: ANSI colours (rich on a terminal).
         width: the line width, for formats that wrap (None: the terminal's).
     """
@@ -54,6 +55,7 @@ class RenderOptions:
     digits: int = 6
     expanded: bool | None = None
     lr: Any = None
+    exact_forms: bool = False
     color: bool = False
     width: int | None = 80
 
@@ -71,8 +73,8 @@ class Format:
 
 
 def _walk(module_function: Callable[..., str]) -> Callable[..., str]:
-    """A walkthrough renderer that takes digits, expanded and lr."""
-    return lambda bp, o: module_function(bp, digits=o.digits, expanded=o.expanded, lr=o.lr)
+    """A walkthrough renderer that takes digits, expanded, lr and exact_forms."""
+    return lambda bp, o: module_function(bp, digits=o.digits, expanded=o.expanded, lr=o.lr, exact_forms=o.exact_forms)
 
 
 def _rich_report(report: Any, o: RenderOptions) -> str:
@@ -93,7 +95,9 @@ for _format in (
         "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
     }),
     Format("text", (".txt",), {
-        "walkthrough": _walk(text.render_text),
+        "walkthrough": lambda bp, o: text.render_text(
+            bp, digits=o.digits, expanded=o.expanded, lr=o.lr, exact_forms=o.exact_forms, width=o.width or 80
+        ),
         "report": lambda report, o: check_render.check_text(report),
         "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
     }),

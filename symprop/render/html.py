@@ -16,10 +16,11 @@ from .rich import console_for, walkthrough
 __all__ = ["render_html", "record"]
 
 
-def record(bp: BackwardPass, *, digits: int, expanded: bool | None, lr: sympy.Expr | None, width: int):
+def record(bp: BackwardPass, *, digits: int, expanded: bool | None, lr: sympy.Expr | None, width: int,
+           exact_forms: bool = False):
     """A recording console that has printed the walkthrough (nothing goes to stdout)."""
     console = console_for(width=width, color=True, record=True)
-    console.print(walkthrough(bp, digits=digits, expanded=expanded, lr=lr))
+    console.print(walkthrough(bp, digits=digits, expanded=expanded, lr=lr, exact_forms=exact_forms))
     return console
 
 
@@ -30,8 +31,9 @@ def render_html(
     expanded: bool | None = None,
     lr: sympy.Expr | None = None,
     width: int = 80,
+    exact_forms: bool = False,
     inline_styles: bool = True,
 ) -> str:
     """The walkthrough as an HTML document (``<pre>`` with coloured spans)."""
-    console = record(bp, digits=digits, expanded=expanded, lr=lr, width=width)
+    console = record(bp, digits=digits, expanded=expanded, lr=lr, width=width, exact_forms=exact_forms)
     return console.export_html(inline_styles=inline_styles, clear=False)

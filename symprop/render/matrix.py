@@ -15,7 +15,7 @@ import sympy
 from .numbers import DEFAULT_DIGITS, to_float
 
 if TYPE_CHECKING:  # the view is read, never built here (and building it needs numpy)
-    from ..matrix import LayerView, MatrixView
+    from ..matrix import MatrixView
 
 __all__ = ["render_matrix_text", "matrix_dict", "side_by_side"]
 
@@ -61,15 +61,9 @@ def _indent(text: str, spaces: int) -> str:
     return "\n".join(" " * spaces + line if line else line for line in text.split("\n"))
 
 
-def _derivative_text(layer: LayerView) -> str:
-    if layer.activation == "softmax":
-        return "softmax Jacobian: da_i/dz_j = a_i*(δ_ij - a_j)"
-    return f"diag({sympy.sstr(layer.derivative)}), elementwise ({layer.activation}')"
-
-
 def render_matrix_text(view: MatrixView, *, digits: int = DEFAULT_DIGITS, unicode: bool = True) -> str:
     """The matrix view as plain text (forward layer by layer, then the backward pass right to left)."""
-    net, L = view.network, len(view.layers)
+    net = view.network
     m = len(view.samples)
     eq = lambda name, *sides: _indent(_equation(name, *sides, digits=digits, unicode=unicode), 4)  # noqa: E731
     if m == 1 and net.samples == 1:
@@ -79,45 +73,27 @@ def render_matrix_text(view: MatrixView, *, digits: int = DEFAULT_DIGITS, unicod
     else:
         columns = f"the batch: {m} samples as columns, L = {net.mlp.reduction} of their losses"
     lines = [f"Matrix view ({columns})", "", "Forward pass, layer by layer: z_l = W_l·a_(l-1) + b_l,  a_l = f(z_l)"]
-    lines.append(eq("a0 = x", view.layers[0].a_prev))
-    for layer in view.layers:
-        l = layer.index
-        lines.append(f"  layer {l} ({layer.activation})")
-        lines.append(eq(f"W{l}", layer.W))
-        if layer.b is not None:
-            lines.append(eq(f"b{l}", layer.b) + ("   (one shared bias)" if layer.bias_mode == "layer" else ""))
-        formula = f"W{l}·a{l - 1}" + (f" + b{l}" if layer.b is not None else "")
-        lines.append(eq(f"z{l}", formula, layer.z))
-        lines.append(eq(f"a{l}", f"{layer.activation}(z{l})", layer.a))
+    lines.append(eq("a0 = x", view.input))
+
+    def show(item: tuple, forward: bool) -> None:
+        if item[0] == "stage":
+            lines.append(f"  layer {item[1]} ({item[2]})" if forward else f"  layer {item[1]}")
+        elif item[0] == "text":
+            lines.append(item[1])
+        else:
+            _, name, sides, note = item
+            lines.append(eq(name, *sides) + note)
+
+    for item in view.forward_items:
+        show(item, True)
     lines.append(f"  loss L = {_pretty(view.loss, digits, unicode) if view.loss.is_Rational else f'{float(view.loss):.{digits}g}'}")
     lines.append("")
     lines.append("Backward pass, right to left: delta_l = dL/dz_l = (da_l/dz_l)^T·dL/da_l")
     scale = "" if view.scale == 1 else f" times {sympy.sstr(view.scale)} (the mean over {m} samples)"
     derivative = ", ".join(sympy.sstr(d) for d in view.loss_derivative)
-    lines.append(f"  from the loss: dl/da{L} = [{derivative}] per sample{scale}")
-    for layer in reversed(view.layers):
-        l = layer.index
-        lines.append(f"  layer {l}")
-        if l == L:
-            lines.append(eq(f"dL/da{l}", layer.dL_da))
-        lines.append(f"    da{l}/dz{l} = {_derivative_text(layer)}")
-        if m == 1:
-            lines.append(eq(f"da{l}/dz{l}", layer.jacobians[0]))
-            lines.append(eq(f"delta{l} = dL/dz{l}", f"(da{l}/dz{l})^T·dL/da{l}", layer.delta))
-        elif layer.activation == "softmax":
-            for s, jacobian in zip(view.samples, layer.jacobians):
-                lines.append(eq(f"da{l}/dz{l} (s{s})", jacobian))
-            lines.append(eq(f"delta{l} = dL/dz{l}", f"(da{l}/dz{l})^T·dL/da{l}, column by column", layer.delta))
-        else:  # diagonal Jacobians: their diagonals, one column per sample, and a product entry by entry
-            diagonals = sympy.Matrix(layer.z.rows, m, lambda i, s: layer.jacobians[s][i, i])
-            lines.append(eq(f"{layer.activation}'(z{l})", diagonals))
-            lines.append(eq(f"delta{l} = dL/dz{l}", f"{layer.activation}'(z{l}) ⊙ dL/da{l}", layer.delta))
-        lines.append(eq(f"dL/dW{l}", f"delta{l}·a{l - 1}^T", layer.dW))
-        if layer.db is not None:
-            rule = f"sum of delta{l}" if layer.bias_mode == "layer" else f"delta{l}·1" if m > 1 else f"delta{l}"
-            lines.append(eq(f"dL/db{l}", rule, layer.db))
-        if l > 1:
-            lines.append(eq(f"dL/da{l - 1}", f"(dz{l}/da{l - 1})^T·delta{l} = W{l}^T·delta{l}", layer.dL_da_prev))
+    lines.append(f"  from the loss: dl/d{view.output} = [{derivative}] per sample{scale}")
+    for item in view.backward_items:
+        show(item, False)
     return "\n".join(lines) + "\n"
 
 
@@ -148,7 +124,9 @@ def matrix_dict(view: MatrixView) -> dict[str, Any]:
                 "dL_dW": _nested(layer.dW),
                 "dL_db": _nested(layer.db),
                 "dL_da_prev": _nested(layer.dL_da_prev),
+                **({"values": {name: _nested(v) for name, v in layer.values.items()}} if layer.values else {}),
             }
             for layer in view.layers
         ],
+        "gradients": {name: _nested(matrix) for name, matrix in view.grads.items()},
     }

@@ -18,6 +18,8 @@ import sympy
 from ..backprop import BackwardPass
 from ..nn import Batch, NetworkProblem, scalar_label, scalar_name
 from .numbers import DEFAULT_DIGITS, format_value, to_float
+from .text import fit
+from .walkthrough import labelled
 
 __all__ = ["shaped", "grad_json", "batch_lines", "batch_dict", "MAX_SAMPLES_SHOWN"]
 
@@ -46,10 +48,10 @@ def grad_json(problem: NetworkProblem, bp: BackwardPass, *, expanded: bool = Fal
     result: dict[str, Any] = {
         "loss": to_float(bp.loss),
         "gradients": shaped(problem.network.params, lambda s: to_float(grads[s].value)),
-        "symbolic": shaped(problem.network.params, lambda s: sympy.sstr(grads[s].compact)),
+        "symbolic": shaped(problem.network.params, lambda s: sympy.sstr(labelled(bp, grads[s].compact))),
     }
     if expanded:
-        result["expanded"] = shaped(problem.network.params, lambda s: sympy.sstr(grads[s].expanded))
+        result["expanded"] = shaped(problem.network.params, lambda s: sympy.sstr(labelled(bp, grads[s].expanded)))
     if not bp.loss.is_Float:
         result["exact"] = {
             "loss": sympy.sstr(bp.loss),
@@ -78,7 +80,7 @@ def batch_dict(batch: Batch) -> dict[str, Any]:
 
 def _combine(values: list[sympy.Expr], reduction: str, digits: int) -> str:
     """``(a + b + c)/3`` or ``a + b + c``, with the values written out (the first few of many)."""
-    texts = [format_value(v, digits, closed_form=False) for v in values]
+    texts = [format_value(v, digits) for v in values]
     texts = [f"({t})" if t.startswith("-") and i else t for i, t in enumerate(texts)]
     if len(texts) > MAX_SAMPLES_SHOWN:
         texts = texts[: MAX_SAMPLES_SHOWN - 2] + [f"... ({len(values) - MAX_SAMPLES_SHOWN + 2} more)"]
@@ -92,7 +94,7 @@ def batch_lines(batch: Batch, *, digits: int = DEFAULT_DIGITS) -> list[str]:
     out = "L"
     rule = f"(1/{m}) · Σ_s" if reduction == "mean" else "Σ_s"
     narrated = (
-        "the whole batch (each parameter's fan-in above is this sum)"
+        "the whole batch; each fan-in is this sum"
         if batch.narrated is None
         else f"sample {batch.narrated} only, with its own loss L(s{batch.narrated})"
     )
@@ -103,7 +105,7 @@ def batch_lines(batch: Batch, *, digits: int = DEFAULT_DIGITS) -> list[str]:
     losses = [bp.loss for bp in passes]
     loss = sum(losses, sympy.S.Zero)
     loss = loss / m if reduction == "mean" else loss
-    lines.append(f"  {out} = {_combine(losses, reduction, digits)} = {format_value(loss, digits, closed_form=False)}")
+    lines.append(f"  {out} = {_combine(losses, reduction, digits)} = {format_value(loss, digits)}")
     for name, grad in batch.gradients.items():
         for index in np.ndindex(*grad.shape):
             scalar = scalar_name(name, index)
@@ -112,6 +114,6 @@ def batch_lines(batch: Batch, *, digits: int = DEFAULT_DIGITS) -> list[str]:
             total = total / m if reduction == "mean" else total
             lines.append(
                 f"  d{out}/d{scalar_label(name, index)} = {_combine(values, reduction, digits)}"
-                f" = {format_value(total, digits, closed_form=False)}"
+                f" = {format_value(total, digits)}"
             )
-    return lines
+    return fit(lines)

@@ -3,8 +3,10 @@
 Each backward step is one row, ``dL/dinput = dL/dnode · ∂node/∂input``: the
 upstream factor (``dL/dnode``, known from the right) is cyan, the local
 derivative (``∂node/∂input``, new at this node) magenta, the product green;
-the upstream and local columns give each factor's expression and value. A
-fan-out input gets a row per branch and then a row with their sum.
+the upstream and local columns give each factor's expression and value, the
+rule column the rule of differentiation that gives the local derivative
+(its general form under it). A fan-out input gets a row per branch and then
+a row with their sum.
 
 SymPy text and labels go through ``rich.text.Text``, never markup, so
 ``Matrix([[x]])`` and ``[bold]`` print as written; ``highlight=False`` keeps
@@ -23,7 +25,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..backprop import BackwardPass
-from .numbers import DEFAULT_DIGITS, format_expr, format_value
+from ..rules import Rule
+from .numbers import DEFAULT_DIGITS, format_expr
 from .walkthrough import StepRow, SumRow, Walkthrough
 
 __all__ = ["walkthrough", "render_rich", "console_for", "UPSTREAM", "LOCAL", "PRODUCT"]
@@ -32,10 +35,6 @@ UPSTREAM, LOCAL, PRODUCT, NAME, DIM = "cyan", "magenta", "green", "bold", "dim"
 
 #: In the backward table, a factor's expression longer than this is left to its name.
 SHORT_CELL = 20
-
-
-def _short(value: sympy.Expr, digits: int) -> str:
-    return format_value(value, digits, closed_form=False)
 
 
 def _table(title: str, *, box_style=box.SIMPLE_HEAD) -> Table:
@@ -51,16 +50,24 @@ def _table(title: str, *, box_style=box.SIMPLE_HEAD) -> Table:
     )
 
 
-def _factor(name: str, expr: sympy.Expr | None, value: sympy.Expr, digits: int, style: str, *, full: bool) -> Text:
+def _factor(walk: Walkthrough, name: str, expr: sympy.Expr | None, value: sympy.Expr, style: str, *,
+            full: bool) -> Text:
     """A factor's name over its expression and value: ``dJ/dc`` over ``d = 3``."""
-    number = _short(value, digits)
-    text = "" if expr is None else format_expr(expr, digits)
+    number = walk.number(value)
+    text = "" if expr is None else format_expr(expr, walk.digits)
     if expr is None or expr.is_Number or text == number or (len(text) > SHORT_CELL and not full):
         second = Text(number, style=style)
     else:
         joint = " = " if len(text) + len(number) + 3 <= SHORT_CELL else "\n= "
         second = Text.assemble((text, style), (joint, DIM), (number, style))
     return Text.assemble((name, "bold " + style), "\n", second)
+
+
+def _rule(rule: Rule | None) -> Text:
+    """A rule's name over its general form."""
+    if rule is None:
+        return Text("")
+    return Text.assemble((rule.name, "bold"), "\n", (rule.form, DIM))
 
 
 def _forward(walk: Walkthrough) -> Table:
@@ -70,13 +77,14 @@ def _forward(walk: Walkthrough) -> Table:
     table.add_column("formula", overflow="fold")
     table.add_column("value", justify="right", overflow="fold")
     for row in walk.forward:
-        formula = Text(f"({row.kind})", style=DIM) if row.formula is None else Text(format_expr(row.formula, digits))
-        table.add_row(Text(row.label), formula, Text(format_value(row.value, digits)))
+        formula = (Text(f"({row.kind})", style=DIM) if row.formula is None
+                   else Text(format_expr(row.formula, digits, written=row.written)))
+        table.add_row(Text(row.label), formula, Text(walk.number(row.value)))
     return table
 
 
 def _backward(walk: Walkthrough) -> Table:
-    digits, d = walk.digits, walk.d
+    d, number = walk.d, walk.number
     table = _table("Backward pass, right to left")
     table.add_column("gradient", style=NAME, no_wrap=True)
     table.add_column("", style=DIM, no_wrap=True)
@@ -85,28 +93,30 @@ def _backward(walk: Walkthrough) -> Table:
     table.add_column("local", overflow="fold")
     table.add_column("", style=DIM, no_wrap=True)
     table.add_column("product", style=PRODUCT, justify="right", no_wrap=True)
-    table.add_row(Text(d(walk.out)), "=", "", "", "", "", Text("1"))
+    table.add_column("rule", overflow="fold")
+    table.add_row(Text(d(walk.out)), "=", "", "", "", "", Text("1"), "")
     for row in walk.backward:
         if isinstance(row, SumRow):
             branches = Text.assemble(
                 (" + ".join(f"(via {n})" for n in row.vias), "bold " + PRODUCT),
                 "\n",
-                (" + ".join(_short(v, digits) for v in row.values), PRODUCT),
+                (" + ".join(number(v) for v in row.values), PRODUCT),
             )
             table.add_row(Text(d(row.input)), "=", branches, "", Text("sum of the branches", style=DIM),
-                          "=", Text(_short(row.adjoint.value, digits), style="bold " + PRODUCT))
+                          "=", Text(number(row.adjoint.value), style="bold " + PRODUCT), Text("fan-in", style=DIM))
             continue
         assert isinstance(row, StepRow)
         step, n, v = row.step, row.node, row.input
-        gradient = Text.assemble(d(v), (f"\nvia {n}", DIM)) if row.via else Text(d(v))
+        gradient = Text.assemble(d(v), (f"\nvia {row.branch}", DIM)) if row.via else Text(d(v))
         table.add_row(
             gradient,
             "=",
-            _factor(d(n), row.upstream, step.upstream.value, digits, UPSTREAM, full=walk.full),
+            _factor(walk, d(n), row.upstream, step.upstream.value, UPSTREAM, full=walk.full),
             "·",
-            _factor(f"∂{n}/∂{v}", row.local, step.local.value, digits, LOCAL, full=True),
+            _factor(walk, f"∂{n}/∂{v}", row.local, step.local.value, LOCAL, full=True),
             "=",
-            Text(_short(step.product.value, digits)),
+            Text(number(step.product.value)),
+            _rule(row.rule),
         )
     return table
 
@@ -121,7 +131,7 @@ def _gradients(walk: Walkthrough) -> Table:
     if shown:
         table.add_column("expanded (leaves only)", overflow="fold")
     for row in walk.gradients:
-        cells = [Text(walk.d(row.label)), Text(format_value(row.value, digits)), Text(format_expr(row.compact, digits))]
+        cells = [Text(walk.d(row.label)), Text(walk.number(row.value)), Text(format_expr(row.compact, digits))]
         if shown:
             cells.append(Text("" if row.expanded is None else format_expr(row.expanded, digits)))
         table.add_row(*cells)
@@ -129,7 +139,7 @@ def _gradients(walk: Walkthrough) -> Table:
 
 
 def _updates(walk: Walkthrough) -> Table:
-    digits = walk.digits
+    number = walk.number
     table = _table("Update")
     table.add_column("parameter", style=NAME, no_wrap=True)
     table.add_column("old", justify="right", overflow="fold")
@@ -138,9 +148,9 @@ def _updates(walk: Walkthrough) -> Table:
     for row in walk.updates:
         table.add_row(
             Text(row.label),
-            Text(format_value(row.old, digits)),
-            Text(_short(row.grad, digits)),
-            Text(format_value(row.new, digits)),
+            Text(number(row.old)),
+            Text(number(row.grad)),
+            Text(number(row.new)),
         )
     return table
 
@@ -151,22 +161,26 @@ def walkthrough(
     digits: int = DEFAULT_DIGITS,
     expanded: bool | None = None,
     lr: sympy.Expr | None = None,
+    exact_forms: bool = False,
 ) -> Group:
     """The walkthrough as a rich renderable (forward, backward, gradients, update)."""
-    walk = Walkthrough(bp, digits=digits, expanded=expanded, lr=lr)
-    loss = Text.assemble(("loss ", DIM), (walk.out, NAME), " = ", (format_value(walk.loss, digits), PRODUCT))
+    walk = Walkthrough(bp, digits=digits, expanded=expanded, lr=lr, exact_forms=exact_forms)
+    loss = Text.assemble(("loss ", DIM), (walk.out, NAME), " = ", (walk.number(walk.loss), PRODUCT))
     d = walk.d
     chain = Text.assemble(
         (d("input"), NAME), " = ", (d("node"), UPSTREAM), " · ", ("∂node/∂input", LOCAL),
         ": upstream from the right · local",
         style=DIM,
     )
-    parts = [_forward(walk), loss, Text(""), _backward(walk), chain, Text(""), _gradients(walk)]
+    parts = [_forward(walk), loss]
+    if walk.note:
+        parts.append(Text(f"({walk.note})", style=DIM))
+    parts += [Text(""), _backward(walk), chain, Text(""), _gradients(walk)]
     if walk.omitted:
         parts.append(Text(f"({walk.omitted})", style=DIM))
     if walk.updates:
         rule = Text.assemble(
-            ("w ← w − η · ", DIM), (d("w"), PRODUCT), (f" with η = {format_value(walk.lr, digits)}", DIM)
+            ("w ← w − η · ", DIM), (d("w"), PRODUCT), (f" with η = {walk.number(walk.lr)}", DIM)
         )
         parts += [Text(""), _updates(walk), rule]
     return Group(*parts)
@@ -195,6 +209,7 @@ def render_rich(
     lr: sympy.Expr | None = None,
     color: bool = True,
     width: int | None = 80,
+    exact_forms: bool = False,
 ) -> str:
     """The rich walkthrough as a string (with ANSI colours when ``color``).
 
@@ -204,5 +219,5 @@ def render_rich(
     console = console_for(buffer, width=width, color=color)
     if width is None:
         console.width = Console().width
-    console.print(walkthrough(bp, digits=digits, expanded=expanded, lr=lr))
+    console.print(walkthrough(bp, digits=digits, expanded=expanded, lr=lr, exact_forms=exact_forms))
     return buffer.getvalue()

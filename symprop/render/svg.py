@@ -18,8 +18,9 @@ def render_svg(
     expanded: bool | None = None,
     lr: sympy.Expr | None = None,
     width: int = 80,
+    exact_forms: bool = False,
     title: str = "symprop explain",
 ) -> str:
     """The walkthrough as a standalone SVG document."""
-    console = record(bp, digits=digits, expanded=expanded, lr=lr, width=width)
+    console = record(bp, digits=digits, expanded=expanded, lr=lr, width=width, exact_forms=exact_forms)
     return console.export_svg(title=title, clear=False)

@@ -1,9 +1,11 @@
 """The walkthrough as plain text: no colour codes, for pipes, files and tests.
 
 Forward pass, then the backward pass right to left (one line per chain-rule
-step, with the fan-out sums), then the gradient of each parameter, and the
-update when a learning rate is given. Lines longer than 80 columns break
-before an ``=``, aligned under the first one.
+step, ending with the rule of its local derivative in brackets, and the
+fan-out sums), the rules used with their general forms, then the gradient of
+each parameter, and the update when a learning rate is given. Every line fits
+the width (80 columns unless told): long lines break before an ``=``, aligned
+under the first one, and anything still too long is wrapped at spaces.
 """
 
 from __future__ import annotations
@@ -14,25 +16,27 @@ import textwrap
 import sympy
 
 from ..backprop import BackwardPass
-from .numbers import DEFAULT_DIGITS, format_expr, format_value
-from .walkthrough import StepRow, SumRow, Walkthrough
+from ..errors import LimitError
+from ..rules import TABLE
+from .numbers import DEFAULT_DIGITS, format_expr, format_value, is_long_exact
+from .walkthrough import StepRow, SumRow, Walkthrough, labelled, used_nodes
 
-__all__ = ["render_text", "step_line", "sum_line", "WIDTH"]
+__all__ = ["render_text", "render_gradients", "step_line", "sum_line", "rule_lines", "fit", "paren", "WIDTH",
+           "MAX_EXPANDED_LINES"]
 
-#: Lines are kept to this many columns where they can be broken.
+#: Lines are kept to this many columns.
 WIDTH = 80
+
+#: ``grad --expanded`` shows an expanded form over at most this many lines, then cuts it with a note.
+MAX_EXPANDED_LINES = 6
 
 #: One function call such as ``Heaviside(z, 0)``: needs no parentheses as a factor.
 _CALL = re.compile(r"[A-Za-z_]\w*\((?:[^()]|\([^()]*\))*\)")
 
 
-def _short(value: sympy.Expr, digits: int) -> str:
-    return format_value(value, digits, closed_form=False)
-
-
 def paren(text: str) -> str:
     """Parenthesise a factor unless it is a plain name or a non-negative number."""
-    if text.startswith("≈") or _CALL.fullmatch(text):
+    if _CALL.fullmatch(text):
         return text
     simple = text.replace(".", "").replace("/", "").replace("*", "").replace("_", "")
     simple = simple.replace("[", "").replace("]", "").replace(",", "")
@@ -54,29 +58,51 @@ def _join(head: str, parts: list[str], width: int, indent: int) -> list[str]:
     return lines
 
 
+def _tag(lines: list[str], tag: str, width: int, indent: int) -> list[str]:
+    """``tag`` at the end of the last line, or on a line of its own where it does not fit."""
+    if not tag:
+        return lines
+    if indent + len(lines[-1]) + 2 + len(tag) <= width:
+        return lines[:-1] + [f"{lines[-1]}  {tag}"]
+    pad = " " * (len(lines[0]) - len(lines[0].lstrip()) + 4)
+    return lines + [pad + tag]
+
+
 def step_line(walk: Walkthrough, row: StepRow, *, width: int = WIDTH, indent: int = 2) -> list[str]:
-    """``dJ/dc = dJ/da · ∂a/∂c = d · 1 = 3 · 1 = 3``: total, factors, symbols, numbers."""
-    digits, step = walk.digits, row.step
+    """``dJ/dc = dJ/da · ∂a/∂c = d · 1 = 3 · 1 = 3  [sum]``: total, factors, symbols, numbers, rule."""
+    digits, step, number = walk.digits, row.step, walk.number
     n, v = row.node, row.input
-    via = f" (via {n})" if row.via else ""
+    via = f" (via {row.branch})" if row.via else ""
     head = f"{walk.d(v)}{via} = {walk.d(n)} · ∂{n}/∂{v}"
     local = paren(format_expr(row.local, digits))
-    numbers = f"{paren(_short(step.upstream.value, digits))} · {paren(_short(step.local.value, digits))}"
-    numbers += f" = {_short(step.product.value, digits)}"
+    numbers = f"{paren(number(step.upstream.value))} · {paren(number(step.local.value))}"
+    numbers += f" = {number(step.product.value)}"
+    tag = f"[{row.rule.name}]" if row.rule else ""
+
+    def tagged(parts: list[str]) -> list[str]:  # the rule at the end, breaking earlier to make room
+        joined = _join(head, parts, width, indent)
+        if tag and indent + len(joined[-1]) + 2 + len(tag) > width:
+            narrower = _join(head, parts, width - len(tag) - 2, indent)
+            if len(narrower) <= len(joined) + 1 and indent + len(narrower[-1]) + 2 + len(tag) <= width:
+                joined = narrower
+        return _tag(joined, tag, width, indent)
+
+    if step.upstream.expr.is_Number and step.local.expr.is_Number:  # the symbols are the numbers
+        return tagged([numbers])
     if row.upstream is not None:
-        joined = _join(head, [f"{paren(format_expr(row.upstream, digits))} · {local}", numbers], width, indent)
-        if len(joined) == 1 or walk.full:
-            return joined
-    upstream = _short(step.upstream.value, digits) if step.upstream.expr.is_Number else walk.d(n)
-    return _join(head, [f"{upstream} · {local}", numbers], width, indent)
+        full = [f"{paren(format_expr(row.upstream, digits))} · {local}", numbers]
+        if len(_join(head, full, width, indent)) == 1 or walk.full:
+            return tagged(full)
+    upstream = number(step.upstream.value) if step.upstream.expr.is_Number else walk.d(n)
+    return tagged([f"{paren(upstream)} · {local}", numbers])
 
 
 def sum_line(walk: Walkthrough, row: SumRow, *, width: int = WIDTH, indent: int = 2) -> list[str]:
     """``dJ/dw = (via b) + (via a) = 0.149 + 0.597 = 0.746``."""
-    digits = walk.digits
+    number = walk.number
     vias = " + ".join(f"(via {n})" for n in row.vias)
-    values = " + ".join(paren(_short(v, digits)) for v in row.values)
-    total = f"{values} = {_short(row.adjoint.value, digits)}"
+    values = " + ".join(paren(number(v)) for v in row.values)
+    total = f"{values} = {number(row.adjoint.value)}"
     joined = _join(f"{walk.d(row.input)} = {vias}", [total], width, indent)
     if max(len(line) for line in joined) + indent <= width:
         return joined
@@ -85,8 +111,22 @@ def sum_line(walk: Walkthrough, row: SumRow, *, width: int = WIDTH, indent: int 
         text, width - indent, initial_indent=first, subsequent_indent=pad + "  ",
         break_long_words=False, break_on_hyphens=False,
     )
-    glued = " + ".join(f"(via\x00{n})" for n in row.vias)  # never break inside "(via n)"
+    glued = " + ".join("(via\x00" + n.replace(" ", "\x00") + ")" for n in row.vias)  # never break a "(via n)"
     return [line.replace("\x00", " ") for line in wrap(glued, f"{walk.d(row.input)} = ")] + wrap(total, f"{pad}= ")
+
+
+def rule_lines(walk: Walkthrough, *, width: int = WIDTH) -> list[str]:
+    """The rules the steps used, each with its general forms (``product  ∂(u·v)/∂u = v, ...``)."""
+    used = {rule.name for rule in walk.rules}
+    entries = [entry for entry in TABLE if entry.name in used]
+    if not entries:
+        return []
+    column = max(len(entry.name) for entry in entries)
+    lines = ["Rules used (the general form of each local derivative; symprop rules lists all)"]
+    for entry in entries:
+        forms = ", ".join(text for text, _ in entry.forms)
+        lines += _wrap(f"  {entry.name:<{column}}  ", forms, width)
+    return lines
 
 
 def render_text(
@@ -96,68 +136,144 @@ def render_text(
     expanded: bool | None = None,
     lr: sympy.Expr | None = None,
     width: int = WIDTH,
+    exact_forms: bool = False,
 ) -> str:
     """The whole walkthrough as text.
 
     Args:
         bp: the recorded backward pass.
-        digits: significant digits of floats.
+        digits: significant digits of the decimals.
         expanded: True shows every expanded gradient and upstream expression
             in full; None (default) only the short ones; False none.
         lr: a learning rate: adds the update ``w <- w - lr * dL/dw``.
-        width: where long lines break.
+        width: no line is longer.
+        exact_forms: print every exact value exactly, not only the short ones.
     """
-    walk = Walkthrough(bp, digits=digits, expanded=expanded, lr=lr)
-    return "\n".join(lines(walk, width=width)) + "\n"
+    walk = Walkthrough(bp, digits=digits, expanded=expanded, lr=lr, exact_forms=exact_forms)
+    return "\n".join(fit(lines(walk, width=width), width)) + "\n"
 
 
 def lines(walk: Walkthrough, *, width: int = WIDTH) -> list[str]:
     """The walkthrough's lines (without newlines)."""
-    digits, out = walk.digits, walk.out
+    digits, out, number = walk.digits, walk.out, walk.number
     leaves = [r for r in walk.forward if r.formula is None]
     nodes = [r for r in walk.forward if r.formula is not None]
     result = ["Forward pass"]
-    result += _wrap_list("  at ", [f"{r.label} = {format_value(r.value, digits)}" for r in leaves], width)
-    texts = [f"{r.label} = {format_expr(r.formula, digits)}" for r in nodes]
-    values = [format_value(r.value, digits) for r in nodes]
+    result += _wrap_list("  at ", [f"{r.label} = {number(r.value)}" for r in leaves], width)
+    if walk.note:
+        result += _wrap("  (", walk.note + ")", width)
+    texts = [f"{r.label} = {format_expr(r.formula, digits, written=r.written)}" for r in nodes]
+    values = [number(r.value) for r in nodes]
     room = width - 6 - max(len(v) for v in values)
-    column = max([len(t) for t in texts if len(t) <= room] or [room])
+    column = max([len(t) for t in texts if len(t) <= room] or [max(room, 1)])
     for text, value in zip(texts, values):
         if len(text) <= column:
             result.append(f"  {text:<{column}}  = {value}")
         else:
-            result += [f"  {text}", f"  {'':<{column}}  = {value}"]
-    result.append(f"  loss {out} = {format_value(walk.loss, digits)}")
+            result += [f"  {text}", f"  {'':<{column}}  = {value}" if column + 6 + len(value) <= width
+                       else f"      = {value}"]
+    result.append(f"  loss {out} = {number(walk.loss)}")
     result.append("")
     result.append("Backward pass, right to left: d(loss)/d(input) = d(loss)/d(node) · ∂node/∂input")
     result.append(f"  {walk.d(out)} = 1")
     for row in walk.backward:
         event = step_line(walk, row, width=width) if isinstance(row, StepRow) else sum_line(walk, row, width=width)
         result += ["  " + line for line in event]
+    rules = rule_lines(walk, width=width)
+    if rules:
+        result += [""] + rules
     result.append("")
     result.append("Gradients")
     for row in walk.gradients:
-        result.append(f"  {walk.d(row.label)} = {format_value(row.value, digits)}")
-        result += _wrap_expr("      compact:  ", format_expr(row.compact, digits), width)
+        result.append(f"  {walk.d(row.label)} = {number(row.value)}")
+        result += _wrap("      compact:  ", format_expr(row.compact, digits), width)
         if row.expanded is not None:
-            result += _wrap_expr("      expanded: ", format_expr(row.expanded, digits), width)
+            result += _wrap("      expanded: ", format_expr(row.expanded, digits), width)
     if walk.omitted:
-        result += _wrap_expr("  ", f"({walk.omitted})", width)
+        result += _wrap("  (", f"{walk.omitted})", width)
     if walk.updates:
         result.append("")
-        eta = format_value(walk.lr, digits)
+        eta = number(walk.lr)
         result.append(f"Update, w <- w - eta · d{out}/dw, with eta = {eta}")
         for row in walk.updates:
             head = f"{row.label} <- {row.label} - eta · {walk.d(row.label)}"
-            factors = f"{format_value(row.old, digits)} - {paren(eta)} · {paren(_short(row.grad, digits))}"
-            result += ["  " + line for line in _join(head, [factors, format_value(row.new, digits)], width, 2)]
+            factors = f"{number(row.old)} - {paren(eta)} · {paren(number(row.grad))}"
+            result += ["  " + line for line in _join(head, [factors, number(row.new)], width, 2)]
     return result
 
 
-def _wrap_expr(prefix: str, text: str, width: int) -> list[str]:
+def render_gradients(
+    bp: BackwardPass,
+    *,
+    digits: int = DEFAULT_DIGITS,
+    expanded: bool = False,
+    width: int = WIDTH,
+    exact_forms: bool = False,
+) -> str:
+    """``symprop grad`` as text: the loss, each parameter's gradient and compact form, the nodes
+    those forms use (so no name is left unexplained), and with ``expanded`` the expanded forms
+    (each cut after :data:`MAX_EXPANDED_LINES` lines, with a note)."""
+    graph, out = bp.graph, bp.graph.label(bp.graph.output)
+    value = lambda v: format_value(v, digits, exact=exact_forms)  # noqa: E731
+    grads = bp.gradients
+    result = [f"{out} = {value(bp.loss)}"]
+    shown = [bp.loss, *(a.value for a in grads.values())]
+    if not exact_forms and any(is_long_exact(v) for v in shown):
+        result.append(f"(long exact values are shown as {digits}-digit decimals; --exact-forms shows them)")
+    for name, adjoint in grads.items():
+        result.append(f"d{out}/d{name} = {value(adjoint.value)}")
+        result += _wrap("    compact:  ", format_expr(labelled(bp, adjoint.compact), digits), width)
+        if expanded:
+            try:
+                text = format_expr(labelled(bp, adjoint.expanded), digits)
+            except LimitError as error:
+                text = f"(not shown: {error})"
+            wrapped = _wrap("    expanded: ", text, width)
+            if len(wrapped) > MAX_EXPANDED_LINES:
+                rest = len(text) - sum(len(line.strip()) + 1 for line in wrapped[:MAX_EXPANDED_LINES - 1]) + 1
+                wrapped = wrapped[: MAX_EXPANDED_LINES - 1] + [
+                    f"{' ' * 14}... ({rest:,} more characters; grad --json --expanded gives it whole)"]
+            result += wrapped
+    compacts = [a.compact for a in grads.values()]
+    nodes = used_nodes(bp, compacts)
+    named = [v for v, symbol in bp.adjoint_symbols.items() if any(symbol in c.free_symbols for c in compacts)]
+    if nodes or named:
+        result.append("where")
+    for node in nodes:
+        text = format_expr(labelled(bp, node.formula, written=node.op is not None), digits,
+                           written=node.op is not None)
+        result += _wrap(f"  {graph.label(node.symbol)} = ", f"{text} = {value(bp.values[node.symbol])}", width)
+    for v in named:
+        label = graph.label(v)
+        result += _wrap(f"  d{out}/d{label} = ", f"{value(bp.adjoints[v].value)} (the gradient at node {label}; "
+                        "its form is long, so it is written by name)", width)
+    return "\n".join(fit(result, width)) + "\n"
+
+
+def fit(lines: list[str], width: int = WIDTH) -> list[str]:
+    """Every line at most ``width`` columns: a longer one is wrapped at spaces, indented under itself.
+
+    A word longer than the room left is cut (a very long exact value,
+    say); nothing is dropped.
+    """
+    result = []
+    for line in lines:
+        if len(line) <= width:
+            result.append(line)
+            continue
+        indent = " " * min(len(line) - len(line.lstrip()) + 4, width // 2)
+        result += textwrap.wrap(
+            line.strip(), width, initial_indent=line[: len(line) - len(line.lstrip())],
+            subsequent_indent=indent, break_long_words=True, break_on_hyphens=False,
+        )
+    return result
+
+
+def _wrap(prefix: str, text: str, width: int) -> list[str]:
     """A long expression over several lines, broken at spaces, indented under its start."""
+    indent = " " * min(len(prefix), width // 2)
     return textwrap.wrap(
-        text, width, initial_indent=prefix, subsequent_indent=" " * len(prefix),
+        text, width, initial_indent=prefix, subsequent_indent=indent,
         break_long_words=False, break_on_hyphens=False,
     ) or [prefix.rstrip()]
 

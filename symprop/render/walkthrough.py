@@ -1,12 +1,16 @@
 """What every walkthrough says, once: the rows each format lays out its own way.
 
 A :class:`Walkthrough` reads a recorded :class:`~symprop.backprop.BackwardPass`
-(it derives nothing) and decides what is shown: the forward rows, the backward
-events right to left (steps and fan-out sums), the gradients (with the
-expanded form only where it is short, unless asked for), and the update
-``w <- w - eta * dL/dw`` when a learning rate is given. Expressions stay SymPy
-objects written in display labels (``W1[0,1]`` rather than the internal
-``W1_0_1``), so text, Markdown, LaTeX and rich each print them their way.
+(it derives nothing) and decides what is shown: the forward rows (each node's
+formula as written), the backward events right to left (steps, each with the
+rule of its local derivative, and fan-out sums), the rules used with their
+general forms, the gradients (with the expanded form only where it is short,
+unless asked for), and the update ``w <- w - eta * dL/dw`` when a learning
+rate is given. Expressions stay SymPy objects written in display labels
+(``W1[0,1]`` rather than the internal ``W1_0_1``), so text, Markdown, LaTeX
+and rich each print them their way. Values follow one rule everywhere
+(:mod:`symprop.render.numbers`): short exact forms as they are, the rest as
+decimals, said once in :attr:`Walkthrough.note`.
 
 >>> from symprop.graph import Graph
 >>> from symprop.backprop import backward
@@ -29,9 +33,11 @@ from sympy import Symbol
 from ..backprop import Adjoint, BackwardPass, FanIn, Step
 from ..errors import LimitError
 from ..graph import to_number
-from .numbers import DEFAULT_DIGITS, format_expr
+from ..rules import Rule
+from .numbers import DEFAULT_DIGITS, format_expr, format_value, is_long_exact
 
-__all__ = ["Walkthrough", "ForwardRow", "StepRow", "SumRow", "GradientRow", "UpdateRow", "SHORT"]
+__all__ = ["Walkthrough", "ForwardRow", "StepRow", "SumRow", "GradientRow", "UpdateRow", "SHORT", "labelled",
+           "used_nodes"]
 
 #: Expressions whose one-line text is longer than this are abbreviated (an
 #: upstream factor by its name ``dL/dn``) or left out (an expanded gradient).
@@ -46,6 +52,7 @@ class ForwardRow:
     formula: sympy.Expr | None
     value: sympy.Expr
     kind: str  # "parameter", "input" or "node"
+    written: bool = False  # the formula is as typed: print it in its own order
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,13 @@ class StepRow:
     via: bool
     upstream: sympy.Expr | None
     local: sympy.Expr
+    rule: Rule | None = None
+    operand: str | None = None  # "u"/"v": which operand of the node's operation
+
+    @property
+    def branch(self) -> str:
+        """How the branch is named where an input feeds several: ``d``, or ``div1 as u``."""
+        return f"{self.node} as {self.operand}" if self.operand else self.node
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,7 @@ class SumRow:
 
     adjoint: Adjoint
     input: str
-    vias: tuple[str, ...]
+    vias: tuple[str, ...]  # each branch: the node, and the operand where a node has two
     values: tuple[sympy.Expr, ...]
 
 
@@ -98,16 +112,48 @@ class UpdateRow:
 Event = Union[StepRow, SumRow]
 
 
+def labelled(bp: BackwardPass, expr: sympy.Expr, *, written: bool = False) -> sympy.Expr:
+    """``expr`` with each symbol as its printed name (``W1_0_1`` as ``W1[0,1]``), for printing only.
+
+    ``written`` keeps an unevaluated formula as it is (``e + c``, ``x/x``).
+    """
+    graph = bp.graph
+    sub = {s: Symbol(graph.label(s)) for s in expr.free_symbols if graph.label(s) != s.name}
+    for v, symbol in bp.adjoint_symbols.items():
+        if symbol in expr.free_symbols:
+            sub[symbol] = Symbol(f"d{graph.label(graph.output)}/d{graph.label(v)}")
+    if not sub:
+        return expr
+    with sympy.evaluate(not written):
+        return expr.xreplace(sub)
+
+
+def used_nodes(bp: BackwardPass, exprs) -> list:
+    """The nodes the expressions use, and the nodes those use, in forward order: what a reader
+    needs to read a compact form written in node symbols."""
+    graph = bp.graph
+    todo = [s for e in exprs for s in e.free_symbols if graph.is_node(s)]
+    seen: set[Symbol] = set()
+    while todo:
+        symbol = todo.pop()
+        if symbol not in seen:
+            seen.add(symbol)
+            todo.extend(s for s in graph.node(symbol).inputs if graph.is_node(s))
+    return [node for node in graph.nodes if node.symbol in seen]
+
+
 class Walkthrough:
     """The rows of a walkthrough, built from a recorded backward pass.
 
     Args:
         bp: the recorded pass.
-        digits: significant digits (used to judge what is short).
+        digits: significant digits of the decimals.
         expanded: True shows every expanded gradient and every upstream
             expression in full; None (default) shows them where they are
             short; False never shows expanded gradients.
         lr: a learning rate: adds the update of each parameter.
+        exact_forms: print every exact value in its exact form (a closed form
+            with its decimal value), not only the short ones.
     """
 
     def __init__(
@@ -117,22 +163,29 @@ class Walkthrough:
         digits: int = DEFAULT_DIGITS,
         expanded: bool | None = None,
         lr: sympy.Expr | None = None,
+        exact_forms: bool = False,
     ):
         self.bp = bp
         self.digits = digits
         self.full = expanded is True
+        self.exact_forms = exact_forms
         graph = bp.graph
         self.out = graph.label(graph.output)
-        self._display = self._display_map()
         params = set(graph.params)
         self.forward = [
             ForwardRow(graph.label(s), None, bp.values[s], "parameter" if s in params else "input")
             for s in graph.leaves
         ] + [
-            ForwardRow(graph.label(n.symbol), self.show(n.formula), bp.values[n.symbol], "node")
+            ForwardRow(graph.label(n.symbol), self.show(n.formula, written=n.op is not None), bp.values[n.symbol],
+                       "node", n.op is not None)
             for n in graph.nodes
         ]
         self.backward: list[Event] = [self._event(e) for e in bp.timeline()]
+        #: The rules the steps use, each once, in the order first used.
+        self.rules: list[Rule] = list(
+            {single.name: single for row in self.backward if isinstance(row, StepRow) and row.rule
+             for single in (row.rule.parts or (row.rule,))}.values()
+        )
         self.gradients = [self._gradient(a, expanded) for a in bp.gradients.values()]
         notes = sorted({row.note for row in self.gradients if row.note})
         #: Why some expanded forms are left out (one sentence), or "".
@@ -145,6 +198,27 @@ class Walkthrough:
             if lr is not None
             else []
         )
+        #: One sentence for the header when some exact values are shown as decimals, or "".
+        self.note = ""
+        if not exact_forms and any(is_long_exact(v) for v in self._values()):
+            self.note = f"long exact values are shown as {digits}-digit decimals; --exact-forms shows them"
+
+    def _values(self):
+        yield from (row.value for row in self.forward)
+        for row in self.backward:
+            if isinstance(row, StepRow):
+                yield from (row.step.upstream.value, row.step.local.value, row.step.product.value)
+            else:
+                yield from (*row.values, row.adjoint.value)
+        yield from (row.value for row in self.gradients)
+        for row in self.updates:
+            yield from (row.old, row.grad, row.new)
+        if self.lr is not None:
+            yield self.lr
+
+    def number(self, value: sympy.Expr) -> str:
+        """A value as this walkthrough writes it (short exact forms exactly, else decimals)."""
+        return format_value(value, self.digits, exact=self.exact_forms)
 
     # -- labels ---------------------------------------------------------
 
@@ -159,19 +233,9 @@ class Walkthrough:
         """``dL/dlabel`` in the output's name."""
         return f"d{self.out}/d{label}"
 
-    def _display_map(self) -> dict[Symbol, Symbol]:
-        graph = self.bp.graph
-        mapping = {s: Symbol(label) for s, label in graph.labels.items() if label != s.name}
-        for v, symbol in self.bp.adjoint_symbols.items():
-            mapping[symbol] = Symbol(self.d(graph.label(v)))
-        return mapping
-
-    def show(self, expr: sympy.Expr) -> sympy.Expr:
-        """An expression written in display labels (for printing only)."""
-        if not self._display:
-            return expr
-        sub = {s: self._display[s] for s in expr.free_symbols if s in self._display}
-        return expr.xreplace(sub) if sub else expr
+    def show(self, expr: sympy.Expr, *, written: bool = False) -> sympy.Expr:
+        """An expression written in display labels (for printing only); ``written`` keeps it unevaluated."""
+        return labelled(self.bp, expr, written=written)
 
     def short(self, expr: sympy.Expr) -> bool:
         """True when the expression's one-line text fits :data:`SHORT` characters."""
@@ -189,7 +253,7 @@ class Walkthrough:
             return SumRow(
                 adjoint,
                 label(adjoint.symbol),
-                tuple(label(s.node) for s in adjoint.steps),
+                tuple(label(s.node) + (f" as {s.operand}" if s.operand else "") for s in adjoint.steps),
                 tuple(s.product.value for s in adjoint.steps),
             )
         step = event
@@ -204,6 +268,8 @@ class Walkthrough:
             self.bp.adjoints[step.input].is_fan_in,
             upstream,
             self.show(step.local.expr),
+            step.rule,
+            step.operand,
         )
 
     def _gradient(self, adjoint: Adjoint, expanded: bool | None) -> GradientRow:

@@ -1,0 +1,115 @@
+"""``symprop derive``: a matrix formula's gradients derived step by step, or a network's layer formulas."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import SympropError
+from .common import add_output_arguments, sample_index, write_output
+from .explain import resolve_format
+
+FORMATS = ["rich", "text", "markdown", "latex", "html", "json"]
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "derive",
+        help="matrix calculus step by step: a formula over matrices, or a network's layers",
+        description="Derive the gradients of a 1x1 formula over matrices and vectors, right to left, each step "
+        "with the identity that justifies it and the shape of what it gives; check every step against the "
+        "scalar backward pass entry by entry. With --spec, a network's delta, dL/dW, dL/db and dL/da_prev per layer.",
+    )
+    parser.add_argument(
+        "expr",
+        nargs="?",
+        metavar="EXPR",
+        help="a matrix formula, e.g. '(W*x + b - y).T*(W*x + b - y)/2' ('*' the matrix product, .T the "
+        "transpose, hadamard(A, B) the entry by entry product, sum(X), trace(X), elementwise functions, softmax)",
+    )
+    parser.add_argument("--shapes", metavar="N=RxC,...", help="every matrix's shape, e.g. W=3x2,x=2x1 (x=2 is 2x1)")
+    parser.add_argument("--wrt", metavar="A,B", help="the matrices to differentiate for (default: every one)")
+    parser.add_argument(
+        "--at",
+        metavar="N=[[..],..],...",
+        help="a point: every matrix as rows, e.g. W=[[1,2],[3,4],[5,6]],x=[1,2] (a flat list is a vector); "
+        "without it the check uses a random point",
+    )
+    parser.add_argument("--exact", action="store_true", help="read decimals in --at as exact fractions")
+    parser.add_argument("--spec", metavar="FILE", help="a [network] spec: derive each layer's formulas at its values")
+    parser.add_argument("--sample", type=sample_index, default=None, metavar="K",
+                        help="with --spec: show (and check step by step) sample K (default 0)")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="output format (default: rich on a terminal; else from the --output suffix; else text)")
+    parser.add_argument("--json", action="store_true", help="the same as --format json")
+    add_output_arguments(parser)
+    return parser
+
+
+def derive_problem(args: argparse.Namespace):
+    """The checked derivation the arguments ask for: a formula's or a network spec's."""
+    if args.spec and args.expr:
+        raise SympropError("give either EXPR (with --shapes) or --spec, not both")
+    if args.spec:
+        for option in ("shapes", "wrt", "at"):
+            if getattr(args, option):
+                raise SympropError(f"--{option} is for a formula; a network's shapes and values come from its spec")
+        from ..derive import derive_spec
+        from ..spec import GraphSpec, load_spec
+
+        spec = load_spec(args.spec)
+        if isinstance(spec, GraphSpec):
+            raise SympropError("derive --spec needs a [network] spec; for a formula give EXPR and --shapes")
+        spec.network.exact = spec.network.exact or args.exact
+        return derive_spec(spec.network, sample=args.sample)
+    if not args.expr:
+        raise SympropError("give a matrix formula (EXPR) with --shapes, or --spec FILE")
+    if args.sample is not None:
+        raise SympropError("--sample is for a [network] spec")
+    if not args.shapes:
+        raise SympropError("give every matrix's shape with --shapes, e.g. --shapes W=3x2,x=2x1")
+    from ..derive import derive
+
+    return derive(args.expr, args.shapes, wrt=args.wrt, at=args.at, exact=args.exact)
+
+
+def render(result, fmt: str, digits: int, output: str | None) -> str:
+    """The derivation in ``fmt``."""
+    from ..derive import Derivation
+
+    if fmt == "json":
+        from ..render.derive_json import derive_dict, network_dict
+        from ..render.json import dumps
+
+        return dumps(derive_dict(result) if isinstance(result, Derivation) else network_dict(result))
+    from ..render.derive_view import formula_view, network_view
+
+    view = formula_view(result) if isinstance(result, Derivation) else network_view(result)
+    if fmt == "rich":
+        from ..render.derive_text import render_derive_rich
+
+        color = output is None and sys.stdout.isatty()
+        return render_derive_rich(view, digits=digits, color=color)
+    if fmt == "text":
+        from ..render.derive_text import render_derive_text
+
+        return render_derive_text(view, digits=digits)
+    if fmt == "markdown":
+        from ..render.derive_text import render_derive_markdown
+
+        return render_derive_markdown(view, digits=digits)
+    from ..render.derive_tex import render_derive_html, render_derive_latex
+
+    return render_derive_latex(view, digits=digits) if fmt == "latex" else render_derive_html(view, digits=digits)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = derive_problem(args)
+    fmt = "json" if args.json else resolve_format(args.format, args.output)
+    if fmt == "svg":
+        raise SympropError("derive: the svg format is not supported; use text, rich, markdown, latex, html or json")
+    write_output(render(result, fmt, args.digits, args.output), args.output)
+    from ..derive import Derivation
+
+    passed = result.check.passed if isinstance(result, Derivation) else result.passed
+    return 0 if passed else 1
