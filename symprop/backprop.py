@@ -41,6 +41,7 @@ from .expr import Op
 from .graph import Graph, Node, limit_exact_value, limit_size, finite_value
 from .rules import Rule, node_rules, operand_rule
 from .trace import op_of, written
+from .limits import EXACT_TIME_BUDGET, MAX_EXACT_STEPS
 
 __all__ = [
     "Term",
@@ -428,7 +429,14 @@ def backward(graph: Graph, at: Mapping[str | Symbol, object], *, exact: bool = F
         PointError: the point is missing a leaf, names something else, or is not numeric.
         EvaluationError: a node or local derivative is undefined at the point.
         LimitError: the local derivatives would be too large (:data:`~symprop.bounds.MAX_BACKWARD_OPS`),
-            or an exact value too long (give the point in decimals).
+            an exact value too long (give the point in decimals), or the pass would take more
+            than ``symprop.limits.MAX_EXACT_STEPS`` chain-rule steps.
     """
     limit_backward_size(graph)
+    steps = count_steps(graph)
+    if steps > MAX_EXACT_STEPS:
+        raise LimitError(
+            f"the exact backward pass would take {steps:,} chain-rule steps (limit {MAX_EXACT_STEPS:,}, "
+            f"about {EXACT_TIME_BUDGET:g} s); differentiate for fewer parameters (--wrt) or use fewer nodes"
+        )
     return BackwardPass(graph, graph.evaluate(at, exact=exact))
