@@ -145,6 +145,6 @@ def test_a_network_is_its_shape_and_parameter_count(outputs):
 def test_the_rest(outputs):
     assert "<details><summary>the source</summary>" in outputs["compiled"]["text/html"]
     assert "passed: 13 of 13 agree" in outputs["check"]["text/html"]
-    assert "with respect to x" in outputs["derivation"]["text/markdown"]
+    assert outputs["derivation"]["text/markdown"].startswith("## L = x.T\\*A\\*x, with respect to x\n")  # no emphasis
     assert outputs["derivation"]["text/plain"] == "Derivation('x.T*A*x', wrt x: 1 step)"
     assert "| `sigmoid` | σ(z) = 1/(1 + e^(−z)) |" in outputs["activations"]["text/markdown"]

@@ -100,3 +100,15 @@ def test_the_plot_labels_its_axes(tmp_path, capsys, scale, ylabel):
                   "[2, 3, 1] (sigmoid, sigmoid; half_squared_error, sum) on 4 samples"):
         assert f"<!-- {label} -->" in text, label
     assert ("<!-- loss (log scale) -->" in text) == (scale == "log")
+
+
+def test_a_short_run_is_plotted_in_plain_numbers_and_whole_steps():
+    pytest.importorskip("matplotlib")
+    from symprop.render.training import plot_bytes
+
+    # less than a decade on the log axis: ticks read 0.29, not 2.9×10⁻¹; one step: ticks 0 and 1, not 0.2, 0.4
+    text = plot_bytes([0.298371, 0.285751], "svg", svg_text=True).decode("utf-8")
+    ticks = [t for t in ("0.286", "0.29", "0.294", "0.298") if f">{t}</text>" in text]
+    assert len(ticks) >= 3, ticks
+    assert "10^{" not in text and "times10" not in text and "×" not in text
+    assert ">0</text>" in text and ">1</text>" in text and ">0.2</text>" not in text

@@ -3,7 +3,7 @@
 The sparkline's axis is fixed by the first loss, not stretched to each run's
 own range: on a log scale, ``█`` is the first loss and each bar lower is half
 a decade less (``▄`` is 1/100 of it), so a run from 0.571 to 0.506 stays at
-``█`` (it has hardly moved) and one from 0.571 to 0.003 comes down to ``▃``.
+``█`` (it has hardly moved) and one from 0.571 to 0.003 comes down to ``▄``.
 A loss above the first one is drawn as ``█`` and said in words. The figure
 (``--plot``, and the notebook's display) labels its axes and uses a log scale
 unless asked for a linear one. Everything here reads a finished
@@ -187,6 +187,16 @@ def _draw(ax: Any, steps: Any, values: Any, *, label: str, log: bool, title: str
                         xytext=(0, 6), ha=where, fontsize=9)
     if log:
         ax.set_yscale("log")
+        if len(values) and values.max() < 10 * values.min():  # less than a decade: plain numbers, not 2.98×10⁻¹
+            from matplotlib.ticker import FuncFormatter
+
+            plain = FuncFormatter(lambda v, _: f"{v:.3g}")
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain)
+    if len(steps) and steps[-1] < 10:  # a short run: whole steps, not 0.2, 0.4, ...
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.margins(x=0.04, y=0.12)
     ax.grid(True, which="major", alpha=0.4)
     ax.set_xlabel("step")
