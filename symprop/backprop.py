@@ -364,8 +364,10 @@ class BackwardPass:
                 yield FanIn(adjoint)
 
     def __repr__(self) -> str:
-        grads = ", ".join(f"{n}={sympy.sstr(a.value)}" for n, a in self.gradients.items())
-        return f"BackwardPass(loss={sympy.sstr(self.loss)}, {grads})"
+        items = list(self.gradients.items())
+        grads = ", ".join(f"{n}={sympy.sstr(a.value)}" for n, a in items[:8])
+        more = f", ... {len(items) - 8} more" if len(items) > 8 else ""  # a network's are thousands of numbers
+        return f"BackwardPass(loss={sympy.sstr(self.loss)}, {grads}{more})"
 
     # -- notebooks (no _repr_html_: Jupyter prefers HTML to Markdown and LaTeX,
     # and would show a monospace table instead of the math)

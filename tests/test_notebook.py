@@ -54,6 +54,9 @@ CELLS = {
     "derivation": 'derive("x.T*A*x", "A=3x3,x=3", wrt="x")',
     "spec": 'load_spec("examples/xor.toml")',
     "activations": "symprop.nn.ACTIVATIONS",
+    "losses": "symprop.nn.LOSSES",
+    "network pass": 'Network(MLP([4, 8, 3], "sigmoid", "half_squared_error", reduction="sum"), None, '
+                    'x=[[0.1, 0.2, 0.3, 0.4]] * 6, y=[[0.5, 0.5, 0.5]] * 6, seed=0).backward()',
 }
 
 
@@ -148,3 +151,12 @@ def test_the_rest(outputs):
     assert outputs["derivation"]["text/markdown"].startswith("## L = x.T\\*A\\*x, with respect to x\n")  # no emphasis
     assert outputs["derivation"]["text/plain"] == "Derivation('x.T*A*x', wrt x: 1 step)"
     assert "| `sigmoid` | σ(z) = 1/(1 + e^(−z)) |" in outputs["activations"]["text/markdown"]
+
+
+def test_a_network_s_backward_pass_is_its_gradients_not_its_thousand_rows(outputs):
+    data = outputs["network pass"]
+    assert data["text/markdown"].startswith("**Backward pass** of 636 chain-rule steps: loss ")
+    assert "67 gradients, the first 20:" in data["text/markdown"] and data["text/markdown"].count("| `dL/d") == 20
+    assert "text/latex" not in data  # MathJax over 636 aligned rows would take minutes
+    assert data["text/plain"].endswith(", ... 59 more)")
+    assert outputs["losses"]["text/markdown"].startswith("**5 losses**")

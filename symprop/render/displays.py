@@ -12,8 +12,7 @@ from typing import Any, Callable
 
 from ..display import register
 from .check import check_html, check_markdown, check_rich, check_text
-from .latex import adjoint_latex, notebook_latex
-from .markdown import render_markdown
+from .latex import adjoint_latex
 
 
 def _later(module: str, name: str) -> Callable[[Any], Any]:
@@ -39,8 +38,8 @@ def _derivation(kind: str) -> Callable[[Any], str]:
     return show
 
 
-register("BackwardPass", "markdown")(lambda bp: render_markdown(bp, math=True, heading="####"))
-register("BackwardPass", "latex")(notebook_latex)
+register("BackwardPass", "markdown")(_later("notebook", "backward_markdown"))
+register("BackwardPass", "latex")(_later("notebook", "backward_latex"))
 register("Adjoint", "latex")(lambda adjoint: adjoint_latex(adjoint._pass, adjoint.symbol))
 register("GradcheckReport", "text")(check_text)
 register("GradcheckReport", "rich")(check_rich)

@@ -22,6 +22,9 @@ import sympy
 from .markdown import code, table
 
 __all__ = [
+    "backward_markdown",
+    "backward_latex",
+    "MAX_NOTEBOOK_STEPS",
     "graph_html",
     "graph_svg",
     "architecture_markdown",
@@ -67,6 +70,37 @@ def graph_html(graph: Any) -> str:
     note = "(install Graphviz's <code>dot</code> to see it drawn)"
     return (f"<p>Graph of {len(graph.nodes)} nodes, output <code>{html.escape(graph.label(graph.output))}</code> "
             f"{note}</p><table><tr><th>name</th><th>formula</th><th>inputs</th></tr>{body}</table>")
+
+
+# -- backward passes ----------------------------------------------------------------
+
+#: A backward pass of more chain-rule steps than this shows its gradients only: a notebook (and
+#: MathJax) would take minutes over the thousands of rows of a network's walkthrough.
+MAX_NOTEBOOK_STEPS = 400
+
+
+def backward_markdown(bp: Any) -> str:
+    """The walkthrough as Markdown tables with LaTeX math; past :data:`MAX_NOTEBOOK_STEPS`, the loss and
+    the first gradients, saying how to see the rest."""
+    from .markdown import render_markdown
+
+    if len(bp.steps) <= MAX_NOTEBOOK_STEPS:
+        return render_markdown(bp, math=True, heading="####")
+    grads = list(bp.gradients.items())
+    rows = [[code(f"dL/d{name}"), f"{float(adjoint.value):.6g}"] for name, adjoint in grads[:20]]
+    lines = [f"**Backward pass** of {len(bp.steps):,} chain-rule steps: loss {float(bp.loss):.6g}; "
+             f"{len(grads):,} gradients" + (", the first 20:" if len(grads) > 20 else ":"), ""]
+    lines += table(["gradient", "value"], rows, "lr")
+    lines += ["", "(Too many steps to show here: `symprop.render.markdown.render_markdown(bp)` writes them all, "
+              "and `symprop.matrix_view(network)` shows a network's layer by layer.)"]
+    return "\n".join(lines) + "\n"
+
+
+def backward_latex(bp: Any) -> str | None:
+    """The backward pass as one aligned display, or None past :data:`MAX_NOTEBOOK_STEPS`."""
+    from .latex import notebook_latex
+
+    return notebook_latex(bp) if len(bp.steps) <= MAX_NOTEBOOK_STEPS else None
 
 
 # -- networks ---------------------------------------------------------------------
@@ -192,7 +226,8 @@ def _describe(entry: Any) -> str:
 def registry_markdown(registry: Any) -> str:
     """A table (activations, losses, layers, optimizers, formats) as name and what it is."""
     rows = [[code(name), _describe(entry)] for name, entry in registry.items()]
-    return "\n".join([f"**{len(registry)} {registry.kind}s**", "", *table([registry.kind, "what it is"], rows)]) + "\n"
+    kinds = registry.kind + ("es" if registry.kind.endswith("s") else "s")  # losses
+    return "\n".join([f"**{len(registry)} {kinds}**", "", *table([registry.kind, "what it is"], rows)]) + "\n"
 
 
 def spec_markdown(spec: Any) -> str:
