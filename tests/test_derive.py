@@ -21,7 +21,7 @@ from symprop.derive.algebra import evaluate
 from symprop.derive.check import check_derivation
 from symprop.errors import EvaluationError, FormulaError, GraphError, PointError, ShapeError
 from symprop.nn import MLP, Network
-from symprop.render.derive_print import TEXT, sympy_text, write
+from symprop.derive.printing import TEXT, sympy_text, write
 
 
 def text(expr, derivation) -> str:

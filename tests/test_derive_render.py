@@ -135,7 +135,6 @@ def test_network_json(capsys):
     assert set(data["gradient"]) == {"W1", "b1", "W2", "b2", "x"}
 
 
-@pytest.mark.xfail(strict=True, reason="being rebuilt: the matrix view on the layer table reads the derived formulas")
 def test_matrix_view_shows_the_derived_formulas(capsys):
     assert main(["explain", "--spec", str(ROOT / "examples" / "xor.toml"), "--view", "matrix", "--format", "text"]) == 0
     out = capsys.readouterr().out

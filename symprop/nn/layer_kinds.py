@@ -157,29 +157,7 @@ class Linear(Layer):
         return z
 
     def matrix_backward(self, mv, d, h):
-        l, m = self.stage, d.cols
-        stage = mv.stage(self)
-        stage["delta"] = d
-        dW = d * h.T  # (n_l, n_{l-1}): the sum over the samples of delta a_prev^T
-        rule = f"delta{l}·{self.in_name}^T"
-        if mv.network.mlp.weight_decay:
-            dW += mv.decay_rate() * stage["W"]
-            rule += f" + λ·W{l}"
-        stage["dW"] = dW
-        mv.backward(f"dL/dW{l}", rule, dW)
-        mv.grad(f"W{l}", dW)
-        if self.bias != "none":
-            db = d * sympy.ones(m, 1) if self.bias == "neuron" else sympy.Matrix([[sum(d, sympy.S.Zero)]])
-            stage["db"] = db
-            rule = f"sum of delta{l}" if self.bias == "layer" else f"delta{l}·1" if m > 1 else f"delta{l}"
-            mv.backward(f"dL/db{l}", rule, db)
-            mv.grad(f"b{l}", db)
-        d_prev = stage["W"].T * d
-        stage["dL_da_prev"] = d_prev
-        if not mv.input_grad(self):
-            return None
-        mv.backward(f"dL/d{self.in_name}", f"(dz{l}/d{self.in_name})^T·delta{l} = W{l}^T·delta{l}", d_prev)
-        return d_prev
+        return mv.linear_backward(self, d, h)
 
 
 @register_layer

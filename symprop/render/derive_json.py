@@ -1,7 +1,7 @@
 """A derivation as data: ``{"gradient": {name: expr}, "steps": [{"expr", "identity", "shape", ...}], ...}``.
 
 Every ``expr`` is SymPy's string form of a matrix expression over the given
-matrices (:func:`symprop.render.derive_print.sympy_text`), so a reader can parse
+matrices (:func:`symprop.derive.printing.sympy_text`), so a reader can parse
 it back with ``MatrixSymbol``s of the shapes in ``"shapes"``; ``compact`` and
 ``formula`` are the same in the intermediates' symbols (``dL_dprod1``,
 ``prod1``; ``"forward"`` defines them). Values are nested lists of numbers
@@ -16,7 +16,7 @@ import sympy
 
 from ..derive import Derivation, SpecDerivation
 from ..errors import LimitError
-from .derive_print import sympy_text
+from ..derive.printing import sympy_text
 from .numbers import to_float
 
 __all__ = ["derive_dict", "network_dict"]
@@ -105,8 +105,8 @@ def network_dict(result: SpecDerivation) -> dict[str, Any]:
     mlp = network.mlp
     data = derive_dict(derivation)
     data.update({
-        "network": {"layers": mlp.layers, "activations": mlp.activations, "loss": mlp.loss,
-                    "reduction": mlp.reduction, "bias": mlp.bias},
+        "network": {"layers": mlp.layers, "activations": [layer.activation for layer in formulas.layers],
+                    "loss": mlp.loss, "reduction": mlp.reduction, "bias": mlp.bias},
         "sample": result.sample,
         "loss": to_float(values.loss),
         "steps": _steps(derivation, values),
