@@ -33,6 +33,7 @@ from .functions import FUNCTIONS
 
 __all__ = [
     "Op",
+    "formula_syntax",
     "parse_formula",
     "parse_node",
     "parse_written",
@@ -495,7 +496,21 @@ def parse_written(text: str, symbols: dict[str, Symbol] | None = None, *, exact:
     return op
 
 
-def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[Op, list[str]]:
+def formula_syntax(text: object) -> ast.expr:
+    """The front matter of every formula parser: the text checked, then Python's syntax tree of it.
+
+    The text must be a string of printable ASCII (tabs and newlines allowed),
+    not blank, of at most :data:`MAX_FORMULA_LENGTH` characters; then
+    :func:`ast.parse` reads it as one expression. Nothing is evaluated: the
+    callers (this module's parser and :mod:`symprop.derive.formula`'s for
+    matrices) build from the tree's whitelisted nodes only.
+
+    >>> type(formula_syntax("w*x + b")).__name__
+    'BinOp'
+
+    Raises:
+        FormulaError: naming what is wrong (too long, empty, a character, the syntax).
+    """
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be text, not {type(text).__name__}")
     if len(text) > MAX_FORMULA_LENGTH:
@@ -506,17 +521,21 @@ def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[Op, list
     if bad is not None:
         raise FormulaError(f"character {bad!r} is not allowed in a formula (ASCII only)")
     try:
-        with warnings.catch_warnings():  # e.g. invalid escapes in a string: refused below anyway
+        with warnings.catch_warnings():  # e.g. invalid escapes in a string: refused by the builders anyway
             warnings.simplefilter("ignore")
-            tree = ast.parse(text.strip(), mode="eval")
+            return ast.parse(text.strip(), mode="eval").body
     except SyntaxError as error:
         raise FormulaError(f"malformed formula {_short(text)}: {str(error.msg)[:80]}") from None
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError("formula is too long or too deeply nested for Python's parser") from None
+
+
+def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[Op, list[str]]:
+    tree = formula_syntax(text)
     builder = _Builder(symbols, exact)
     builder.source = text.strip()
     try:
-        op = builder.build(tree.body)
+        op = builder.build(tree)
         if not isinstance(op.value, sympy.Expr):
             raise FormulaError(f"formula {_short(text)} is not an expression")
         _check_result(op.value, text)

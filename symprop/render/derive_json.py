@@ -19,7 +19,7 @@ from ..errors import LimitError
 from ..derive.printing import sympy_text
 from .numbers import to_float
 
-__all__ = ["derive_dict", "network_dict"]
+__all__ = ["derive_dict", "network_dict", "derivation_dict"]
 
 
 def _matrix(value: sympy.Matrix | None) -> Any:
@@ -121,3 +121,8 @@ def network_dict(result: SpecDerivation) -> dict[str, Any]:
         "check": {**_check(result.check), "passed": result.passed, "exact_gradients_max_error": max(result.errors.values(), default=0.0)},
     })
     return data
+
+
+def derivation_dict(result: Derivation | SpecDerivation) -> dict[str, Any]:
+    """What ``symprop derive --json`` prints: a formula's derivation or a network's."""
+    return derive_dict(result) if isinstance(result, Derivation) else network_dict(result)

@@ -22,7 +22,7 @@ from ..derive.rules import Rule
 from ..errors import LimitError
 from ..derive.printing import TEXT, write
 
-__all__ = ["Row", "Section", "DeriveView", "formula_view", "network_view", "MAX_SHOWN"]
+__all__ = ["Row", "Section", "DeriveView", "formula_view", "network_view", "derivation_view", "MAX_SHOWN"]
 
 #: A step's formula (with the upstream gradient written out) is shown when it has at most this many nodes.
 MAX_SHOWN = 40
@@ -229,3 +229,8 @@ def _column(array, shape) -> list[list[float]]:
     import numpy as np
 
     return np.asarray(array, dtype=np.float64).reshape(shape).tolist()
+
+
+def derivation_view(result: Derivation | SpecDerivation) -> DeriveView:
+    """The view of what ``symprop derive`` made: a formula's derivation or a network's."""
+    return formula_view(result) if isinstance(result, Derivation) else network_view(result)
