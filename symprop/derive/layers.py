@@ -84,8 +84,8 @@ def _refuse(layer: Any) -> None:
     if activation is not None and not activation.elementwise and activation.name != "softmax":
         raise SpecError(
             f"the activation {activation.name!r} (layer {layer.stage}) acts on the whole layer, not entry by "
-            f"entry, and derive has a matrix formula for softmax's Jacobian only: {activation.name} cannot be "
-            "derived as matrices (derive, the matrix view); the scalar walkthrough shows it"
+            "entry, and derive has a matrix formula for softmax's Jacobian only, so neither symprop derive nor "
+            "the matrix view can show it (the scalar walkthrough can)"
         )
 
 
