@@ -168,3 +168,20 @@ def test_layers_without_derived_formulas_say_they_use_their_closed_form(tmp_path
     assert set(layers[2]["formulas"]) == {"dL_dln2", "dL_dW", "dL_db", "dL_da_prev"}
     assert layers[2]["closed_forms"]["dL/ddrop1"] == "dL/dres2 + (the block's dL/ddrop1)"  # the residual's skip
     assert layers[3]["formulas"]["delta"] == "HadamardProduct(a3, dL_da3) - a3*a3.T*dL_da3"
+
+
+def test_the_derived_formulas_have_ascii_spellings(tmp_path):
+    """A stream that cannot encode ⊙, ⊘, ∘ or λ gets them spelled, with no note on stderr (README row S3)."""
+    import os
+    import subprocess
+    import sys
+
+    spec = tmp_path / "every.toml"
+    spec.write_text(f'[network]\ninputs = 2\nlayers = {EVERY_LAYER}\nloss = "cross_entropy"\nweight_decay = 0.01\n'
+                    "[data]\nx = [[0.5, -1.0], [1.5, 0.25], [-0.5, 0.75]]\ny = [[1, 0], [0, 1], [0, 1]]\n")
+    done = subprocess.run([sys.executable, "-m", "symprop", "explain", "--spec", str(spec), "--view", "matrix",
+                           "--format", "text"], capture_output=True, env={**os.environ, "PYTHONIOENCODING": "ascii:strict"})
+    out = done.stdout.decode("ascii")
+    assert (done.returncode, done.stderr) == (0, b""), done.stderr
+    assert "dL/dbn1 = dL/da1 (*) (1 - a1^o2), column by column" in out
+    assert "dL/da3 = -(y (/) a3)/3, column by column" in out and "+ lambda*W3 (weight decay)" in out

@@ -2,7 +2,10 @@
 
 See :mod:`symprop.nn.layers` for what an entry holds; the normalisations are
 in :mod:`symprop.nn.norms`. The compiled code and the matrix view call the
-``code_*`` and ``matrix_*`` parts with their own writer (``gen``, ``mv``).
+``code_*`` and ``matrix_*`` parts with their own writer (``gen``, ``mv``). The
+matrix view's backward pass of a linear layer and of an activation is the
+writer's own (``mv.linear_backward``, ``mv.activation_backward``): it evaluates
+the formulas ``symprop derive`` derives for them (:mod:`symprop.matrix`).
 """
 
 from __future__ import annotations
