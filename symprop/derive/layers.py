@@ -162,15 +162,16 @@ def loss_node(name: str, output: MatrixSymbol, y: MatrixSymbol) -> MatrixNode:
     return MatrixNode(MatrixSymbol("L", 1, 1), loss, "loss", (output, y), function_name=name, loss_gradient=gradient)
 
 
-def derive_layer(layer: Any, *, input_name: str | None = None) -> LayerDerivation:
+def derive_layer(layer: Any) -> LayerDerivation:
     """One linear or activation layer derived on its own, written in its output's gradient.
 
-    Args:
-        layer: the layer (of a kind in :data:`DERIVED_KINDS`).
-        input_name: the name of what it takes (default: the layer's ``in_name``, ``a0`` for the input).
+    The symbols are named as the layer names its values (``W2``, ``a1``,
+    ``z2``; the input is ``a0``), the gradients ``delta2`` for ``z2`` and
+    ``dL_da2`` for the rest. Cached per layer description and activation
+    formula, so a network's matrix view derives each kind of layer once.
 
-    Cached per layer description and activation formula, so a network's
-    matrix view derives each kind of layer once.
+    Raises:
+        SpecError: a kind derive does not write, or an activation on the whole layer other than softmax.
 
     >>> from symprop.nn import MLP
     >>> from symprop.derive.printing import write
@@ -179,9 +180,7 @@ def derive_layer(layer: Any, *, input_name: str | None = None) -> LayerDerivatio
     'dL_da1 ⊙ a1 ⊙ (𝟙 - a1)'
     """
     _refuse(layer)
-    name = input_name or layer.in_name
-    if name == layer.out:  # an activation before the first linear layer: a0 = f(x)
-        name = "x"
+    name = layer.in_name if layer.in_name != layer.out else "x"  # an activation before the first linear layer
     if layer.kind == "linear":
         return _linear(layer.width_in, layer.width_out, layer.bias, layer.stage, name)
     formula = None if not layer.activation.elementwise else layer.activation.of(LAMBDA_VARIABLE, layer.slope)
@@ -205,9 +204,6 @@ class _Piece:
     @property
     def activation(self):
         return get_activation(self.name) if self.kind == "activation" else None
-
-    def where(self) -> str:
-        return f"layer {self.stage} ({self.name or self.kind})"
 
 
 @lru_cache(maxsize=256)
