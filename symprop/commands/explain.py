@@ -10,7 +10,7 @@ from .common import (
     add_output_arguments,
     add_source_arguments,
     add_view_argument,
-    check_walkthrough_size,
+    limit_walkthrough_size,
     load_problem,
     matrix_walkthrough,
     network_walkthrough,
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.view == "matrix":
         write_output(matrix_walkthrough(problem, fmt, args.digits), args.output)
         return 0
-    check_walkthrough_size(problem)
+    limit_walkthrough_size(problem)
     text = render(problem.backward(), fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr,
                   exact=getattr(problem, "exact", False) or args.exact, exact_forms=args.exact_forms)
     write_output(network_walkthrough(problem, fmt, text, args.digits), args.output)
