@@ -324,6 +324,11 @@ class _Builder:
         args = [self.build(a, depth) for a in node.args]
         if name == "exp":
             _bound_exp_argument(args[0].value)
+        if name in _EXPONENTIAL and args[0].value.is_Number and abs(args[0].value) > MAX_EXPONENT:
+            # softplus(144**812) would make SymPy decide the sign of log(1 + exp(that)): seconds
+            raise FormulaError(
+                f"the constant {name}({_brief(args[0].value, 20)}) is out of range (exponent limit ±{MAX_EXPONENT})"
+            )
         if any(not a.constant for a in args[1:]):  # leaky_relu's slope
             raise FormulaError(f"{name}(): the argument after the first must be a number, such as 0.1")
         value = _guard(function, *(a.value for a in args), what=f"{name}()")
@@ -345,6 +350,10 @@ def _guard(build, *args: sympy.Expr, what: str) -> sympy.Expr:
         raise FormulaError(
             f"cannot build {what} of {operands} ({type(error).__name__}); simplify the formula"
         ) from None
+
+
+#: Functions that take ``exp`` of a number argument when built.
+_EXPONENTIAL = ("exp", "sigmoid", "softplus")
 
 
 def _bound_exp_argument(argument: sympy.Expr) -> None:

@@ -113,6 +113,15 @@ def test_refusal_messages_name_the_problem():
         parse_formula("x^2")
 
 
+@pytest.mark.parametrize("text", ["softplus(144**812)", "sigmoid(-144**812)", "exp(1001)"])
+def test_an_exponential_of_a_huge_constant_is_refused_before_sympy_weighs_it(text):
+    # softplus of a 1,750-digit number once took SymPy seconds to decide the sign of log(1 + exp(it))
+    name = text.split("(")[0]
+    with pytest.raises(FormulaError, match=rf"the constant {name}\(.*\) is out of range \(exponent limit ±1000\)"):
+        parse_formula(text)
+    assert str(parse_formula("softplus(1000)")) == "log(1 + exp(1000))"
+
+
 @pytest.mark.parametrize("text, message", [
     ("w" * 10_001, "formula is longer than 10000 characters"),
     ("   ", "formula is empty"),
