@@ -141,7 +141,7 @@ def test_rankdir_overrides_the_choice_and_records_turn_with_it(capsys):
 
 def test_long_formulas_wrap_in_their_box():
     dot = render_dot(mazur())
-    assert 'label="{ L = (-a2[0] + y[0])**2/2 + (-a2[1] +\\ny[1])**2/2 | { value 0.298371 | grad 1 } }"' in dot
+    assert 'label="{ L = (a2[0] - y[0])**2/2 + (a2[1] -\\ny[1])**2/2 | { value 0.298371 | grad 1 } }"' in dot
 
 
 def test_a_graph_without_a_point_draws_its_formulas():
