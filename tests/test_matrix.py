@@ -185,3 +185,24 @@ def test_the_derived_formulas_have_ascii_spellings(tmp_path):
     assert (done.returncode, done.stderr) == (0, b""), done.stderr
     assert "dL/dbn1 = dL/da1 (*) (1 - a1^o2), column by column" in out
     assert "dL/da3 = -(y (/) a3)/3, column by column" in out and "+ lambda*W3 (weight decay)" in out
+
+
+def test_the_text_fits_80_columns_and_continues_at_the_equals_sign():
+    xor = Path(__file__).resolve().parent.parent / "examples" / "xor.toml"
+    from symprop.spec import load_spec
+
+    view = matrix_view(load_spec(xor).problem().network)
+    text = render_matrix_text(view)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    lines = text.splitlines()
+    # too wide beside its name: the values go on the next line, under the formula
+    at = lines.index("    delta2 = dL/dz2 = dL/da2 ⊙ a2 ⊙ (1 - a2), column by column")
+    assert lines[at + 1] == "        = [0.145406  -0.0792464  -0.0641443  0.141791]"
+    assert max(len(line) for line in render_matrix_text(view, width=None).splitlines()) > 100
+
+
+def test_fitted_keeps_what_fits_on_one_line():
+    from symprop.render.matrix import fitted
+
+    assert fitted(["a", " = ", "b", " = ", "[1  2]"], 80) == "a = b = [1  2]"
+    assert fitted(["name", " = ", "x" * 30, " = ", "y" * 30], 50) == "name = " + "x" * 30 + "\n    = " + "y" * 30

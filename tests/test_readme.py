@@ -55,7 +55,7 @@ def workdir(tmp_path_factory) -> Path:
 
 def _run(line: str, cwd: Path) -> subprocess.CompletedProcess:
     script = f'symprop() {{ "{sys.executable}" -m symprop "$@"; }}\n{line}'
-    env = {**os.environ, "COLUMNS": "100"}
+    env = {**os.environ, "COLUMNS": "80"}
     return subprocess.run(["bash", "-c", script], cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
 
 

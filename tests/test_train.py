@@ -143,7 +143,7 @@ def test_train_summary_on_a_pipe_has_no_progress_bar(tmp_path):
     done = subprocess.run([sys.executable, "-m", "symprop", "train", "--spec", spec],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stderr == ""
-    assert done.stdout.startswith("trained [2, 3, 1] (sigmoid, sigmoid; half_squared_error, sum) on 4 samples: 50 steps")
+    assert done.stdout.startswith("trained [2, 3, 1] (sigmoid, sigmoid; half_squared_error, sum) on 4 samples:\n  50 steps")
     assert "W2 = [[" in done.stdout and "━" not in done.stdout
 
 

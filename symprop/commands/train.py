@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -137,12 +138,26 @@ def _summary(network, result, plot: str | None) -> str:
         *summary_lines(result),
         "parameters:",
     ]
+    width = streams.terminal_width(note=False)
+    lines = [wrapped for line in lines for wrapped in _fit(line, width)]
     for name, value in result.params.items():
-        text = np.array2string(np.asarray(value), precision=6, separator=", ", max_line_width=100)
+        text = np.array2string(np.asarray(value), precision=6, separator=", ", max_line_width=width - len(name) - 5)
         lines.append(f"  {name} = " + text.replace("\n", "\n" + " " * (len(name) + 5)))
     if plot:
         lines.append(f"loss curve saved to {plot}")
     return "\n".join(lines) + "\n"
+
+
+def _fit(line: str, width: int) -> list[str]:
+    """One summary line as lines within ``width``: continued two spaces further in."""
+    if len(line) <= width:
+        return [line]
+    indent = " " * (len(line) - len(line.lstrip()) + 2)
+    for mark in (": ", "; "):  # between the clauses: "... on 4 samples:" / "2,500 steps of sgd, ..."
+        cut = line.rfind(mark)
+        if 0 < cut and cut + 1 <= width and len(indent) + len(line) - cut - 2 <= width:
+            return [line[:cut + 1], indent + line[cut + 2:]]
+    return textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False)
 
 
 def _plot_format(path: str) -> str:

@@ -10,12 +10,13 @@ markup. Markdown: a table per section, formulas as code, values as nested lists.
 from __future__ import annotations
 
 import io
+import textwrap
 
 import sympy
 
 from ..derive.printing import ASCII, TEXT, Style, number, shape_label, write
 from .derive_view import DeriveView, Row
-from .matrix import side_by_side
+from .matrix import fitted
 from .numbers import DEFAULT_DIGITS
 
 __all__ = ["render_derive_text", "render_derive_rich", "render_derive_markdown", "row_value_text", "boxed"]
@@ -46,7 +47,7 @@ def boxed(value: sympy.Matrix, digits: int, unicode: bool = True) -> str:
     return "\n".join(f"{a}{line}{b}" for a, line, b in zip(left, lines, right))
 
 
-def _row_lines(view: DeriveView, row: Row, digits: int, style: Style) -> tuple[str, str | None]:
+def _row_lines(view: DeriveView, row: Row, digits: int, style: Style, width: int) -> tuple[str, str | None]:
     """The row as a (possibly multi-line) block, and its identity line."""
     parts = [f"{_label(view, row.label, style)} ({shape_label(row.shape, style)})"]
     for form in row.forms:
@@ -55,7 +56,7 @@ def _row_lines(view: DeriveView, row: Row, digits: int, style: Style) -> tuple[s
         parts += [" = ", boxed(row.value, digits, style.unicode)]
     if row.note:
         parts.append(f"   ({row.note})")
-    block = side_by_side(parts)
+    block = fitted(parts, width)
     rule = None
     if row.rule is not None:
         rule = row.rule.text if style.unicode else _ascii(row.rule.text)
@@ -73,41 +74,53 @@ def _indent(block: str, spaces: int) -> str:
     return "\n".join(" " * spaces + line if line else line for line in block.split("\n"))
 
 
-def _lines(view: DeriveView, digits: int, style: Style):
-    """``(kind, text)`` for each line: kinds ``title``, ``detail``, ``section``, ``row``, ``rule``, ``check``."""
-    yield "title", view.title if style.unicode else _ascii(view.title)
+def _wrap(text: str, width: int, indent: str, more: str) -> str:
+    """``text`` after ``indent`` within ``width``, its further lines after ``more``."""
+    lines = textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=more,
+                          break_on_hyphens=False, break_long_words=False)
+    return "\n".join(lines) or indent.rstrip()
+
+
+def _lines(view: DeriveView, digits: int, style: Style, width: int = 80):
+    """``(kind, text)`` for each line: kinds ``title``, ``detail``, ``section``, ``row``, ``rule``, ``check``.
+
+    Lines wrap at ``width``; a matrix wider than that keeps its line.
+    """
+    spell = (lambda text: text) if style.unicode else _ascii
+    yield "title", _wrap(spell(view.title), width, "", "  ")
     for detail in view.details:
-        yield "detail", "  " + (detail if style.unicode else _ascii(detail))
+        yield "detail", _wrap(spell(detail), width, "  ", "    ")
     for section in view.sections:
         yield "blank", ""
-        yield "section", section.title if style.unicode else _ascii(section.title)
+        yield "section", _wrap(spell(section.title), width, "", "  ")
         for row in section.rows:
-            block, rule = _row_lines(view, row, digits, style)
+            block, rule = _row_lines(view, row, digits, style, width - 2)
             yield "row", _indent(block, 2)
             if rule is not None:
-                yield "rule", "      by " + rule
+                yield "rule", _wrap(rule, width, "      by ", "         ")
     yield "blank", ""
-    yield "check", view.check
+    yield "check", _wrap(view.check, width, "", "  ")
 
 
-def render_derive_text(view: DeriveView, *, digits: int = DEFAULT_DIGITS, unicode: bool = True) -> str:
-    """The derivation as plain text (``unicode=False``: ASCII only, ``x^T``, ``.*``)."""
-    return "\n".join(text for _, text in _lines(view, digits, TEXT if unicode else ASCII)) + "\n"
+def render_derive_text(view: DeriveView, *, digits: int = DEFAULT_DIGITS, unicode: bool = True,
+                       width: int = 80) -> str:
+    """The derivation as plain text (``unicode=False``: ASCII only, ``x^T``, ``.*``), lines within ``width``."""
+    return "\n".join(text for _, text in _lines(view, digits, TEXT if unicode else ASCII, width)) + "\n"
 
 
 _STYLES = {"title": "bold", "detail": "dim", "section": "bold underline", "row": "cyan", "rule": "magenta",
            "blank": ""}
 
 
-def render_derive_rich(view: DeriveView, *, digits: int = DEFAULT_DIGITS, color: bool = True, width: int | None = 100) -> str:
+def render_derive_rich(view: DeriveView, *, digits: int = DEFAULT_DIGITS, color: bool = True, width: int | None = 80) -> str:
     """The text layout in colour, through rich (as ANSI text when ``color``)."""
     from rich.console import Console
     from rich.text import Text
 
     out = io.StringIO()
-    console = Console(file=out, force_terminal=color, color_system="standard" if color else None, width=width or 100,
+    console = Console(file=out, force_terminal=color, color_system="standard" if color else None, width=width or 80,
                       highlight=False, soft_wrap=True)
-    for kind, text in _lines(view, digits, TEXT):
+    for kind, text in _lines(view, digits, TEXT, width or 80):
         style = ("bold green" if view.passed else "bold red") if kind == "check" else _STYLES[kind]
         console.print(Text(text, style=style), soft_wrap=True)
     return out.getvalue()

@@ -115,7 +115,7 @@ for _format in (
         "report": _rich_report,
         "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
         "derivation": lambda result, o: derive_text.render_derive_rich(
-            derivation_view(result), digits=o.digits, color=o.color
+            derivation_view(result), digits=o.digits, color=o.color, width=o.width
         ),
     }),
     Format("text", (".txt",), {

@@ -8,6 +8,7 @@ rounded to ``digits`` significant digits for display only.
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 import sympy
@@ -18,7 +19,7 @@ from .numbers import DEFAULT_DIGITS, to_float
 if TYPE_CHECKING:  # the view is read, never built here (and building it needs numpy)
     from ..matrix import MatrixView
 
-__all__ = ["render_matrix_text", "matrix_dict", "side_by_side"]
+__all__ = ["render_matrix_text", "matrix_dict", "side_by_side", "fitted"]
 
 
 def _shown(value: sympy.Expr, digits: int) -> sympy.Expr:
@@ -50,23 +51,61 @@ def side_by_side(parts: list[str]) -> str:
     return "\n".join(row.rstrip() for row in rows)
 
 
-def _equation(name: str, *sides: Any, digits: int, unicode: bool) -> str:
+def _block_width(block: str) -> int:
+    return max(len(line) for line in block.split("\n"))
+
+
+def fitted(parts: list[str], width: int, *, indent: int = 4) -> str:
+    """``side_by_side(parts)`` within ``width`` columns where it can be.
+
+    ``parts`` is a head followed by pieces that start with `` = `` (or a note
+    such as ``"   (…)"``); a piece that does not fit beside what is already
+    on the line starts a new group, ``indent`` columns in, as ``= piece``. A
+    single piece wider than ``width`` (a wide matrix) keeps its own line.
+    """
+    groups: list[list[str]] = [[parts[0]]]
+    i = 1
+    while i < len(parts):
+        piece = parts[i:i + 2] if parts[i] == " = " and i + 1 < len(parts) else [parts[i]]
+        i += len(piece)
+        if _block_width(side_by_side(groups[-1] + piece)) <= width:
+            groups[-1] += piece
+            continue
+        start = " " * indent + piece[0].lstrip()
+        text = "".join(piece[1:])
+        if "\n" not in text and len(start) + len(text) > width:  # words: wrapped, two columns further in
+            wrapped = textwrap.wrap(start + text, width, subsequent_indent=" " * (indent + 2),
+                                    break_on_hyphens=False, break_long_words=False)
+            groups += [[line] for line in wrapped[:-1]]
+            groups.append([wrapped[-1]])
+        else:
+            groups.append([start] + piece[1:])
+    return "\n".join(side_by_side(group) for group in groups)
+
+
+def _equation(name: str, *sides: Any, digits: int, unicode: bool, width: int | None = None) -> str:
     parts = [name]
     for side in sides:
         parts.append(" = ")
         parts.append(side if isinstance(side, str) else _pretty(side, digits, unicode))
-    return side_by_side(parts)
+    return side_by_side(parts) if width is None else fitted(parts, width)
 
 
 def _indent(text: str, spaces: int) -> str:
     return "\n".join(" " * spaces + line if line else line for line in text.split("\n"))
 
 
-def render_matrix_text(view: MatrixView, *, digits: int = DEFAULT_DIGITS, unicode: bool = True) -> str:
-    """The matrix view as plain text (forward layer by layer, then the backward pass right to left)."""
+def render_matrix_text(view: MatrixView, *, digits: int = DEFAULT_DIGITS, unicode: bool = True,
+                       width: int | None = 80) -> str:
+    """The matrix view as plain text (forward layer by layer, then the backward pass right to left).
+
+    ``width``: equations wider than this continue on the next line at ``= ``
+    (None: never); a matrix wider than the line keeps its own line.
+    """
     net = view.network
     m = len(view.samples)
-    eq = lambda name, *sides: _indent(_equation(name, *sides, digits=digits, unicode=unicode), 4)  # noqa: E731
+    inner = None if width is None else width - 4
+    eq = lambda name, *sides: _indent(_equation(name, *sides, digits=digits, unicode=unicode, width=inner), 4)  # noqa: E731
     if m == 1 and net.samples == 1:
         columns = "one sample"
     elif m == 1:
@@ -89,9 +128,13 @@ def render_matrix_text(view: MatrixView, *, digits: int = DEFAULT_DIGITS, unicod
         show(item, True)
     lines.append(f"  loss L = {_pretty(view.loss, digits, unicode) if view.loss.is_Rational else f'{float(view.loss):.{digits}g}'}")
     lines.append("")
-    lines.append("Backward pass, right to left, with the formulas 'symprop derive' derives, for each sample (a column)")
+    say = (lambda text, more="  ": [text]) if width is None else (  # noqa: E731
+        lambda text, more="  ": textwrap.wrap(text, width, subsequent_indent=more, break_on_hyphens=False))
+    lines += say("Backward pass, right to left, with the formulas 'symprop derive' derives, "
+                 "for each sample (a column)")
     if any(layer.closed_forms for layer in view.layers):
-        lines.append("  (layers it has no matrix formulas for use their own closed forms, said where they do)")
+        lines += say("  (layers it has no matrix formulas for use their own closed forms, said where they do)",
+                     "   ")
     for item in view.backward_items:
         show(item, False)
     return "\n".join(lines) + "\n"
