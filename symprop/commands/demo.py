@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     bp = backward(demo_graph(), DEMO_POINT)
     write_output(
         render(bp, args.format, args.digits, args.output, expanded=args.expanded, lr=args.lr,
-               exact_forms=args.exact_forms),
+               exact_forms=args.exact_forms, standalone=args.standalone),
         args.output,
     )
     return 0

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+
+from ..errors import SympropError
 from ..graph import to_number
 from ..render.formats import RenderOptions, format_for_suffix, formats_for, renderer
+from ..render.latex import document, latex_title
+from ..render.tex_layout import ARTICLE_WIDTH, SLIDE_WIDTH
+from ..render.walkthrough import Walkthrough
 from . import streams
 from .common import (
     add_output_arguments,
@@ -54,6 +60,9 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
                         "(like --at: 1/10 is exact, 0.1 a float unless --exact)")
     parser.add_argument("--exact-forms", action="store_true",
                         help="print every exact value in its exact form (default: long ones as decimals, said once)")
+    parser.add_argument("--standalone", nargs="?", const="article", choices=["article", "beamer"], default=None,
+                        help="with --format latex: a whole document ready for pdflatex, an article (the default) "
+                        "or a Beamer frame that breaks across slides (default: a fragment to \\input)")
 
 
 def render(
@@ -66,9 +75,11 @@ def render(
     lr: str | None = None,
     exact: bool = False,
     exact_forms: bool = False,
+    standalone: str | None = None,
 ) -> str:
-    """The walkthrough of a recorded backward pass in one format."""
+    """The walkthrough of a recorded backward pass in one format (LaTeX as a whole document with ``standalone``)."""
     fmt = resolve_format(fmt, output)
+    check_standalone(fmt, standalone)
     terminal = output is None and streams.stdout_is_terminal()
     color = fmt == "rich" and terminal and streams.color_wanted()
     options = RenderOptions(
@@ -79,7 +90,18 @@ def render(
         color=color,
         width=text_width(output),
     )
+    if standalone is not None:
+        options = replace(options, latex_width=ARTICLE_WIDTH if standalone == "article" else SLIDE_WIDTH)
+        text = renderer(fmt, "walkthrough")(bp, options)
+        return document(text, title=latex_title(Walkthrough(bp, digits=digits)), documentclass=standalone)
     return renderer(fmt, "walkthrough")(bp, options)
+
+
+def check_standalone(fmt: str, standalone: str | None) -> None:
+    """``--standalone`` is for LaTeX (an HTML page is always whole)."""
+    if standalone is not None and fmt != "latex":
+        raise SympropError(f"--standalone is for --format latex (a .tex file), not {fmt}; an HTML page is always "
+                           "a whole document")
 
 
 def resolve_format(fmt: str | None, output: str | None) -> str:
@@ -96,10 +118,12 @@ def run(args: argparse.Namespace) -> int:
     problem = load_problem(args)
     fmt = resolve_format(args.format, args.output)
     if args.view == "matrix":
-        write_output(matrix_walkthrough(problem, fmt, args.digits), args.output)
+        check_standalone(fmt, args.standalone)
+        write_output(matrix_walkthrough(problem, fmt, args.digits, standalone=args.standalone), args.output)
         return 0
     check_walkthrough_size(problem)
     text = render(problem.backward(), fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr,
-                  exact=getattr(problem, "exact", False) or args.exact, exact_forms=args.exact_forms)
+                  exact=getattr(problem, "exact", False) or args.exact, exact_forms=args.exact_forms,
+                  standalone=args.standalone)
     write_output(network_walkthrough(problem, fmt, text, args.digits), args.output)
     return 0

@@ -30,7 +30,7 @@ from rich.console import Console
 from ..errors import SympropError
 from ..registry import Registry
 from . import check as check_render
-from . import dot, html, json, latex, markdown, rich, svg, text
+from . import dot, html, json, latex, markdown, rich, svg, tex_layout, text
 from .matrix import matrix_dict, render_matrix_text
 
 __all__ = ["Format", "FORMATS", "KINDS", "renderer", "formats_for", "format_for_suffix", "RenderOptions"]
@@ -50,6 +50,8 @@ class RenderOptions:
         exact_forms: print every exact value in its exact form (else long ones as decimals).
         color: ANSI colours (rich on a terminal).
         width: the line width, for formats that wrap (None: the terminal's).
+        latex_width: the width, in ems, that LaTeX displays are broken to (None: a Beamer frame's).
+        standalone: LaTeX as a whole document, ``"article"`` or ``"beamer"`` (None: a fragment).
     """
 
     digits: int = 6
@@ -58,6 +60,8 @@ class RenderOptions:
     exact_forms: bool = False
     color: bool = False
     width: int | None = 80
+    latex_width: float | None = None
+    standalone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,11 @@ for _format in (
         "report": lambda report, o: check_render.check_markdown(report),
         "matrix": lambda view, o: "```text\n" + render_matrix_text(view, digits=o.digits) + "```\n",
     }),
-    Format("latex", (".tex",), {"walkthrough": _walk(latex.render_latex)}),
+    Format("latex", (".tex",), {
+        "walkthrough": lambda bp, o: latex.render_latex(bp, digits=o.digits, expanded=o.expanded, lr=o.lr,
+                                                        exact_forms=o.exact_forms,
+                                                        width=o.latex_width or tex_layout.SLIDE_WIDTH),
+    }),
     Format("html", (".html", ".htm"), {
         "walkthrough": _walk(html.render_html),
         "report": lambda report, o: check_render.check_html(report),
