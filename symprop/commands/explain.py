@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
-
 from ..errors import SympropError
 from ..graph import to_number
 from ..render.formats import RenderOptions, format_for_suffix, formats_for, renderer
-from ..render.latex import document, latex_title
-from ..render.tex_layout import ARTICLE_WIDTH, SLIDE_WIDTH
-from ..render.walkthrough import Walkthrough
 from . import streams
 from .common import (
     add_output_arguments,
@@ -89,11 +84,8 @@ def render(
         exact_forms=exact_forms,
         color=color,
         width=text_width(output),
+        standalone=standalone,
     )
-    if standalone is not None:
-        options = replace(options, latex_width=ARTICLE_WIDTH if standalone == "article" else SLIDE_WIDTH)
-        text = renderer(fmt, "walkthrough")(bp, options)
-        return document(text, title=latex_title(Walkthrough(bp, digits=digits)), documentclass=standalone)
     return renderer(fmt, "walkthrough")(bp, options)
 
 

@@ -30,7 +30,7 @@ from rich.console import Console
 from ..errors import SympropError
 from ..registry import Registry
 from . import check as check_render
-from . import dot, html, json, latex, markdown, rich, svg, tex_layout, text
+from . import dot, html, json, latex, markdown, matrix_latex, matrix_parts, rich, svg, text
 from .matrix import matrix_dict, render_matrix_text
 
 __all__ = ["Format", "FORMATS", "KINDS", "renderer", "formats_for", "format_for_suffix", "RenderOptions"]
@@ -50,7 +50,6 @@ class RenderOptions:
         exact_forms: print every exact value in its exact form (else long ones as decimals).
         color: ANSI colours (rich on a terminal).
         width: the line width, for formats that wrap (None: the terminal's).
-        latex_width: the width, in ems, that LaTeX displays are broken to (None: a Beamer frame's).
         standalone: LaTeX as a whole document, ``"article"`` or ``"beamer"`` (None: a fragment).
     """
 
@@ -60,7 +59,6 @@ class RenderOptions:
     exact_forms: bool = False
     color: bool = False
     width: int | None = 80
-    latex_width: float | None = None
     standalone: str | None = None
 
 
@@ -108,12 +106,12 @@ for _format in (
     Format("markdown", (".md", ".markdown"), {
         "walkthrough": _walk(markdown.render_markdown),
         "report": lambda report, o: check_render.check_markdown(report),
-        "matrix": lambda view, o: "```text\n" + render_matrix_text(view, digits=o.digits) + "```\n",
+        "matrix": lambda view, o: matrix_latex.render_matrix_markdown(view, digits=o.digits),
     }),
     Format("latex", (".tex",), {
         "walkthrough": lambda bp, o: latex.render_latex(bp, digits=o.digits, expanded=o.expanded, lr=o.lr,
-                                                        exact_forms=o.exact_forms,
-                                                        width=o.latex_width or tex_layout.SLIDE_WIDTH),
+                                                        exact_forms=o.exact_forms, standalone=o.standalone),
+        "matrix": lambda view, o: matrix_latex.render_matrix_latex(view, digits=o.digits, standalone=o.standalone),
     }),
     Format("html", (".html", ".htm"), {
         "walkthrough": _walk(html.render_html),
@@ -127,7 +125,7 @@ for _format in (
     Format("json", (".json",), {
         "walkthrough": lambda bp, o: json.dumps(json.explain_dict(bp, lr=o.lr)),
         "report": lambda report, o: json.dumps(report.to_dict()),
-        "matrix": lambda view, o: json.dumps(matrix_dict(view)),
+        "matrix": lambda view, o: json.dumps({**matrix_dict(view), **matrix_parts.parts_dict(view)}),
     }),
 ):
     FORMATS.register(_format.name, _format)

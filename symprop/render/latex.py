@@ -20,9 +20,10 @@ import sympy
 from sympy import Symbol
 
 from ..backprop import BackwardPass
+from ..errors import SympropError
 from ..rules import TABLE
 from .numbers import DEFAULT_DIGITS, FLOAT_DIGITS, decimal, is_long_exact
-from .tex_layout import BREAK_ADD, BREAK_MUL, SLIDE_WIDTH, align, align_rows, breakable, tex_width
+from .tex_layout import ARTICLE_WIDTH, BREAK_ADD, BREAK_MUL, SLIDE_WIDTH, align, align_rows, breakable, tex_width
 from .walkthrough import StepRow, SumRow, Walkthrough, no_advice, reading_order
 
 __all__ = ["render_latex", "latex_label", "latex_symbol", "latex_expr", "latex_breakable", "latex_value",
@@ -246,11 +247,18 @@ def render_latex(
     expanded: bool | None = None,
     lr: sympy.Expr | None = None,
     exact_forms: bool = False,
-    width: float | None = SLIDE_WIDTH,
+    width: float | None = None,
+    standalone: str | None = None,
 ) -> str:
     """The walkthrough as a LaTeX fragment (needs ``\\usepackage{amsmath}``), in an article or a Beamer
-    frame ``[allowframebreaks]``; displays are broken to ``width`` ems (a frame's width by default)."""
+    frame ``[allowframebreaks]``; or, with ``standalone`` (``"article"`` or ``"beamer"``), a whole document.
+
+    Displays are broken to ``width`` ems: by default a Beamer frame's width, or an article's for a
+    standalone article.
+    """
     walk = Walkthrough(bp, digits=digits, expanded=expanded, lr=lr, exact_forms=exact_forms)
+    if width is None:
+        width = ARTICLE_WIDTH if standalone == "article" else SLIDE_WIDTH
     lines = math_lines(walk, width=width)
     out = latex_label(walk.out)
     parts = [
@@ -281,7 +289,8 @@ def render_latex(
             align(lines["update"]),
         ]
     parts.append("\\endgroup\n")
-    return "".join(parts)
+    fragment = "".join(parts)
+    return fragment if standalone is None else document(fragment, title=latex_title(walk), documentclass=standalone)
 
 
 def latex_title(walk: Walkthrough) -> str:
@@ -295,6 +304,8 @@ def latex_title(walk: Walkthrough) -> str:
 def document(fragment: str, *, title: str, documentclass: str = "article") -> str:
     """A whole document around a fragment, ready for pdflatex: an ``article``, or ``beamer`` with the
     fragment in one frame that breaks across slides (``allowframebreaks``); ``title`` is LaTeX."""
+    if documentclass not in ("article", "beamer"):
+        raise SympropError(f"a standalone document is an article or beamer, not {documentclass!r}")
     head = title
     if documentclass == "beamer":
         return (

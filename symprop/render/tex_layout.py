@@ -1,4 +1,4 @@
-"""Long displays broken into lines that fit a page or a slide, and a fragment made a whole document.
+r"""Long displays broken into lines that fit a page or a slide.
 
 TeX breaks the lines of a paragraph, not of a display: a long gradient in an
 ``align*`` runs off the page. So the LaTeX renderers mark where an
@@ -7,14 +7,14 @@ of a product, at the ``=`` between the forms of a row), estimate the width of
 each piece in ems from its LaTeX, and pack the pieces into rows of one
 ``align*`` no wider than :data:`SLIDE_WIDTH` (a Beamer frame's text width;
 an article's is wider). A break inside parentheses closes them with
-``\\right.`` and opens the next row with ``\\left.``, as amsmath's manual
+``\right.`` and opens the next row with ``\left.``, as amsmath's manual
 does by hand. Nothing but ``amsmath`` is needed.
 
 >>> import sympy
->>> x, y = sympy.symbols("x y")
->>> rows = align_rows([("L", [breakable(sum(sympy.symbols("a:30")))])], width=20)
->>> len(rows) > 1 and rows[1].startswith("&\\quad +")
-True
+>>> for row in align_rows([("L", [breakable(sum(sympy.symbols("a:9"))), "1"])], width=14):
+...     print(row)
+L &= a_{0} + a_{1} + a_{2} + a_{3} + a_{4}
+&\quad  + a_{5} + a_{6} + a_{7} + a_{8} = 1
 """
 
 from __future__ import annotations
@@ -203,6 +203,9 @@ def tex_width(tex: str, scale: float = 1.0) -> float:
             elif name in _TEXTLIKE:
                 text = re.sub(r"\\[A-Za-z]+\{\}|\\(.)", r"\1", scan.group())
                 width += _TEXTLIKE[name] * len(text) * scale
+            elif name in ("underset", "overset"):
+                small = tex_width(scan.group(), scale * 0.7)
+                width += max(small, tex_width(scan.group(), scale))
             elif name in _ACCENTS:
                 width += tex_width(scan.group(), scale)
             elif name == "sqrt":

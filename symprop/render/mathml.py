@@ -1,0 +1,190 @@
+"""Labels, expressions, values and matrices as MathML, which current browsers render without any script.
+
+Expressions go through SymPy's presentation MathML printer; each symbol is
+printed under a placeholder name and then replaced by its label's own markup
+(``W1[0,1]`` is W with subscript ``0,1`` and superscript ``(1)``, as in the
+LaTeX), so no label can break the page: anything that is not a name is an
+escaped ``<mtext>``. Named entities become numeric ones (an HTML page and an
+XML reader both read them), ``e`` is a plain e and the sigmoid is σ.
+
+>>> import sympy
+>>> mathml_label("W1[0,1]")
+'<msubsup><mi>W</mi><mrow><mn>0</mn><mo>,</mo><mn>1</mn></mrow><mrow><mo>(</mo><mn>1</mn><mo>)</mo></mrow></msubsup>'
+>>> mathml_value(sympy.Rational(-9, 2))
+'<mrow><mo>-</mo><mfrac><mn>9</mn><mn>2</mn></mfrac></mrow>'
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from html.entities import html5
+
+import sympy
+from sympy import Symbol
+from sympy.printing.conventions import split_super_sub
+from sympy.printing.mathml import MathMLPresentationPrinter
+
+from .numbers import DEFAULT_DIGITS, FLOAT_DIGITS, decimal, is_long_exact
+
+__all__ = ["math", "mathml_label", "mathml_name", "mathml_expr", "mathml_value", "mathml_matrix", "partial", "mo",
+           "mtext", "mrow"]
+
+_LAYER_INDEX = re.compile(r"^([A-Za-z]+)(\d+)\[(\d+(?:,\s*\d+)*)\]$")
+_INDEX = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\[(\d+(?:,\s*\d+)*)\]$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_ADJOINT = re.compile(r"^d(.+)/d(.+)$")
+_SAMPLE = re.compile(r"^(.+)\(s(\d+)\)$")
+_GREEK = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "zeta": "ζ", "eta": "η", "theta": "θ",
+    "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ",
+    "tau": "τ", "phi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Sigma": "Σ",
+}
+_PLACEHOLDER_LETTERS = "BCDFGHJKLMNPRSTVWXZ"  # no vowels: never a Greek name or one of SymPy's modifiers
+
+
+def math(inner: str, *, display: bool = False) -> str:
+    """A ``<math>`` element (``display="block"`` for a display of its own)."""
+    return f'<math display="block">{inner}</math>' if display else f"<math>{inner}</math>"
+
+
+def mrow(*parts: str) -> str:
+    return "<mrow>" + "".join(parts) + "</mrow>"
+
+
+def mo(text: str) -> str:
+    return f"<mo>{html.escape(text)}</mo>"
+
+
+def mtext(text: str) -> str:
+    return f"<mtext>{html.escape(text)}</mtext>"
+
+
+def _token(text: str) -> str:
+    """A number as ``<mn>``, anything else as ``<mi>``."""
+    return f"<mn>{text}</mn>" if text.isdigit() else f"<mi>{html.escape(text)}</mi>"
+
+
+def _base(name: str) -> str:
+    if name in _GREEK:
+        return f"<mi>{_GREEK[name]}</mi>"
+    if len(name) > 3 and name.endswith("hat"):
+        return f'<mover accent="true">{_base(name[:-3])}<mo>^</mo></mover>'
+    return f"<mi>{html.escape(name)}</mi>"
+
+
+def mathml_name(name: str) -> str:
+    """A name as math: ``delta2`` is δ with subscript 2, ``xhat1`` x̂₁, ``net_h1`` net with subscript h1
+    (a name of several letters is upright, as MathML sets a multi-letter ``<mi>``)."""
+    base, sups, subs = split_super_sub(name)
+    out = _base(base)
+    if subs:
+        sub = mrow(*(_token(s) if k == 0 else mo(",") + _token(s) for k, s in enumerate(subs)))
+        out = f"<msub>{out}{sub}</msub>"
+    if sups:
+        out = f"<msup>{out}{mrow(*(_token(s) for s in sups))}</msup>"
+    return out
+
+
+def _index(index: str) -> str:
+    parts = [part.strip() for part in index.split(",")]
+    return mrow(*(f"<mn>{p}</mn>" if k == 0 else f"<mo>,</mo><mn>{p}</mn>" for k, p in enumerate(parts)))
+
+
+def partial(top: str, bottom: str, *, symbol: str = "∂") -> str:
+    """``∂top/∂bottom`` as a fraction, each side already MathML."""
+    return f"<mfrac><mrow><mi>{symbol}</mi>{top}</mrow><mrow><mi>{symbol}</mi>{bottom}</mrow></mfrac>"
+
+
+def mathml_label(label: str, out: str | None = None) -> str:
+    """A display label as MathML: ``W1[0,1]`` as W₀,₁ with ``(1)`` above, ``x[0]`` as x₀, a name as
+    :func:`mathml_name`, an adjoint ``dL/dw`` (when ``out`` is ``L``) as ∂L/∂w, anything else as text."""
+    if out is not None:
+        match = _ADJOINT.match(label)
+        if match and match.group(1) == out:
+            return partial(mathml_label(out), mathml_label(match.group(2)))
+    match = _SAMPLE.match(label)
+    if match:
+        return mrow(mathml_label(match.group(1)), mo("("), f"<msub><mi>s</mi><mn>{match.group(2)}</mn></msub>", mo(")"))
+    match = _LAYER_INDEX.match(label)
+    if match:
+        base, layer, index = match.groups()
+        return f"<msubsup>{mathml_name(base)}{_index(index)}{mrow(mo('('), f'<mn>{layer}</mn>', mo(')'))}</msubsup>"
+    match = _INDEX.match(label)
+    if match:
+        base, index = match.groups()
+        return f"<msub>{mathml_name(base)}{_index(index)}</msub>"
+    if _NAME.match(label):
+        return mathml_name(label)
+    return mtext(label)
+
+
+def _placeholder(k: int) -> str:
+    letters = ""
+    while True:
+        k, digit = divmod(k, len(_PLACEHOLDER_LETTERS))
+        letters += _PLACEHOLDER_LETTERS[digit]
+        if k == 0:
+            return "QQ" + letters
+
+
+def _entity(match: re.Match) -> str:
+    name = match.group(1)
+    if name in ("lt", "gt", "amp", "quot"):
+        return match.group(0)
+    char = html5.get(name + ";")
+    return "".join(f"&#x{ord(c):X};" for c in char) if char else match.group(0)
+
+
+def _finish(markup: str) -> str:
+    markup = markup.replace("<mi>&ExponentialE;</mi>", "<mi>e</mi>").replace("<mi>sigmoid</mi>", "<mi>σ</mi>")
+    return re.sub(r"&([A-Za-z]+);", _entity, markup)
+
+
+def mathml_expr(expr: sympy.Expr, digits: int = DEFAULT_DIGITS, out: str | None = None, *,
+                written: bool = False) -> str:
+    """An expression as MathML, each symbol as its label, floats to ``digits`` digits.
+
+    ``written`` prints an unevaluated formula as typed: its own order, ``·`` between factors.
+    """
+    floats = {f: sympy.Float(f"{float(f):.{min(digits, FLOAT_DIGITS)}g}") for f in expr.atoms(sympy.Float)}
+    symbols = sorted((s for s in expr.free_symbols if isinstance(s, Symbol)), key=lambda s: s.name)
+    names = {s: Symbol(_placeholder(k)) for k, s in enumerate(symbols)}
+    with sympy.evaluate(not written):
+        expr = expr.xreplace({**floats, **names})
+    settings = {"order": "none", "mul_symbol": "dot"} if written else {}
+    markup = MathMLPresentationPrinter(settings).doprint(expr)
+    for symbol, placeholder in names.items():
+        markup = markup.replace(f"<mi>{placeholder.name}</mi>", mathml_label(symbol.name, out))
+    return _finish(markup)
+
+
+def _decimal(text: str) -> str:
+    sign = ""
+    if text.startswith("-"):
+        sign, text = mo("-"), text[1:]
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        power = int(exponent)
+        exponent_markup = mrow(mo("-"), f"<mn>{-power}</mn>") if power < 0 else f"<mn>{power}</mn>"
+        return mrow(sign, f"<mn>{mantissa}</mn>", mo("×"), f"<msup><mn>10</mn>{exponent_markup}</msup>")
+    return mrow(sign, f"<mn>{text}</mn>") if sign else f"<mn>{text}</mn>"
+
+
+def mathml_value(value: sympy.Expr, digits: int = DEFAULT_DIGITS, *, exact: bool = False) -> str:
+    """A value as the text renderers write it: a short exact form as it is, else a decimal
+    (``1.5 × 10⁻⁵``); with ``exact``, every exact form, with ``≈`` its decimal."""
+    if not value.is_Float and not is_long_exact(value):
+        return _finish(MathMLPresentationPrinter({}).doprint(value))
+    if value.is_Rational and exact:
+        return _finish(MathMLPresentationPrinter({}).doprint(value))
+    number = _decimal(decimal(value, digits))
+    if value.is_Float or not exact:
+        return number
+    return mrow(_finish(MathMLPresentationPrinter({}).doprint(value)), mo("≈"), number)
+
+
+def mathml_matrix(matrix: sympy.MatrixBase, cell) -> str:
+    """A matrix in brackets (drawn by the page's style), each entry written by ``cell(value)``."""
+    rows = "".join("<mtr>" + "".join(f"<mtd>{cell(v)}</mtd>" for v in row) + "</mtr>" for row in matrix.tolist())
+    return f'<mtable class="matrix">{rows}</mtable>'
