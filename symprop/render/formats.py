@@ -30,7 +30,7 @@ from rich.console import Console
 from ..errors import SympropError
 from ..registry import Registry
 from . import check as check_render
-from . import dot, html, json, latex, markdown, matrix_latex, matrix_parts, rich, svg, text
+from . import check_page, dot, html, json, latex, markdown, matrix_html, matrix_latex, matrix_parts, rich, svg, text
 from .matrix import matrix_dict, render_matrix_text
 
 __all__ = ["Format", "FORMATS", "KINDS", "renderer", "formats_for", "format_for_suffix", "RenderOptions"]
@@ -115,7 +115,8 @@ for _format in (
     }),
     Format("html", (".html", ".htm"), {
         "walkthrough": _walk(html.render_html),
-        "report": lambda report, o: check_render.check_html(report),
+        "report": lambda report, o: check_page.render_report_html(report, digits=o.digits),
+        "matrix": lambda view, o: matrix_html.render_matrix_html(view, digits=o.digits),
     }),
     Format("svg", (".svg",), {
         "walkthrough": _walk(svg.render_svg),

@@ -9,9 +9,9 @@ XML reader both read them), ``e`` is a plain e and the sigmoid is σ.
 
 >>> import sympy
 >>> mathml_label("W1[0,1]")
-'<msubsup><mi>W</mi><mrow><mn>0</mn><mo>,</mo><mn>1</mn></mrow><mrow><mo>(</mo><mn>1</mn><mo>)</mo></mrow></msubsup>'
+'<msubsup><mi>W</mi><mrow><mn>0</mn><mo>,</mo><mn>1</mn></mrow><mn>(1)</mn></msubsup>'
 >>> mathml_value(sympy.Rational(-9, 2))
-'<mrow><mo>-</mo><mfrac><mn>9</mn><mn>2</mn></mfrac></mrow>'
+'<mrow><mo>−</mo><mfrac><mn>9</mn><mn>2</mn></mfrac></mrow>'
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 
 from .numbers import DEFAULT_DIGITS, FLOAT_DIGITS, decimal, is_long_exact
 
-__all__ = ["math", "mathml_label", "mathml_name", "mathml_expr", "mathml_value", "mathml_matrix", "partial", "mo",
+__all__ = ["math", "mathml_label", "mathml_name", "mathml_expr", "mathml_value", "mathml_matrix", "decimal_markup", "paren", "partial", "mo",
            "mtext", "mrow"]
 
 _LAYER_INDEX = re.compile(r"^([A-Za-z]+)(\d+)\[(\d+(?:,\s*\d+)*)\]$")
@@ -53,7 +53,8 @@ def mrow(*parts: str) -> str:
 
 
 def mo(text: str) -> str:
-    return f"<mo>{html.escape(text)}</mo>"
+    """An operator; ``-`` is the minus sign."""
+    return f"<mo>{html.escape('−' if text == '-' else text)}</mo>"
 
 
 def mtext(text: str) -> str:
@@ -91,6 +92,11 @@ def _index(index: str) -> str:
     return mrow(*(f"<mn>{p}</mn>" if k == 0 else f"<mo>,</mo><mn>{p}</mn>" for k, p in enumerate(parts)))
 
 
+def paren(markup: str, value: sympy.Expr) -> str:
+    """``markup`` in parentheses where ``value`` is a sum or negative (as a factor of a product)."""
+    return mrow(mo("("), markup, mo(")")) if value.is_Add or value.could_extract_minus_sign() else markup
+
+
 def partial(top: str, bottom: str, *, symbol: str = "∂") -> str:
     """``∂top/∂bottom`` as a fraction, each side already MathML."""
     return f"<mfrac><mrow><mi>{symbol}</mi>{top}</mrow><mrow><mi>{symbol}</mi>{bottom}</mrow></mfrac>"
@@ -109,7 +115,7 @@ def mathml_label(label: str, out: str | None = None) -> str:
     match = _LAYER_INDEX.match(label)
     if match:
         base, layer, index = match.groups()
-        return f"<msubsup>{mathml_name(base)}{_index(index)}{mrow(mo('('), f'<mn>{layer}</mn>', mo(')'))}</msubsup>"
+        return f"<msubsup>{mathml_name(base)}{_index(index)}<mn>({layer})</mn></msubsup>"
     match = _INDEX.match(label)
     if match:
         base, index = match.groups()
@@ -138,6 +144,8 @@ def _entity(match: re.Match) -> str:
 
 def _finish(markup: str) -> str:
     markup = markup.replace("<mi>&ExponentialE;</mi>", "<mi>e</mi>").replace("<mi>sigmoid</mi>", "<mi>σ</mi>")
+    markup = markup.replace("<mo>-</mo>", "<mo>−</mo>")
+    markup = re.sub(r"<mn>-([^<]*)</mn>", r"<mrow><mo>−</mo><mn>\1</mn></mrow>", markup)
     return re.sub(r"&([A-Za-z]+);", _entity, markup)
 
 
@@ -159,7 +167,8 @@ def mathml_expr(expr: sympy.Expr, digits: int = DEFAULT_DIGITS, out: str | None 
     return _finish(markup)
 
 
-def _decimal(text: str) -> str:
+def decimal_markup(text: str) -> str:
+    """A decimal as ``%g`` writes it (``-1.5e-05``) as MathML: −1.5 × 10⁻⁵."""
     sign = ""
     if text.startswith("-"):
         sign, text = mo("-"), text[1:]
@@ -178,13 +187,14 @@ def mathml_value(value: sympy.Expr, digits: int = DEFAULT_DIGITS, *, exact: bool
         return _finish(MathMLPresentationPrinter({}).doprint(value))
     if value.is_Rational and exact:
         return _finish(MathMLPresentationPrinter({}).doprint(value))
-    number = _decimal(decimal(value, digits))
+    number = decimal_markup(decimal(value, digits))
     if value.is_Float or not exact:
         return number
     return mrow(_finish(MathMLPresentationPrinter({}).doprint(value)), mo("≈"), number)
 
 
 def mathml_matrix(matrix: sympy.MatrixBase, cell) -> str:
-    """A matrix in brackets (drawn by the page's style), each entry written by ``cell(value)``."""
+    """A matrix in brackets (drawn by the page's style), each entry written by ``cell(value)``, right-aligned
+    (Chromium honours ``columnalign``, not the style's ``text-align``)."""
     rows = "".join("<mtr>" + "".join(f"<mtd>{cell(v)}</mtd>" for v in row) + "</mtr>" for row in matrix.tolist())
-    return f'<mtable class="matrix">{rows}</mtable>'
+    return f'<mtable class="matrix" columnalign="right">{rows}</mtable>'
