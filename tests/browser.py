@@ -2,7 +2,7 @@
 
 Chromium's ``--remote-debugging-pipe`` reads protocol commands on file
 descriptor 3 and writes replies and events on 4, each message JSON ended by
-a NUL byte; a shell's redirections put our pipes there. The page is opened
+a NUL byte; our two pipes are moved there in the child before it runs. The page is opened
 with the network emulated offline and every request the page makes is
 recorded, as is every console message and uncaught exception; keys are
 pressed with ``Input.dispatchKeyEvent``; screenshots are PNGs, decoded here
@@ -12,6 +12,7 @@ pressed with ``Input.dispatchKeyEvent``; screenshots are PNGs, decoded here
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -55,6 +56,8 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="symprop-chromium-")
         commands_read, self._commands = os.pipe()
         self._replies, replies_write = os.pipe()
+        # the child gets them as 3 and 4: first out of the way of 3 and 4 themselves
+        commands_read, replies_write = (self._above(fd) for fd in (commands_read, replies_write))
         flags = [
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
@@ -62,9 +65,13 @@ class Browser:
             "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # nothing reaches a network
             f"--window-size={width},{height}", "--remote-debugging-pipe", "about:blank",
         ]
-        script = f'exec "$0" "$@" 3<&{commands_read} 4>&{replies_write}'
+
+        def plumb() -> None:  # in the child, before the fds not passed are closed: ours onto 3 and 4
+            os.dup2(commands_read, 3)
+            os.dup2(replies_write, 4)
+
         self.process = subprocess.Popen(
-            ["sh", "-c", script, program, *flags], pass_fds=(commands_read, replies_write),
+            [program, *flags], pass_fds=(3, 4), preexec_fn=plumb,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         os.close(commands_read)
@@ -82,6 +89,12 @@ class Browser:
         self.call("Emulation.setFocusEmulationEnabled", enabled=True)
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
                   mobile=False)
+
+    @staticmethod
+    def _above(fd: int, low: int = 10) -> int:
+        moved = fcntl.fcntl(fd, fcntl.F_DUPFD, low)
+        os.close(fd)
+        return moved
 
     # -- the protocol ----------------------------------------------------------------------
 
@@ -147,10 +160,15 @@ class Browser:
             self.call("Input.dispatchKeyEvent", type=kind, key=key, code=key, windowsVirtualKeyCode=code,
                       nativeVirtualKeyCode=code)
 
-    def screenshot(self, path: Path) -> bytes:
-        """A PNG of the viewport, also written to ``path``."""
-        data = base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
-        path.write_bytes(data)
+    def screenshot(self, path: Path | None = None, *, scale: float = 1.0) -> bytes:
+        """A PNG of the viewport (at ``scale``), also written to ``path``."""
+        params: dict = {"format": "png"}
+        if scale != 1.0:
+            x, y, width, height = self.evaluate("[scrollX, scrollY, innerWidth, innerHeight]")
+            params["clip"] = {"x": x, "y": y, "width": width, "height": height, "scale": scale}
+        data = base64.b64decode(self.call("Page.captureScreenshot", **params)["data"])
+        if path is not None:
+            path.write_bytes(data)
         return data
 
     def requests(self) -> list[str]:

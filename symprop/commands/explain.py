@@ -111,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     fmt = resolve_format(args.format, args.output)
     if args.view == "matrix":
         check_standalone(fmt, args.standalone)
-        write_output(matrix_walkthrough(problem, fmt, args.digits, standalone=args.standalone), args.output)
+        color = fmt == "rich" and args.output is None and streams.stdout_is_terminal() and streams.color_wanted()
+        write_output(matrix_walkthrough(problem, fmt, args.digits, standalone=args.standalone, color=color),
+                     args.output)
         return 0
     check_walkthrough_size(problem)
     text = render(problem.backward(), fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr,

@@ -30,7 +30,8 @@ from rich.console import Console
 from ..errors import SympropError
 from ..registry import Registry
 from . import check as check_render
-from . import check_page, dot, html, json, latex, markdown, matrix_html, matrix_latex, matrix_parts, rich, svg, text
+from . import (check_page, dot, html, json, latex, markdown, matrix_html, matrix_latex, matrix_parts, matrix_rich, rich,
+               svg, text)
 from .matrix import matrix_dict, render_matrix_text
 
 __all__ = ["Format", "FORMATS", "KINDS", "renderer", "formats_for", "format_for_suffix", "RenderOptions"]
@@ -94,7 +95,7 @@ for _format in (
             bp, digits=o.digits, expanded=o.expanded, lr=o.lr, color=o.color, width=o.width
         ),
         "report": _rich_report,
-        "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
+        "matrix": lambda view, o: matrix_rich.render_matrix_rich(view, digits=o.digits, color=o.color),
     }),
     Format("text", (".txt",), {
         "walkthrough": lambda bp, o: text.render_text(

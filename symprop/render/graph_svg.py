@@ -177,7 +177,7 @@ def graph_svg(bp: BackwardPass, *, digits: int = DEFAULT_DIGITS, graphviz: bool 
     graph too large to draw. ``graphviz=False`` always uses the layout here."""
     keys = node_keys(bp)
     if len(keys) > MAX_DRAWN:
-        return "", f"the graph has {len(keys)} leaves and nodes, too many to draw legibly on a page"
+        return "", f"the graph has {len(keys):,} leaves and nodes, too many to draw legibly on a page"
     if graphviz is not False and shutil.which("dot"):
         try:
             drawn = _graphviz(bp, keys, digits)

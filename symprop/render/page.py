@@ -42,6 +42,7 @@ main { max-width: 110rem; }
 body.stepping .figure { position: sticky; top: var(--bar, 3.5rem); z-index: 4; max-height: 40vh; box-shadow: 0 4px 8px #0002; }
 body.stepping tr[data-step] { scroll-margin-top: calc(var(--bar, 3.5rem) + 42vh); scroll-margin-bottom: 1rem; }
 .scroll { overflow-x: auto; }
+table.matrix-rows { width: auto; min-width: 50%; }
 table { border-collapse: collapse; width: 100%; margin: .3rem 0 1rem; }
 th, td { padding: .35rem .6rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: middle; }
 th { background: var(--soft); font-weight: 600; font-size: .9rem; }
@@ -104,13 +105,16 @@ SCRIPT = """
   const marks = ["current", "hl-node", "hl-input", "hl-edge"];
   const mark = (selector, name) => document.querySelectorAll(selector).forEach(e => e.classList.add(name));
   let at = -1;
-  function reveal(element) {
-    if (!figure || !element) return;
-    const box = element.getBoundingClientRect(), frame = figure.getBoundingClientRect();
+  function reveal(elements) {  // scroll the graph so that the step's node and input are in view
+    const boxes = elements.filter(Boolean).map(e => e.getBoundingClientRect());
+    if (!figure || !boxes.length) return;
+    const frame = figure.getBoundingClientRect();
+    const box = {top: Math.min(...boxes.map(b => b.top)), bottom: Math.max(...boxes.map(b => b.bottom)),
+                 left: Math.min(...boxes.map(b => b.left)), right: Math.max(...boxes.map(b => b.right))};
     if (box.top < frame.top || box.bottom > frame.bottom)
-      figure.scrollTop += box.top - frame.top - (frame.height - box.height) / 2;
+      figure.scrollTop += (box.top + box.bottom) / 2 - (frame.top + frame.bottom) / 2;
     if (box.left < frame.left || box.right > frame.right)
-      figure.scrollLeft += box.left - frame.left - (frame.width - box.width) / 2;
+      figure.scrollLeft += (box.left + box.right) / 2 - (frame.left + frame.right) / 2;
   }
   function stepping() {
     if (document.body.classList.contains("stepping")) return;
@@ -139,8 +143,9 @@ SCRIPT = """
     where.textContent = "step " + (at + 1) + " of " + rows.length;
     const text = row.querySelector(".caption");
     caption.replaceChildren(...(text ? [...text.childNodes].map(n => n.cloneNode(true)) : []));
+    document.documentElement.style.setProperty("--bar", bar.offsetHeight + "px");
     row.scrollIntoView({block: "nearest"});
-    if (figure) reveal(figure.querySelector('[data-key="' + (data.node || data.input) + '"]'));
+    if (figure) reveal([data.node, data.input].map(key => key && figure.querySelector('[data-key="' + key + '"]')));
   }
   next.addEventListener("click", () => show(at + 1));
   prev.addEventListener("click", () => show(at - 1));

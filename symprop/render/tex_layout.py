@@ -25,7 +25,7 @@ from typing import Sequence
 import sympy
 from sympy.printing.latex import LatexPrinter
 
-__all__ = ["breakable", "strip_marks", "tex_width", "align_rows", "align", "SLIDE_WIDTH", "ARTICLE_WIDTH", "BREAK_ADD",
+__all__ = ["breakable", "strip_marks", "tex_width", "align_rows", "align", "fit_align", "mark_operators", "SLIDE_WIDTH", "ARTICLE_WIDTH", "BREAK_ADD",
            "BREAK_MUL", "BREAK_EQ"]
 
 #: Break marks inside LaTeX text (never printed): before a sum's operator, between factors, before ``=``.
@@ -275,9 +275,11 @@ def _width(chunks: list[_Chunk]) -> float:
     return sum(chunk[3] for chunk in chunks)
 
 
-def _split(chunks: list[_Chunk], room: float) -> list[list[_Chunk]]:
-    """Lines of chunks: cut at the most preferred marks, and a piece still too wide at the next ones."""
-    inner = [_priority(chunk) for chunk in chunks[1:]]
+def _split(chunks: list[_Chunk], room: float, above: int = -1) -> list[list[_Chunk]]:
+    """Lines of chunks: cut at the most preferred marks (of a priority past ``above``), and a piece still
+    too wide at the next ones. Forms (``=``) each start a line; within a form, what already fits on the
+    line stays there, and the piece that does not fit is cut further."""
+    inner = [_priority(chunk) for chunk in chunks[1:] if _priority(chunk) > above]
     if not inner or _width(chunks) <= room:
         return [chunks]
     level = min(inner)
@@ -289,14 +291,20 @@ def _split(chunks: list[_Chunk], room: float) -> list[list[_Chunk]]:
     lines: list[list[_Chunk]] = []
     current: list[_Chunk] = []
     for piece in pieces:
-        if current and _width(current) + _width(piece) > room:
-            lines.append(current)
-            current = []
-        if _width(piece) > room:
-            *done, current = _split(piece, room)  # (current is empty: the piece did not fit)
+        if not current or _width(current) + _width(piece) <= room:
+            current = current + piece
+            if _width(current) > room:  # one piece, too wide: cut it further
+                *done, current = _split(current, room, level)
+                lines.extend(done)
+        elif _width(piece) > room and level > 0:  # glued to what is on the line, cut further
+            *done, current = _split(current + piece, room, level)
             lines.extend(done)
         else:
-            current = current + piece
+            lines.append(current)
+            current = piece
+            if _width(current) > room:
+                *done, current = _split(current, room, level)
+                lines.extend(done)
     lines.append(current)
     return [line for line in lines if line]
 
@@ -344,6 +352,44 @@ def align_rows(rows: Sequence[tuple[str, Sequence[str]] | tuple[str, Sequence[st
         lines = [strip_marks(rhs)] if room is None else _pack(rhs, room)
         lines[-1] += tail
         out.append(f"{lhs} &{lines[0]}")
+        out.extend(f"&{line}" for line in lines[1:])
+    return out
+
+
+_OPERATOR = re.compile(r" (?=[+-] )| (?=\\(?:odot|oslash|cdot|qquad)\b)")
+
+
+def mark_operators(tex: str) -> str:
+    """Finished LaTeX with break marks before each ``+``, ``-``, ``\\odot``, ``\\cdot`` written between spaces
+    (outside braces), for rows that were not printed with marks."""
+    out, depth, start = [], 0, 0
+    for k, ch in enumerate(tex):
+        if ch == "{" and (k == 0 or tex[k - 1] != "\\"):
+            depth += 1
+        elif ch == "}" and (k == 0 or tex[k - 1] != "\\"):
+            depth -= 1
+        elif ch == " " and depth == 0:
+            match = _OPERATOR.match(tex, k)
+            if match:
+                out.append(tex[start:k])
+                out.append(BREAK_ADD if tex[k + 1] in "+-" else BREAK_MUL)
+                start = k
+    out.append(tex[start:])
+    return "".join(out)
+
+
+def fit_align(rows: Sequence[str], *, width: float = SLIDE_WIDTH) -> list[str]:
+    """Finished ``align*`` rows (``lhs &= rhs``), a row too wide for ``width`` ems broken at its operators."""
+    lefts = [row.split("&", 1)[0] for row in rows if "&" in row]
+    room = max(width - max((tex_width(lhs) for lhs in lefts), default=0) - 1.5, 8.0)
+    out: list[str] = []
+    for row in rows:
+        lhs, sep, rhs = row.partition("&")
+        if not sep or tex_width(rhs) <= room:
+            out.append(row)
+            continue
+        lines = _pack(mark_operators(rhs), room)
+        out.append(f"{lhs}&{lines[0]}")
         out.extend(f"&{line}" for line in lines[1:])
     return out
 
