@@ -335,7 +335,8 @@ def align_rows(rows: Sequence[tuple[str, Sequence[str]] | tuple[str, Sequence[st
 
     Each row is ``(lhs, pieces)`` or ``(lhs, pieces, tail)``: the pieces are
     marked LaTeX (from :func:`breakable`, or plain), joined by ``=`` (the first after ``relation``); the
-    tail (a ``\\tag*``, which amsmath moves below a row too long for it) ends the last line. The rows share
+    tail ends the last line, or a ``\\tag*`` the first line with room for it (amsmath moves a tag
+    below a line too long for it). The rows share
     one alignment column, so the room on the right is the width less the
     widest left-hand side.
     """
@@ -350,7 +351,10 @@ def align_rows(rows: Sequence[tuple[str, Sequence[str]] | tuple[str, Sequence[st
         joined = (BREAK_EQ + " = ").join(pieces)
         rhs = f"{relation} {joined}" if pieces else ""
         lines = [strip_marks(rhs)] if room is None else _pack(rhs, room)
-        lines[-1] += tail
+        at = len(lines) - 1
+        if tail.startswith("\\tag") and room is not None:  # a tag goes on the first line with room for it
+            at = next((k for k, line in enumerate(lines) if tex_width(line) + tex_width(tail) + 1 <= room), at)
+        lines[at] += tail
         out.append(f"{lhs} &{lines[0]}")
         out.extend(f"&{line}" for line in lines[1:])
     return out
