@@ -93,6 +93,22 @@ def test_the_walkthrough_page_steps_through_the_backward_pass(browser, tmp_path,
     assert browser.errors() == []
 
 
+def test_a_wide_graph_scrolls_rather_than_shrinking_its_text(browser, tmp_path):
+    # CS231n's sigmoid neuron: eleven boxes in a row, far wider than the window
+    path = tmp_path / "neuron.html"
+    assert main(["explain", "1/(1 + exp(-(w0*x0 + w1*x1 + w2)))", "--at", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3",
+                 "--output", str(path)]) == 0
+    _loads_cleanly(browser, path)
+    assert browser.evaluate("document.body.textContent.includes('0.731059')")  # the notes' output, 0.73
+    shown = browser.evaluate("(() => { const s = document.querySelector('.figure svg'), f = s.parentElement;"
+                             " return {scale: s.getBoundingClientRect().width / s.width.baseVal.value,"
+                             " scrolls: f.scrollWidth > f.clientWidth}; })()")
+    assert shown["scale"] >= 0.65 and shown["scrolls"], shown  # fitted to 1280 px it would be about 0.3
+    _screenshot(browser, "cs231n-neuron.png")
+    browser.press(*RIGHT)  # the first step marks the output, at the far right: the figure scrolls to it
+    assert browser.evaluate("document.querySelector('.figure').scrollLeft") > 0
+
+
 def test_a_fan_out_sum_marks_every_branch(browser, tmp_path):
     bp = backward(Graph.from_formulas(["c = a + b", "d = b + 1", "e = c*d"]), {"a": 2, "b": 1})
     path = tmp_path / "fan.html"

@@ -67,10 +67,8 @@ def _lines(bp: BackwardPass, symbol: Symbol, digits: int) -> list[str]:
 def _dot_names(dot_text: str) -> dict[str, str]:
     """DOT node id -> the first field of its record label, unescaped."""
     found = {}
-    for match in re.finditer(r'^\s*("?)([\w.]+)\1\s*\[label="((?:[^"\\]|\\.)*)"', dot_text, re.M):
-        label = match.group(3)
-        if label.startswith("{"):
-            label = label[1:]
+    for match in re.finditer(r'^\s*("?)([\w.]+)\1\s*\[(?:[^\]"]*?,\s*)?label="((?:[^"\\]|\\.)*)"', dot_text, re.M):
+        label = match.group(3).lstrip("{ ")
         first = re.split(r"(?<!\\)\|", label)[0].strip()
         found[match.group(2)] = re.sub(r"\\(.)", r"\1", first)
     return found
@@ -184,5 +182,15 @@ def graph_svg(bp: BackwardPass, *, digits: int = DEFAULT_DIGITS, graphviz: bool 
         except SympropError:
             drawn = None
         if drawn is not None:
-            return drawn, "Graphviz"
-    return _own(bp, keys, digits), "symprop"
+            return _readable(drawn, 0.7), "Graphviz"
+    return _readable(_own(bp, keys, digits), 0.85), "symprop"
+
+
+def _readable(svg: str, scale: float) -> str:
+    """The drawing with a least width (``scale`` of its own): fitted to a narrow page, a wide graph would
+    shrink its text to specks, so it scrolls sideways instead (print still fits it to the paper)."""
+    match = re.match(r'<svg [^>]*?\bwidth="([\d.]+)(pt|px)?"', svg)
+    if match is None:
+        return svg
+    least = float(match.group(1)) * scale
+    return svg.replace("<svg ", f'<svg style="min-width: {least:.0f}{match.group(2) or "px"}" ', 1)

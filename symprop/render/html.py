@@ -16,7 +16,7 @@ import sympy
 
 from ..backprop import BackwardPass
 from .graph_svg import edge_key, graph_svg, node_keys
-from .mathml import math, mathml_expr, mathml_label, mathml_value, mo, mrow, mtext, paren, partial
+from .mathml import inline_math, math, mathml_expr, mathml_label, mathml_value, mo, mrow, mtext, paren, partial
 from .numbers import DEFAULT_DIGITS
 from .page import escape, page
 from .walkthrough import StepRow, SumRow, Walkthrough, no_advice, reading_order
@@ -62,11 +62,10 @@ def _cells(*cells: tuple[str, str]) -> str:
 
 def _forward(walk: Walkthrough, w: _Writer) -> str:
     rows = []
-    for r in reading_order(walk.forward):
-        if r.formula is None:
-            formula = f'<td class="kind">{r.kind}</td>'
-        else:
-            formula = f"<td>{math(w.expr(r.formula, written=r.written))}</td>"
+    for r in walk.forward:
+        if r.formula is None:  # the leaves are in the heading's "at ..."
+            continue
+        formula = f"<td>{inline_math(w.expr(r.formula, written=r.written))}</td>"
         rows.append(f'<tr><td>{math(w.label(r.label))}</td>{formula}'
                     f'<td class="num value">{math(w.value(r.value))}</td></tr>')
     return ('<div class="scroll"><table class="forward"><thead><tr><th>node</th><th>formula, as written</th><th class="num">value</th>'
@@ -91,7 +90,7 @@ def _step_row(walk: Walkthrough, w: _Writer, row: StepRow, keys: dict) -> str:
     caption = math(mrow(head, mo("="), numbers, mo("="), product)) + (f" [{escape(row.rule.name)}]" if row.rule else "")
     data = (f'data-step data-node="{keys[step.node]}" data-input="{keys[step.input]}" '
             f'data-edges="{edge_key(keys, step.input, step.node)}"')
-    return (f"<tr {data}>" + _cells(("eq", math(head)), ("", math(upstream)), ("", math(local)),
+    return (f"<tr {data}>" + _cells(("eq", math(head)), ("", inline_math(upstream)), ("", inline_math(local)),
                                      ("num product", math(f"<mstyle mathvariant='bold'>{product}</mstyle>")),
                                      ("rule", rule))
             + f'<td class="caption" hidden>{caption}</td></tr>')
@@ -134,8 +133,8 @@ def _gradients(walk: Walkthrough, w: _Writer) -> str:
     shown = any(r.expanded is not None for r in walk.gradients)
     rows = []
     for r in walk.gradients:
-        expanded = f"<td>{math(w.expr(r.expanded))}</td>" if shown and r.expanded is not None else "<td></td>" * shown
-        rows.append(f"<tr><td>{math(w.d(r.label))}</td><td>{math(w.expr(r.compact))}</td>{expanded}"
+        expanded = f"<td>{inline_math(w.expr(r.expanded))}</td>" if shown and r.expanded is not None else "<td></td>" * shown
+        rows.append(f"<tr><td>{math(w.d(r.label))}</td><td>{inline_math(w.expr(r.compact))}</td>{expanded}"
                     f'<td class="num value">{math(w.value(r.value))}</td></tr>')
     head = "<th>gradient</th><th>compact, in the nodes</th>" + ("<th>expanded, in the leaves</th>" if shown else "")
     out = (f'<div class="scroll"><table class="gradients"><thead><tr>{head}<th class="num">value</th></tr></thead><tbody>'
@@ -165,7 +164,7 @@ def _rules(walk: Walkthrough) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
-def title_markup(walk: Walkthrough, w: _Writer) -> str:
+def _title_markup(walk: Walkthrough, w: _Writer) -> str:
     """The page's heading: the loss as math where it is short."""
     formula = walk.loss_formula()
     if formula is None:
@@ -193,7 +192,10 @@ def render_html(
     keys = node_keys(bp)
     leaves = [r for r in reading_order(walk.forward) if r.formula is None]
     at = ", ".join(math(mrow(w.label(r.label), mo("="), w.value(r.value))) for r in leaves)
-    subtitle = f"at {at}" + (f' <span class="note">({escape(no_advice(walk.note))})</span>' if walk.note else "")
+    kinds = {"parameter": "parameters", "input": "inputs"}
+    counted = ", ".join(f"{sum(r.kind == kind for r in leaves)} {name}" for kind, name in kinds.items()
+                        if any(r.kind == kind for r in leaves))
+    subtitle = f"at {at}" + f' <span class="note">({counted})</span>' + (f' <span class="note">({escape(no_advice(walk.note))})</span>' if walk.note else "")
     tables = [
         "<h2>Forward pass</h2>", _forward(walk, w),
         f"<p>Loss: {math(mrow(w.label(walk.out), mo('='), w.value(walk.loss)))}</p>",
@@ -213,5 +215,5 @@ def render_html(
     else:
         figure = f'<p class="note">({escape(drawn_by)}.)</p>'
     body = f'<main>{figure}{"".join(tables)}</main>'
-    return page(walk.title(), title_markup(walk, w), body, subtitle=subtitle,
+    return page(walk.title(), _title_markup(walk, w), body, subtitle=subtitle,
                 stepper="Press → or Next to walk the backward pass one step at a time.", graph=bool(svg))

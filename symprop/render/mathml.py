@@ -27,7 +27,7 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 
 from .numbers import DEFAULT_DIGITS, FLOAT_DIGITS, decimal, is_long_exact
 
-__all__ = ["math", "mathml_label", "mathml_name", "mathml_expr", "mathml_value", "mathml_matrix", "decimal_markup", "paren", "partial", "mo",
+__all__ = ["math", "inline_math", "mathml_label", "mathml_name", "mathml_expr", "mathml_value", "mathml_matrix", "decimal_markup", "paren", "partial", "mo",
            "mtext", "mrow"]
 
 _LAYER_INDEX = re.compile(r"^([A-Za-z]+)(\d+)\[(\d+(?:,\s*\d+)*)\]$")
@@ -125,6 +125,49 @@ def mathml_label(label: str, out: str | None = None) -> str:
     return mtext(label)
 
 
+_BREAK = 'linebreak="goodbreak"'
+
+
+class _Printer(MathMLPresentationPrinter):
+    """SymPy's presentation MathML, each operator of a sum or product marked as a good place to break."""
+
+    def _mark(self, mrow, operators: tuple[str, ...]):
+        for k, child in enumerate(mrow.childNodes):
+            if k and child.nodeName == "mo" and child.firstChild is not None and child.firstChild.nodeValue in operators:
+                child.setAttribute("linebreak", "goodbreak")
+        return mrow
+
+    def _print_Add(self, expr, order=None):
+        return self._mark(super()._print_Add(expr, order), ("+", "-"))
+
+    def _print_Mul(self, expr):
+        return self._mark(super()._print_Mul(expr), ("&InvisibleTimes;", "\u2062", "&#xB7;", "·"))
+
+
+_TAG = re.compile(r"<(/?)([a-z]+)([^>]*?)(/?)>")
+
+
+def inline_math(markup: str, *, wrap: int = 60) -> str:
+    """``<math>`` of the markup; a long one (over ``wrap`` characters of text) as several ``<math>``
+    in a row, cut before the operators of its sums and products that sit in ``<mrow>``s only (each
+    piece closes the rows it is in, the next opens them again), so that a browser wraps the formula
+    like words: browsers do not break MathML into lines."""
+    if len(re.sub(r"<[^>]+>", "", markup)) <= wrap or _BREAK not in markup:
+        return math(markup)
+    pieces, current, stack, at = [], "", [], 0
+    for tag in _TAG.finditer(markup):
+        closing, name, attributes, empty = tag.groups()
+        if not closing and name == "mo" and _BREAK in attributes and stack and all(n == "mrow" for n, _ in stack):
+            pieces.append(current + markup[at:tag.start()] + "</mrow>" * len(stack))
+            current, at = "".join(f"<mrow{a}>" for _, a in stack), tag.start()
+        if closing:
+            stack.pop()
+        elif not empty:
+            stack.append((name, attributes))
+    pieces.append(current + markup[at:])
+    return "<wbr>".join(math(piece) for piece in pieces)
+
+
 def _placeholder(k: int) -> str:
     letters = ""
     while True:
@@ -144,7 +187,7 @@ def _entity(match: re.Match) -> str:
 
 def _finish(markup: str) -> str:
     markup = markup.replace("<mi>&ExponentialE;</mi>", "<mi>e</mi>").replace("<mi>sigmoid</mi>", "<mi>σ</mi>")
-    markup = markup.replace("<mo>-</mo>", "<mo>−</mo>")
+    markup = re.sub(r"<mo([^>]*)>-</mo>", r"<mo\1>−</mo>", markup)
     markup = re.sub(r"<mn>-([^<]*)</mn>", r"<mrow><mo>−</mo><mn>\1</mn></mrow>", markup)
     return re.sub(r"&([A-Za-z]+);", _entity, markup)
 
@@ -161,7 +204,7 @@ def mathml_expr(expr: sympy.Expr, digits: int = DEFAULT_DIGITS, out: str | None 
     with sympy.evaluate(not written):
         expr = expr.xreplace({**floats, **names})
     settings = {"order": "none", "mul_symbol": "dot"} if written else {}
-    markup = MathMLPresentationPrinter(settings).doprint(expr)
+    markup = _Printer(settings).doprint(expr)
     for symbol, placeholder in names.items():
         markup = markup.replace(f"<mi>{placeholder.name}</mi>", mathml_label(symbol.name, out))
     return _finish(markup)

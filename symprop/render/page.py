@@ -48,7 +48,8 @@ th, td { padding: .35rem .6rem; border-bottom: 1px solid var(--line); text-align
 th { background: var(--soft); font-weight: 600; font-size: .9rem; }
 td.num, th.num { text-align: right; }
 td.kind { color: var(--muted); font-style: italic; }
-td.rule { font-size: .9rem; } td.rule .form { color: var(--muted); display: block; }
+td.rule { font-size: .9rem; min-width: 13rem; } td.rule .form { color: var(--muted); display: block; }
+td.eq { white-space: nowrap; }
 td.value, td.product { white-space: nowrap; }
 tr[data-step] { cursor: pointer; }
 tr.current td { background: var(--step); }
@@ -80,11 +81,13 @@ ol.derivation li { margin: .25rem 0; }
 footer { margin: 2rem 0 1rem; color: var(--muted); font-size: .85rem; }
 @media print {
   .stepper, .screen-only { display: none !important; }
-  body { font-size: 10.5pt; }
+  body { font-size: 9pt; }
+  .scroll { overflow: visible; }
+  th, td { padding: .2rem .35rem; }
   header, main, footer { padding: 0; }
   .figure, body.stepping .figure { position: static; max-height: none; overflow: visible; border: none; padding: 0;
     box-shadow: none; break-inside: avoid; }
-  .figure svg, .figure.full svg { max-width: 100%; }
+  .figure svg, .figure.full svg { max-width: 100%; min-width: 0 !important; }
   tr { break-inside: avoid; }
   h2 { break-after: avoid; }
   tr.current td { background: none; box-shadow: none; }
@@ -201,8 +204,7 @@ def page(title: str, heading: str, body: str, *, subtitle: str = "", stepper: st
         bar,
         f"<header><h1>{heading}</h1>{f'<p>{subtitle}</p>' if subtitle else ''}</header>",
         body,
-        "<footer>Written by symprop: exact symbolic derivatives, step by step. "
-        "The page loads nothing from anywhere and prints as it shows.</footer>",
+        "<footer>Written by symprop: exact symbolic derivatives, step by step.</footer>",
         f"<script>{SCRIPT}</script>" if stepper else "",
         "</body>",
         "</html>",

@@ -275,38 +275,27 @@ def _width(chunks: list[_Chunk]) -> float:
     return sum(chunk[3] for chunk in chunks)
 
 
-def _split(chunks: list[_Chunk], room: float, above: int = -1) -> list[list[_Chunk]]:
-    """Lines of chunks: cut at the most preferred marks (of a priority past ``above``), and a piece still
-    too wide at the next ones. Forms (``=``) each start a line; within a form, what already fits on the
-    line stays there, and the piece that does not fit is cut further."""
-    inner = [_priority(chunk) for chunk in chunks[1:] if _priority(chunk) > above]
-    if not inner or _width(chunks) <= room:
-        return [chunks]
-    level = min(inner)
-    pieces: list[list[_Chunk]] = []
-    for k, chunk in enumerate(chunks):
-        if k == 0 or _priority(chunk) == level:
-            pieces.append([])
-        pieces[-1].append(chunk)
+def _split(chunks: list[_Chunk], room: float) -> list[list[_Chunk]]:
+    """Lines of chunks, filled greedily: where a line runs over, it is cut at its most preferred mark
+    (an ``=`` before a ``+`` outside parentheses, before one inside, before a product), among the cuts
+    that leave the line not too short and within ``room``; ties go to the latest cut."""
     lines: list[list[_Chunk]] = []
-    current: list[_Chunk] = []
-    for piece in pieces:
-        if not current or _width(current) + _width(piece) <= room:
-            current = current + piece
-            if _width(current) > room:  # one piece, too wide: cut it further
-                *done, current = _split(current, room, level)
-                lines.extend(done)
-        elif _width(piece) > room and level > 0:  # glued to what is on the line, cut further
-            *done, current = _split(current + piece, room, level)
-            lines.extend(done)
-        else:
-            lines.append(current)
-            current = piece
-            if _width(current) > room:
-                *done, current = _split(current, room, level)
-                lines.extend(done)
-    lines.append(current)
-    return [line for line in lines if line]
+    line: list[_Chunk] = []
+    for chunk in chunks:
+        line.append(chunk)
+        while len(line) > 1 and _width(line) > room:
+            best, best_key = 1, None
+            for j in range(1, len(line)):
+                head = _width(line[:j])
+                if head > room and best_key is not None:
+                    break
+                key = (head < 0.3 * room, _priority(line[j]), -j)
+                if best_key is None or key < best_key:
+                    best, best_key = j, key
+            lines.append(line[:best])
+            line = line[best:]
+    lines.append(line)
+    return lines
 
 
 def _pack(rhs: str, room: float) -> list[str]:
