@@ -23,7 +23,10 @@ from symprop.render.latex import latex_label, render_latex
 from symprop.render.tex_layout import align_rows, breakable, strip_marks, tex_width
 
 from browser import artifacts_dir
-from test_readme import BLOCKS, _commands, _run, workdir  # noqa: F401 - workdir is a fixture
+import test_readme
+from test_readme import BLOCKS, _commands, _run
+
+workdir = test_readme.workdir  # the README's fixture: a folder with the examples
 
 ROOT = Path(__file__).resolve().parent.parent
 PDFLATEX = shutil.which("pdflatex")
@@ -104,7 +107,7 @@ def test_long_gradients_break_to_the_page_and_the_slide(name, tmp_path, capsys):
     results = compile_both(tmp_path / name, tex)
     for kind, (pdf, over) in results.items():
         assert max(over, default=0) <= SLACK_PT, f"{name} ({kind}): lines too wide by {over} pt"
-    if name in ("mazur", "mazur-matrix"):
+    if name in ("mazur", "mazur-matrix", "staged"):
         keep_picture(results["beamer"][0], f"latex-{name}-beamer.png", page=2)
         keep_picture(results["article"][0], f"latex-{name}-article.png")
 

@@ -45,7 +45,29 @@ _PLACEHOLDER_LETTERS = "BCDFGHJKLMNPRSTVWXZ"  # no vowels: never a Greek name or
 
 def math(inner: str, *, display: bool = False) -> str:
     """A ``<math>`` element (``display="block"`` for a display of its own)."""
+    inner = _flat_fences(inner)
     return f'<math display="block">{inner}</math>' if display else f"<math>{inner}</math>"
+
+
+_FENCE = re.compile(r"<mo>([()\[\]])</mo>")
+_TALL = re.compile(r"<(mfrac|mtable|munder|mover|munderover|msqrt|mroot)\b")
+
+
+def _flat_fences(markup: str) -> str:
+    """Parentheses and brackets around nothing taller than a line, not stretchy: Chromium sets a stretched
+    fence around ``z₂`` as a wider glyph, ``σ ( z₂ )``; around a fraction or a matrix they still stretch."""
+    opened: list[re.Match] = []
+    flat: list[re.Match] = []
+    for fence in _FENCE.finditer(markup):
+        if fence.group(1) in "([":
+            opened.append(fence)
+        elif opened and "([".index(opened[-1].group(1)) == ")]".index(fence.group(1)):
+            start = opened.pop()
+            if not _TALL.search(markup, start.end(), fence.start()):
+                flat += [start, fence]
+    for fence in sorted(flat, key=lambda m: m.start(), reverse=True):
+        markup = markup[:fence.start()] + f'<mo stretchy="false">{fence.group(1)}</mo>' + markup[fence.end():]
+    return markup
 
 
 def mrow(*parts: str) -> str:
@@ -152,6 +174,7 @@ def inline_math(markup: str, *, wrap: int = 60) -> str:
     in a row, cut before the operators of its sums and products that sit in ``<mrow>``s only (each
     piece closes the rows it is in, the next opens them again), so that a browser wraps the formula
     like words: browsers do not break MathML into lines."""
+    markup = _flat_fences(markup)  # before the cuts, which may part a pair
     if len(re.sub(r"<[^>]+>", "", markup)) <= wrap or _BREAK not in markup:
         return math(markup)
     pieces, current, stack, at = [], "", [], 0
