@@ -24,7 +24,7 @@ from symprop.render import graph_svg as graph_module
 from symprop.render.formats import RenderOptions, renderer
 from symprop.render.graph_svg import graph_svg, node_keys
 from symprop.render.html import render_html
-from symprop.render.mathml import mathml_label, mathml_value
+from symprop.render.mathml import inline_math, math, mathml_expr, mathml_label, mathml_value
 from symprop.render.mathtext import formula_latex, formula_mathml
 from symprop.render.matrix import matrix_dict, render_matrix_text
 from symprop.spec import load_spec
@@ -130,6 +130,16 @@ def test_math_as_mathml():
     assert mathml_label("dL/dw", "L") == "<mfrac><mrow><mi>∂</mi><mi>L</mi></mrow><mrow><mi>∂</mi><mi>w</mi></mrow></mfrac>"
     assert mathml_value(sympy.Float(1.5e-5)) == ("<mrow><mn>1.5</mn><mo>×</mo><msup><mn>10</mn><mrow><mo>−</mo>"
                                                  "<mn>5</mn></mrow></msup></mrow>")
+
+
+def test_fences_stretch_only_around_what_is_taller_than_a_line():
+    x, y = sympy.symbols("x y")
+    flat = math(mathml_expr(x * (y - 1)))
+    assert '<mo stretchy="false">(</mo><mrow><mi>y</mi>' in flat and "<mo>(</mo>" not in flat  # x·(y − 1)
+    tall = math(mathml_expr((x / y + 1) ** 2))
+    assert "<mo>(</mo>" in tall and "stretchy" not in tall  # (x/y + 1)²: grows with the fraction
+    cut = inline_math(mathml_expr(sympy.sympify("(a + b + c + d + e + f + g + h + i + j + k + l + m + n + o)*p")), wrap=10)
+    assert cut.count("<math>") > 2 and cut.count('<mo stretchy="false">(</mo>') == 1  # a pair parted by a cut
 
 
 @pytest.mark.parametrize("text, latex", [

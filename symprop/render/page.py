@@ -81,7 +81,7 @@ ol.derivation li { margin: .25rem 0; }
 footer { margin: 2rem 0 1rem; color: var(--muted); font-size: .85rem; }
 @media print {
   .stepper, .screen-only { display: none !important; }
-  body { font-size: 9pt; }
+  html, body { font-size: 9pt; }
   .scroll { overflow: visible; }
   th, td { padding: .2rem .35rem; }
   header, main, footer { padding: 0; }
