@@ -34,6 +34,7 @@ from .graph import to_number
 from .nn import Network, get_loss
 from .nn.activations import A, Z
 from .nn.layers import walk
+from .nn.size import limit_matrix_work
 
 __all__ = ["LayerView", "MatrixView", "matrix_view"]
 
@@ -264,9 +265,11 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
         samples = list(range(network.samples))
         scale = sympy.Rational(1, len(samples)) if mlp.reduction == "mean" else sympy.S.One
     else:
-        network.check_sample(network.sample_index(sample))
+        network.require_own_sample(network.sample_index(sample))
         samples = [network.sample_index(sample)]
         scale = sympy.S.One
+    limit_matrix_work(mlp, len(samples))
+    network.validate_outputs(sample)  # binary cross-entropy: outputs in [0, 1]
     mv = _Recorder(network, samples)
     mv.describe = _describe(mlp.stack)
     h = mv.matrix(network.x[samples].T)  # (n0, m): samples as columns

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+
 from ..errors import SympropError
 from ..graph import to_number
 from ..render.formats import RenderOptions, format_for_suffix, formats_for, renderer
@@ -11,7 +12,7 @@ from .common import (
     add_output_arguments,
     add_source_arguments,
     add_view_argument,
-    check_walkthrough_size,
+    limit_walkthrough_size,
     load_problem,
     matrix_walkthrough,
     network_walkthrough,
@@ -74,7 +75,7 @@ def render(
 ) -> str:
     """The walkthrough of a recorded backward pass in one format (LaTeX as a whole document with ``standalone``)."""
     fmt = resolve_format(fmt, output)
-    check_standalone(fmt, standalone)
+    standalone_needs_latex(fmt, standalone)
     terminal = output is None and streams.stdout_is_terminal()
     color = fmt == "rich" and terminal and streams.color_wanted()
     options = RenderOptions(
@@ -89,7 +90,7 @@ def render(
     return renderer(fmt, "walkthrough")(bp, options)
 
 
-def check_standalone(fmt: str, standalone: str | None) -> None:
+def standalone_needs_latex(fmt: str, standalone: str | None) -> None:
     """``--standalone`` is for LaTeX (an HTML page is always whole)."""
     if standalone is not None and fmt != "latex":
         raise SympropError(f"--standalone is for --format latex (a .tex file), not {fmt}; an HTML page is always "
@@ -110,12 +111,12 @@ def run(args: argparse.Namespace) -> int:
     problem = load_problem(args)
     fmt = resolve_format(args.format, args.output)
     if args.view == "matrix":
-        check_standalone(fmt, args.standalone)
+        standalone_needs_latex(fmt, args.standalone)
         color = fmt == "rich" and args.output is None and streams.stdout_is_terminal() and streams.color_wanted()
         write_output(matrix_walkthrough(problem, fmt, args.digits, standalone=args.standalone, color=color),
                      args.output)
         return 0
-    check_walkthrough_size(problem)
+    limit_walkthrough_size(problem)
     text = render(problem.backward(), fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr,
                   exact=getattr(problem, "exact", False) or args.exact, exact_forms=args.exact_forms,
                   standalone=args.standalone)

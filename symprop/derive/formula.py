@@ -37,7 +37,7 @@ from ..expr import (
     MAX_FORMULA_LENGTH,
     _NODE_NAMES,
     _OPERATOR_NAMES,
-    check_name,
+    valid_name,
     parse_number,
 )
 
@@ -259,7 +259,7 @@ def parse_matrix_formula(text: str, shapes: Mapping[str, Shape]) -> Formula:
         name = None
         if "=" in part:
             name, part = (s.strip() for s in part.split("=", 1))
-            check_name(name, what="node name")
+            valid_name(name, what="node name")
             if name in shapes or name in builder.named:
                 raise FormulaError(f"node {name!r} is defined twice (or is also given a shape)")
         elif k < len(parts) - 1:
@@ -330,7 +330,7 @@ class _Builder:
             return self.named[name]
         if name in MATRIX_FUNCTIONS:
             raise FormulaError(f"{name!r} is a function name; call it as {name}(...)")
-        check_name(name)
+        valid_name(name)
         if name not in self.shapes:
             raise ShapeError(f"symbol {name!r} has no shape; give it with --shapes, e.g. --shapes {name}=3x1")
         self.leaves.setdefault(name, self.shapes[name])

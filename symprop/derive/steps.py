@@ -166,7 +166,7 @@ class Derivation:
         Raises:
             LimitError: past :data:`symprop.graph.MAX_EXPANDED_OPS` operations.
         """
-        from ..graph import check_size
+        from ..graph import limit_size
 
         for node in self.nodes:
             if node.symbol not in self._expanded:
@@ -177,7 +177,7 @@ class Derivation:
                     inner = MatMul(inner, OneMatrix(1, 1))
                 self._expanded[node.symbol] = inner
         result = tidy(expr.xreplace({s: e for s, e in self._expanded.items()}))
-        check_size(result, "the expression in the given matrices", MAX_EXPANDED_OPS)
+        limit_size(result, "the expression in the given matrices", MAX_EXPANDED_OPS)
         return result
 
 
