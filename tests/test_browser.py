@@ -109,6 +109,24 @@ def test_a_wide_graph_scrolls_rather_than_shrinking_its_text(browser, tmp_path):
     assert browser.evaluate("document.querySelector('.figure').scrollLeft") > 0
 
 
+def test_the_backward_table_fits_a_narrower_window(browser, tmp_path):
+    # CS231n's staged example: long step equations, fan-out sums; at 1000 px the rule column stays in view
+    path = tmp_path / "staged.html"
+    bp = backward(Graph.trace("(x + sigmoid(y))/(sigmoid(x) + (x + y)**2)"), {"x": 3, "y": -4})
+    path.write_text(render_html(bp, expanded=True), encoding="utf-8")
+    browser.call("Emulation.setDeviceMetricsOverride", width=1000, height=900, deviceScaleFactor=1, mobile=False)
+    try:
+        _loads_cleanly(browser, path)
+        box = browser.evaluate("(() => { const s = document.querySelector('table.backward').parentElement;"
+                               " return [s.scrollWidth, s.clientWidth]; })()")
+        assert box[0] <= box[1], f"the backward table is {box[0]} px wide in {box[1]} px"
+        assert browser.evaluate("document.body.textContent.includes('1.59223')")  # dL/dy (sympy.diff of f directly agrees)
+        browser.evaluate("document.querySelectorAll('table.backward tr[data-step]')[11].scrollIntoView()")
+        _screenshot(browser, "cs231n-staged-1000px.png")
+    finally:
+        browser.call("Emulation.clearDeviceMetricsOverride")
+
+
 def test_a_fan_out_sum_marks_every_branch(browser, tmp_path):
     bp = backward(Graph.from_formulas(["c = a + b", "d = b + 1", "e = c*d"]), {"a": 2, "b": 1})
     path = tmp_path / "fan.html"

@@ -74,8 +74,8 @@ def _forward(walk: Walkthrough, w: _Writer) -> str:
 
 def _step_row(walk: Walkthrough, w: _Writer, row: StepRow, keys: dict) -> str:
     step = row.step
-    head = mrow(w.d(row.input), *((mtext(f" (via {row.branch})"),) if row.via else ()), mo("="), w.d(row.node),
-                mo("·"), w.local(row.node, row.input))
+    head = mrow(w.d(row.input), *((mtext(f" (via {row.branch})"),) if row.via else ()), mo("=", breakable=True),
+                w.d(row.node), mo("·"), w.local(row.node, row.input))
     named = row.node if row.upstream is None and not step.upstream.expr.is_Number else None
     upstream = w.factor(row.upstream, step.upstream.value, named)
     local = w.factor(row.local, step.local.value)
@@ -90,7 +90,8 @@ def _step_row(walk: Walkthrough, w: _Writer, row: StepRow, keys: dict) -> str:
     caption = math(mrow(head, mo("="), numbers, mo("="), product)) + (f" [{escape(row.rule.name)}]" if row.rule else "")
     data = (f'data-step data-node="{keys[step.node]}" data-input="{keys[step.input]}" '
             f'data-edges="{edge_key(keys, step.input, step.node)}"')
-    return (f"<tr {data}>" + _cells(("eq", math(head)), ("", inline_math(upstream)), ("", inline_math(local)),
+    return (f"<tr {data}>" + _cells(("eq", inline_math(head, wrap=0)), ("", inline_math(upstream, wrap=24)),
+                                     ("", inline_math(local, wrap=24)),
                                      ("num product", math(f"<mstyle mathvariant='bold'>{product}</mstyle>")),
                                      ("rule", rule))
             + f'<td class="caption" hidden>{caption}</td></tr>')
@@ -100,14 +101,15 @@ def _sum_row(walk: Walkthrough, w: _Writer, row: SumRow, keys: dict) -> str:
     adjoint = row.adjoint
     vias = []
     for k, (via, value) in enumerate(zip(row.vias, row.values)):
-        vias += ([mo("+")] if k else []) + [paren(w.value(value), value)]
-    names = " + ".join(f"(via {via})" for via in row.vias)
-    head = mrow(w.d(row.input), mo("="), mtext(names))
+        vias += ([mo("+", breakable=True)] if k else []) + [paren(w.value(value), value)]
+    names = [mtext(f"(via {via})") for via in row.vias]
+    head = mrow(w.d(row.input), mo("="), *(m for k, name in enumerate(names)
+                                           for m in ([mo("+", breakable=True)] if k else []) + [name]))
     total = w.value(adjoint.value)
     edges = " ".join(dict.fromkeys(edge_key(keys, adjoint.symbol, s.node) for s in adjoint.steps))
     caption = math(mrow(head, mo("="), *vias, mo("="), total))
     return (f'<tr data-step data-input="{keys[adjoint.symbol]}" data-edges="{edges}">'
-            + _cells(("eq", math(head)), ("", "sum of the branches"), ("", math(mrow(*vias))),
+            + _cells(("eq", inline_math(head, wrap=0)), ("", "sum of the branches"), ("", inline_math(mrow(*vias), wrap=24)),
                      ("num product", math(f"<mstyle mathvariant='bold'>{total}</mstyle>")), ("rule", ""))
             + f'<td class="caption" hidden>{caption}</td></tr>')
 
@@ -195,7 +197,8 @@ def render_html(
     kinds = {"parameter": "parameters", "input": "inputs"}
     counted = ", ".join(f"{sum(r.kind == kind for r in leaves)} {name}" for kind, name in kinds.items()
                         if any(r.kind == kind for r in leaves))
-    subtitle = f"at {at}" + f' <span class="note">({counted})</span>' + (f' <span class="note">({escape(no_advice(walk.note))})</span>' if walk.note else "")
+    notes = [counted] * bool(counted) + [escape(no_advice(walk.note))] * bool(walk.note)
+    subtitle = f"at {at}" + "".join(f' <span class="note">({note})</span>' for note in notes)
     tables = [
         "<h2>Forward pass</h2>", _forward(walk, w),
         f"<p>Loss: {math(mrow(w.label(walk.out), mo('='), w.value(walk.loss)))}</p>",

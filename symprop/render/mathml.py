@@ -40,6 +40,7 @@ _GREEK = {
     "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ",
     "tau": "τ", "phi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Sigma": "Σ",
 }
+_BREAK = 'linebreak="goodbreak"'
 _PLACEHOLDER_LETTERS = "BCDFGHJKLMNPRSTVWXZ"  # no vowels: never a Greek name or one of SymPy's modifiers
 
 
@@ -74,9 +75,9 @@ def mrow(*parts: str) -> str:
     return "<mrow>" + "".join(parts) + "</mrow>"
 
 
-def mo(text: str) -> str:
-    """An operator; ``-`` is the minus sign."""
-    return f"<mo>{html.escape('−' if text == '-' else text)}</mo>"
+def mo(text: str, *, breakable: bool = False) -> str:
+    """An operator; ``-`` is the minus sign (``breakable``: :func:`inline_math` may wrap the line before it)."""
+    return f"<mo{' ' + _BREAK if breakable else ''}>{html.escape('−' if text == '-' else text)}</mo>"
 
 
 def mtext(text: str) -> str:
@@ -147,7 +148,6 @@ def mathml_label(label: str, out: str | None = None) -> str:
     return mtext(label)
 
 
-_BREAK = 'linebreak="goodbreak"'
 
 
 class _Printer(MathMLPresentationPrinter):
@@ -169,26 +169,42 @@ class _Printer(MathMLPresentationPrinter):
 _TAG = re.compile(r"<(/?)([a-z]+)([^>]*?)(/?)>")
 
 
+def _text_length(markup: str) -> int:
+    return len(html.unescape(re.sub(r"<[^>]+>", "", markup)))
+
+
 def inline_math(markup: str, *, wrap: int = 60) -> str:
     """``<math>`` of the markup; a long one (over ``wrap`` characters of text) as several ``<math>``
     in a row, cut before the operators of its sums and products that sit in ``<mrow>``s only (each
-    piece closes the rows it is in, the next opens them again), so that a browser wraps the formula
-    like words: browsers do not break MathML into lines."""
+    piece closes the rows it is in, the next opens them again), outside parentheses where it has such
+    cuts, so that a browser wraps the formula like words: browsers do not break MathML into lines."""
     markup = _flat_fences(markup)  # before the cuts, which may part a pair
-    if len(re.sub(r"<[^>]+>", "", markup)) <= wrap or _BREAK not in markup:
+    if _text_length(markup) <= wrap or _BREAK not in markup:
         return math(markup)
-    pieces, current, stack, at = [], "", [], 0
+    cuts, stack, depth = [], [], 0
     for tag in _TAG.finditer(markup):
         closing, name, attributes, empty = tag.groups()
-        if not closing and name == "mo" and _BREAK in attributes and stack and all(n == "mrow" for n, _ in stack):
-            pieces.append(current + markup[at:tag.start()] + "</mrow>" * len(stack))
-            current, at = "".join(f"<mrow{a}>" for _, a in stack), tag.start()
+        if not closing and name == "mo":
+            if _BREAK in attributes and stack and all(n == "mrow" for n, _ in stack):
+                cuts.append((depth, tag.start(), list(stack)))
+            fence = markup[tag.end():markup.find("<", tag.end())]
+            depth += (fence in "([") - (fence in ")]") if fence else 0
         if closing:
             stack.pop()
         elif not empty:
             stack.append((name, attributes))
+    chosen, bounds = [], [0, *(cut[1] for cut in cuts if cut[0] == 0), len(markup)]
+    for start, end in zip(bounds, bounds[1:]):  # a piece still too long is cut inside its parentheses too
+        inner = [cut for cut in cuts if start <= cut[1] < end and (cut[0] == 0 or _text_length(markup[start:end]) > wrap)]
+        chosen += inner
+    pieces, current, at = [], "", 0
+    for _, where, rows in chosen:
+        pieces.append(current + markup[at:where] + "</mrow>" * len(rows))
+        current, at = "".join(f"<mrow{a}>" for _, a in rows), where
     pieces.append(current + markup[at:])
-    return "<wbr>".join(math(piece) for piece in pieces)
+    # an operator opening a piece is still between two operands: its spacing on both sides, not a prefix's
+    return "<wbr>".join(math(piece if k == 0 else piece.replace(f"<mo {_BREAK}", f'<mo form="infix" {_BREAK}', 1))
+                        for k, piece in enumerate(pieces))
 
 
 def _placeholder(k: int) -> str:

@@ -48,8 +48,7 @@ th, td { padding: .35rem .6rem; border-bottom: 1px solid var(--line); text-align
 th { background: var(--soft); font-weight: 600; font-size: .9rem; }
 td.num, th.num { text-align: right; }
 td.kind { color: var(--muted); font-style: italic; }
-td.rule { font-size: .9rem; min-width: 13rem; } td.rule .form { color: var(--muted); display: block; }
-td.eq { white-space: nowrap; }
+td.rule { font-size: .9rem; min-width: 10rem; } td.rule .form { color: var(--muted); display: block; }
 td.value, td.product { white-space: nowrap; }
 tr[data-step] { cursor: pointer; }
 tr.current td { background: var(--step); }
