@@ -187,7 +187,7 @@ def test_html_and_svg_keep_brackets_and_are_well_formed():
 
 
 class _Balance(HTMLParser):
-    VOID = {"meta", "br", "link", "img", "hr", "input"}
+    VOID = {"meta", "br", "wbr", "link", "img", "hr", "input", "col", "source"}  # HTML's void elements
 
     def __init__(self):
         super().__init__()
