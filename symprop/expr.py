@@ -33,6 +33,7 @@ from .functions import FUNCTIONS
 
 __all__ = [
     "Op",
+    "formula_syntax",
     "parse_formula",
     "parse_node",
     "parse_written",
@@ -323,6 +324,11 @@ class _Builder:
         args = [self.build(a, depth) for a in node.args]
         if name == "exp":
             _bound_exp_argument(args[0].value)
+        if name in _EXPONENTIAL and args[0].value.is_Number and abs(args[0].value) > MAX_EXPONENT:
+            # softplus(144**812) would make SymPy decide the sign of log(1 + exp(that)): seconds
+            raise FormulaError(
+                f"the constant {name}({_brief(args[0].value, 20)}) is out of range (exponent limit ±{MAX_EXPONENT})"
+            )
         if any(not a.constant for a in args[1:]):  # leaky_relu's slope
             raise FormulaError(f"{name}(): the argument after the first must be a number, such as 0.1")
         value = _guard(function, *(a.value for a in args), what=f"{name}()")
@@ -344,6 +350,10 @@ def _guard(build, *args: sympy.Expr, what: str) -> sympy.Expr:
         raise FormulaError(
             f"cannot build {what} of {operands} ({type(error).__name__}); simplify the formula"
         ) from None
+
+
+#: Functions that take ``exp`` of a number argument when built.
+_EXPONENTIAL = ("exp", "sigmoid", "softplus")
 
 
 def _bound_exp_argument(argument: sympy.Expr) -> None:
@@ -495,7 +505,21 @@ def parse_written(text: str, symbols: dict[str, Symbol] | None = None, *, exact:
     return op
 
 
-def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[Op, list[str]]:
+def formula_syntax(text: object) -> ast.expr:
+    """The front matter of every formula parser: the text checked, then Python's syntax tree of it.
+
+    The text must be a string of printable ASCII (tabs and newlines allowed),
+    not blank, of at most :data:`MAX_FORMULA_LENGTH` characters; then
+    :func:`ast.parse` reads it as one expression. Nothing is evaluated: the
+    callers (this module's parser and :mod:`symprop.derive.formula`'s for
+    matrices) build from the tree's whitelisted nodes only.
+
+    >>> type(formula_syntax("w*x + b")).__name__
+    'BinOp'
+
+    Raises:
+        FormulaError: naming what is wrong (too long, empty, a character, the syntax).
+    """
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be text, not {type(text).__name__}")
     if len(text) > MAX_FORMULA_LENGTH:
@@ -506,17 +530,21 @@ def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[Op, list
     if bad is not None:
         raise FormulaError(f"character {bad!r} is not allowed in a formula (ASCII only)")
     try:
-        with warnings.catch_warnings():  # e.g. invalid escapes in a string: refused below anyway
+        with warnings.catch_warnings():  # e.g. invalid escapes in a string: refused by the builders anyway
             warnings.simplefilter("ignore")
-            tree = ast.parse(text.strip(), mode="eval")
+            return ast.parse(text.strip(), mode="eval").body
     except SyntaxError as error:
         raise FormulaError(f"malformed formula {_short(text)}: {str(error.msg)[:80]}") from None
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError("formula is too long or too deeply nested for Python's parser") from None
+
+
+def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[Op, list[str]]:
+    tree = formula_syntax(text)
     builder = _Builder(symbols, exact)
     builder.source = text.strip()
     try:
-        op = builder.build(tree.body)
+        op = builder.build(tree)
         if not isinstance(op.value, sympy.Expr):
             raise FormulaError(f"formula {_short(text)} is not an expression")
         _validate_result(op.value, text)

@@ -97,13 +97,13 @@ def standalone_needs_latex(fmt: str, standalone: str | None) -> None:
                            "a whole document")
 
 
-def resolve_format(fmt: str | None, output: str | None) -> str:
-    """``--format``, else rich on a terminal, else from the ``--output`` suffix, else text."""
+def resolve_format(fmt: str | None, output: str | None, *, kind: str = "walkthrough") -> str:
+    """``--format``, else rich on a terminal, else from the ``--output`` suffix (the formats that show ``kind``), else text."""
     if fmt is None:
         if output is None:
             fmt = "rich" if streams.stdout_is_terminal() else "text"
         else:
-            fmt = format_for_suffix(output, "walkthrough") or "text"
+            fmt = format_for_suffix(output, kind) or "text"
     return fmt
 
 
