@@ -6,7 +6,17 @@ import argparse
 
 from ..render.json import dumps, grad_dict
 from ..render.text import render_gradients
-from .common import add_output_arguments, add_source_arguments, load_problem, text_width, write_output
+from .common import (
+    add_output_arguments,
+    add_source_arguments,
+    load_problem,
+    output_format,
+    text_width,
+    write_output,
+)
+
+#: What ``--output FILE`` may be: text, or JSON (as ``--json``).
+SUFFIXES = {".txt": "text", ".json": "json"}
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -17,7 +27,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "form (in node symbols, each node defined after them); with --expanded, its expanded form (leaves only).",
     )
     add_source_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="JSON output (see the README)")
+    parser.add_argument("--json", action="store_true", help="JSON output (see the README); --output FILE.json too")
     parser.add_argument(
         "--expanded",
         action="store_true",
@@ -31,9 +41,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    as_json = args.json or output_format(args.output, SUFFIXES, plain="text", command="grad") == "json"
     problem = load_problem(args)
     bp = problem.backward()
-    if args.json:
+    if as_json:
         if hasattr(problem, "network"):  # a network: values nested like the parameters
             from ..render.network import grad_json
 

@@ -130,7 +130,7 @@ def loss_entry(name: str, width: int) -> tuple[Symbol, Symbol, sympy.Expr]:
     """``(a, y, g)``: the loss table's ``name`` as one entry's term ``g(a, y)``, so that ``ℓ = Σ_k g(a_k, y_k)``.
 
     >>> loss_entry("half_squared_error", 3)[2]
-    (-a + y)**2/2
+    (a - y)**2/2
 
     Raises:
         SpecError: the loss is not such a sum (it has no entry by entry matrix formula).

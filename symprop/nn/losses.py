@@ -16,7 +16,7 @@ the sum, the default) or ``sum``. A :class:`Loss` holds
 Look a loss up with :func:`get_loss`: an unknown name raises, naming it.
 
 >>> get_loss("mse").formula([sympy.Symbol("a")], [sympy.Symbol("y")])
-(-a + y)**2
+(a - y)**2
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def loss_formula(name: str, yhat: Sequence[sympy.Expr], y: Sequence[sympy.Expr])
 
 
 def _squares(yhat: Sequence[sympy.Expr], y: Sequence[sympy.Expr]) -> sympy.Expr:
-    return sympy.Add(*((yk - hk) ** 2 for hk, yk in zip(yhat, y)))
+    return sympy.Add(*((hk - yk) ** 2 for hk, yk in zip(yhat, y)))
 
 
 for _entry in (
@@ -184,21 +184,21 @@ for _entry in (
         "half_squared_error",
         lambda yhat, y: _squares(yhat, y) / 2,
         lambda y, out: 0.5 * np.sum((y - out.a) ** 2, axis=1),
-        "½ Σ_k (y_k − ŷ_k)²",
+        "½ Σ_k (ŷ_k − y_k)²",
         'no PyTorch loss of this name; with reduction "sum" it is ½·MSELoss(reduction="sum")',
     ),
     Loss(
         "squared_error",
         _squares,
         lambda y, out: np.sum((y - out.a) ** 2, axis=1),
-        "Σ_k (y_k − ŷ_k)²",
+        "Σ_k (ŷ_k − y_k)²",
         'with reduction "sum" it is MSELoss(reduction="sum"); with "mean", K·MSELoss()',
     ),
     Loss(
         "mse",
         lambda yhat, y: _squares(yhat, y) / len(yhat),
         lambda y, out: np.mean((y - out.a) ** 2, axis=1),
-        "(1/K) Σ_k (y_k − ŷ_k)²",
+        "(1/K) Σ_k (ŷ_k − y_k)²",
         'with reduction "mean" it is MSELoss(); with "sum", MSELoss(reduction="sum")/K',
     ),
     Loss(

@@ -93,14 +93,28 @@ def _graphviz(bp: BackwardPass, keys: dict[Symbol, str], digits: int) -> str | N
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
 
     def node(match: re.Match) -> str:
-        key = by_id.get(html.unescape(match.group(2)))
-        attribute = f' data-key="{key}"' if key else ""
+        name = html.unescape(match.group(2))
+        key = by_id.get(name)
+        if key:
+            attribute = f' data-key="{key}"'
+        elif name in tails and name in heads:  # an edge's label box
+            attribute = f' data-edge="{edge_of(name, name)}"'
+        else:
+            attribute = ""
         return f'<g id="{match.group(1)}" class="node"{attribute}>\n<title>{match.group(2)}</title>'
+
+    # a labelled edge is drawn through a box of its own: tail -> label box -> head, all three one edge
+    wires = re.findall(r"^\s*(\w+) -> (\w+)", dot_text, re.M)
+    tails = {head: tail for tail, head in wires if head not in by_id}
+    heads = {tail: head for tail, head in wires if tail not in by_id}
+
+    def edge_of(source: str, target: str) -> str:
+        return f"{by_id.get(tails.get(source, source))}>{by_id.get(heads.get(target, target))}"
 
     def edge(match: re.Match) -> str:
         source, _, target = html.unescape(match.group(2)).partition("->")
-        key = f"{by_id.get(source)}>{by_id.get(target)}"
-        return f'<g id="{match.group(1)}" class="edge" data-edge="{key}">\n<title>{match.group(2)}</title>'
+        return (f'<g id="{match.group(1)}" class="edge" data-edge="{edge_of(source, target)}">\n'
+                f"<title>{match.group(2)}</title>")
 
     svg = re.sub(r'<g id="(node\d+)" class="node">\s*<title>([^<]*)</title>', node, svg)
     svg = re.sub(r'<g id="(edge\d+)" class="edge">\s*<title>([^<]*)</title>', edge, svg)
