@@ -134,4 +134,4 @@ def test_no_value_is_written_with_an_approximation_sign_by_default(capsys):
     for fmt in ("text", "markdown", "latex"):
         out = run(capsys, "explain", *NEURON, "--format", fmt)
         assert "≈" not in out and r"\approx" not in out, fmt
-    assert re.search(r"L &= \\frac\{1\}\{add_\{3\}\} = 0\.731059", run(capsys, "explain", *NEURON, "--format", "latex"))
+    assert re.search(r"L &= \\frac\{1\}\{\\mathrm\{add\}_\{3\}\} = 0\.731059", run(capsys, "explain", *NEURON, "--format", "latex"))

@@ -23,7 +23,7 @@ WALK = ".txt, .md, .markdown, .tex, .html, .htm, .svg, .json"
 CASES = [
     (["demo"], "demo", WALK, "text"),
     (["explain", *FORMULA], "explain", WALK, "text"),
-    (["explain", "--spec", XOR, "--view", "matrix"], "explain --view matrix", ".txt, .md, .markdown, .json", "text"),
+    (["explain", "--spec", XOR, "--view", "matrix"], "explain --view matrix", ".txt, .md, .markdown, .tex, .html, .htm, .json", "text"),
     (["grad", *FORMULA], "grad", ".txt, .json", "text"),
     (["check", *FORMULA], "check", ".txt, .md, .markdown, .html, .htm, .json", "text"),
     (["graph", *FORMULA], "graph", ".svg, .dot, .gv, .png, .pdf", "dot"),

@@ -187,7 +187,7 @@ def test_html_and_svg_keep_brackets_and_are_well_formed():
 
 
 class _Balance(HTMLParser):
-    VOID = {"meta", "br", "link", "img", "hr", "input"}
+    VOID = {"meta", "br", "wbr", "link", "img", "hr", "input", "col", "source"}  # HTML's void elements
 
     def __init__(self):
         super().__init__()
@@ -268,7 +268,10 @@ def test_fan_out_sum_is_shown_in_every_format():
 @pytest.mark.parametrize(
     "label, expected",
     [("W1[0,1]", "{W}^{(1)}_{0,1}"), ("x[0]", "{x}_{0}"), ("alpha", r"\alpha"), ("x1", "x_{1}"),
-     ("a|b{c}", r"\text{a|b\{c\}}"), ("[bold]w", r"\text{[bold]w}"), ("50%", r"\text{50\%}")],
+     ("a|b{c}", r"\text{a\textbar{}b\{c\}}"), ("[bold]w", r"\text{[bold]w}"), ("50%", r"\text{50\%}"),
+     # names of several letters are upright, not a product of italic letters
+     ("sum1", r"\mathrm{sum}_{1}"), ("sigmoid_1", r"\mathrm{sigmoid}_{1}"), ("net_h1", r"\mathrm{net}_{h1}"),
+     ("xhat1[0]", r"{\hat{x}}^{(1)}_{0}"), ("gamma", r"\gamma"), ("z1[0](s2)", r"{z}^{(1)}_{0}\,(s_{2})")],
 )
 def test_latex_labels(label, expected):
     assert latex_label(label) == expected

@@ -98,7 +98,7 @@ def test_rule_names_in_every_format():
     assert "product: ∂(u·v)/∂u = v |" in markdown
     assert r"product: $\frac{\partial (u \cdot v)}{\partial u} = v$" in render_markdown(bp, math=True)
     latex = render_latex(bp)
-    assert r"& &\text{product}" in latex and r"\paragraph{Rules used.}" in latex
+    assert r"\tag*{[product]}" in latex and r"\textbf{Rules used.}" in latex
     assert "product" in render_html(bp)
     data = explain_dict(bp)
     assert [s["rule"]["name"] for s in data["backward"]] == [

@@ -162,14 +162,16 @@ def network_walkthrough(problem: Any, fmt: str, text: str, digits: int) -> str:
     raise SympropError(f"the {fmt} format has no batch section")
 
 
-def matrix_walkthrough(problem: Any, fmt: str, digits: int) -> str:
-    """``--view matrix``: a network's matrix view in ``fmt``."""
+def matrix_walkthrough(problem: Any, fmt: str, digits: int, *, standalone: str | None = None,
+                       color: bool = False) -> str:
+    """``--view matrix``: a network's matrix view in ``fmt`` (LaTeX as a whole document with ``standalone``)."""
     if isinstance(problem, Problem):
         raise SympropError("--view matrix is for a [network] spec (a formula has no layers)")
     from ..matrix import matrix_view
 
     render = renderer(fmt, "matrix")
-    return render(matrix_view(problem.network, problem.sample), RenderOptions(digits=digits))
+    options = RenderOptions(digits=digits, standalone=standalone, color=color)
+    return render(matrix_view(problem.network, problem.sample), options)
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, *, digits_option: bool = True) -> None:

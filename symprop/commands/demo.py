@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     bp = backward(demo_graph(), DEMO_POINT)
     write_output(
         render(bp, fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr,
-               exact_forms=args.exact_forms, title=command_title("demo", args)),
+               exact_forms=args.exact_forms, standalone=args.standalone, title=command_title("demo", args)),
         args.output,
     )
     return 0

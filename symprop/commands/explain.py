@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Mapping
 
+from ..errors import SympropError
 from ..graph import to_number
 from ..render.formats import RenderOptions, formats_for, renderer
 from . import streams
@@ -59,6 +60,9 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
                         "(like --at: 1/10 is exact, 0.1 a float unless --exact)")
     parser.add_argument("--exact-forms", action="store_true",
                         help="print every exact value in its exact form (default: long ones as decimals, said once)")
+    parser.add_argument("--standalone", nargs="?", const="article", choices=["article", "beamer"], default=None,
+                        help="with --format latex: a whole document ready for pdflatex, an article (the default) "
+                        "or a Beamer frame that breaks across slides (default: a fragment to \\input)")
 
 
 def render(
@@ -71,10 +75,12 @@ def render(
     lr: str | None = None,
     exact: bool = False,
     exact_forms: bool = False,
+    standalone: str | None = None,
     title: str | None = None,
 ) -> str:
     """The walkthrough of a recorded backward pass in one format (see :func:`resolve_format`);
-    ``title`` names the command in a picture's title."""
+    ``title`` names the command in a picture's title, ``standalone`` makes LaTeX a whole document."""
+    standalone_needs_latex(fmt, standalone)
     terminal = output is None and streams.stdout_is_terminal()
     color = fmt == "rich" and terminal and streams.color_wanted()
     options = RenderOptions(
@@ -84,9 +90,17 @@ def render(
         exact_forms=exact_forms,
         color=color,
         width=text_width(output),
+        standalone=standalone,
         title=title,
     )
     return renderer(fmt, "walkthrough")(bp, options)
+
+
+def standalone_needs_latex(fmt: str, standalone: str | None) -> None:
+    """``--standalone`` is for LaTeX (an HTML page is always whole)."""
+    if standalone is not None and fmt != "latex":
+        raise SympropError(f"--standalone is for --format latex (a .tex file), not {fmt}; an HTML page is always "
+                           "a whole document")
 
 
 def command_title(command: str, args: argparse.Namespace) -> str:
@@ -117,11 +131,14 @@ def run(args: argparse.Namespace) -> int:
     fmt = resolve_format(args.format, args.output, suffixes_of(kind), "explain" + (" --view matrix" if kind == "matrix" else ""))
     problem = load_problem(args)
     if args.view == "matrix":
-        write_output(matrix_walkthrough(problem, fmt, args.digits), args.output)
+        standalone_needs_latex(fmt, args.standalone)
+        color = fmt == "rich" and args.output is None and streams.stdout_is_terminal() and streams.color_wanted()
+        write_output(matrix_walkthrough(problem, fmt, args.digits, standalone=args.standalone, color=color),
+                     args.output)
         return 0
     limit_walkthrough_size(problem)
     text = render(problem.backward(), fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr,
                   exact=getattr(problem, "exact", False) or args.exact, exact_forms=args.exact_forms,
-                  title=command_title("explain", args))
+                  standalone=args.standalone, title=command_title("explain", args))
     write_output(network_walkthrough(problem, fmt, text, args.digits), args.output)
     return 0

@@ -20,6 +20,7 @@ from .derive_text import boxed
 from .derive_view import DeriveView, Row
 from .latex import escape_text
 from .numbers import DEFAULT_DIGITS
+from .tex_layout import fit_align
 
 __all__ = ["render_derive_latex", "render_derive_html"]
 
@@ -55,7 +56,7 @@ def _latex_row(view: DeriveView, row: Row, digits: int) -> list[str]:
     shape = f"\\qquad ({shape_label(row.shape, LATEX)})"
     first, *rest = sides or [""]
     lines = [f"{_latex_label(row.label)} &= {first}{shape}"] + [f"&= {side}" for side in rest]
-    out = ["\\begin{align*}", " \\\\\n".join(lines), "\\end{align*}"]
+    out = ["\\begin{align*}", " \\\\\n".join(fit_align(lines)), "\\end{align*}"]
     notes = []
     if row.rule is not None:
         notes.append(f"by ${row.rule.latex}$")

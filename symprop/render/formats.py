@@ -33,7 +33,8 @@ from rich.console import Console
 from ..errors import SympropError
 from ..registry import Registry
 from . import check as check_render
-from . import derive_json, derive_tex, derive_text, dot, html, json, latex, markdown, rich, svg, text
+from . import (check_page, derive_json, derive_tex, derive_text, dot, html, json, latex, markdown, matrix_html,
+               matrix_latex, matrix_parts, matrix_rich, rich, svg, text)
 from .derive_view import derivation_view
 from .matrix import matrix_dict, render_matrix_text
 
@@ -54,6 +55,7 @@ class RenderOptions:
         exact_forms: print every exact value in its exact form (else long ones as decimals).
         color: ANSI colours (rich on a terminal).
         width: the line width, for formats that wrap (None: the terminal's).
+        standalone: LaTeX as a whole document, ``"article"`` or ``"beamer"`` (None: a fragment).
         rankdir: a graph's direction: ``auto`` (whichever fits a 16:9 slide), ``TB`` or ``LR``.
         view: a graph's boxes: ``scalar`` (one per node) or ``layers`` (one per layer of a network).
         captions: a caption per layer, for ``view="layers"``.
@@ -66,6 +68,7 @@ class RenderOptions:
     exact_forms: bool = False
     color: bool = False
     width: int | None = 80
+    standalone: str | None = None
     rankdir: str = "auto"
     view: str = "scalar"
     captions: Mapping[str, str] | None = None
@@ -113,7 +116,7 @@ for _format in (
             bp, digits=o.digits, expanded=o.expanded, lr=o.lr, color=o.color, width=o.width
         ),
         "report": _rich_report,
-        "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
+        "matrix": lambda view, o: matrix_rich.render_matrix_rich(view, digits=o.digits, color=o.color),
         "derivation": lambda result, o: derive_text.render_derive_rich(
             derivation_view(result), digits=o.digits, color=o.color, width=o.width
         ),
@@ -129,16 +132,19 @@ for _format in (
     Format("markdown", (".md", ".markdown"), {
         "walkthrough": _walk(markdown.render_markdown),
         "report": lambda report, o: check_render.check_markdown(report),
-        "matrix": lambda view, o: "```text\n" + render_matrix_text(view, digits=o.digits) + "```\n",
+        "matrix": lambda view, o: matrix_latex.render_matrix_markdown(view, digits=o.digits),
         "derivation": _derivation(derive_text.render_derive_markdown),
     }),
     Format("latex", (".tex",), {
-        "walkthrough": _walk(latex.render_latex),
+        "walkthrough": lambda bp, o: latex.render_latex(bp, digits=o.digits, expanded=o.expanded, lr=o.lr,
+                                                        exact_forms=o.exact_forms, standalone=o.standalone),
+        "matrix": lambda view, o: matrix_latex.render_matrix_latex(view, digits=o.digits, standalone=o.standalone),
         "derivation": _derivation(derive_tex.render_derive_latex),
     }),
     Format("html", (".html", ".htm"), {
         "walkthrough": _walk(html.render_html),
-        "report": lambda report, o: check_render.check_html(report),
+        "report": lambda report, o: check_page.render_report_html(report, digits=o.digits),
+        "matrix": lambda view, o: matrix_html.render_matrix_html(view, digits=o.digits),
         "derivation": _derivation(derive_tex.render_derive_html),
     }),
     Format("svg", (".svg",), {
@@ -152,7 +158,7 @@ for _format in (
     Format("json", (".json",), {
         "walkthrough": lambda bp, o: json.dumps(json.explain_dict(bp, lr=o.lr)),
         "report": lambda report, o: json.dumps(report.to_dict()),
-        "matrix": lambda view, o: json.dumps(matrix_dict(view)),
+        "matrix": lambda view, o: json.dumps({**matrix_dict(view), **matrix_parts.parts_dict(view)}),
         "derivation": lambda result, o: json.dumps(derive_json.derivation_dict(result)),
     }),
 ):

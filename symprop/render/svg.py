@@ -16,12 +16,20 @@ import re
 import sympy
 
 from ..backprop import BackwardPass
-from .html import record
 from .numbers import DEFAULT_DIGITS
+from .rich import console_for, walkthrough
 
-__all__ = ["render_svg", "portable_svg"]
+__all__ = ["render_svg", "record", "portable_svg"]
 
 _REMOTE_FONT = re.compile(r',\s*url\("https?://[^"]*"\)\s*format\("[^"]*"\)')
+
+
+def record(bp: BackwardPass, *, digits: int, expanded: bool | None, lr: sympy.Expr | None, width: int,
+           exact_forms: bool = False):
+    """A recording console that has printed the walkthrough (nothing goes to stdout)."""
+    console = console_for(width=width, color=True, record=True)
+    console.print(walkthrough(bp, digits=digits, expanded=expanded, lr=lr, exact_forms=exact_forms))
+    return console
 
 
 def portable_svg(svg: str) -> str:

@@ -24,6 +24,7 @@ decimals, said once in :attr:`Walkthrough.note`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Union
 
@@ -37,7 +38,7 @@ from ..rules import Rule
 from .numbers import DEFAULT_DIGITS, format_expr, format_value, is_long_exact
 
 __all__ = ["Walkthrough", "ForwardRow", "StepRow", "SumRow", "GradientRow", "UpdateRow", "SHORT", "labelled",
-           "used_nodes"]
+           "used_nodes", "reading_order", "no_advice"]
 
 #: Expressions whose one-line text is longer than this are abbreviated (an
 #: upstream factor by its name ``dL/dn``) or left out (an expanded gradient).
@@ -142,6 +143,40 @@ def used_nodes(bp: BackwardPass, exprs) -> list:
     return [node for node in graph.nodes if node.symbol in seen]
 
 
+_FAMILY = re.compile(r"^([A-Za-z_]+?)(\d*)(?:\[([\d,\s]+)\])?(?:\(s(\d+)\))?$")
+
+
+def reading_order(rows: list[ForwardRow]) -> list[ForwardRow]:
+    """The rows with a network's leaves in reading order: inputs ``x``, then the parameters and
+    other leaves layer by layer (``W1``, ``b1``, ``W2``, ...), then the targets ``y``, each by index.
+
+    A formula's leaves (no ``[i]`` in any label) keep the order they are written in, as do the nodes.
+    """
+    leaves = [r for r in rows if r.formula is None]
+    if not any("[" in r.label for r in leaves):
+        return list(rows)
+    families: dict[str, int] = {}
+
+    def key(row: ForwardRow) -> tuple:
+        match = _FAMILY.match(row.label)
+        if match is None:
+            return (1, 0, families.setdefault(row.label, len(families)), (), 0)
+        base, layer, index, sample = match.groups()
+        group = 0 if base == "x" else 2 if base == "y" else 1
+        family = families.setdefault(base + layer, len(families))
+        numbers = tuple(int(i) for i in index.split(",")) if index else ()
+        return (int(sample or 0), group, int(layer or 0), family, numbers)
+
+    for row in leaves:  # families numbered in order of first appearance
+        key(row)
+    return sorted(leaves, key=key) + [r for r in rows if r.formula is not None]
+
+
+def no_advice(sentence: str) -> str:
+    """A note without its command-line advice (``; --expanded shows them``), for a page or a document."""
+    return re.sub(r";\s*--[a-z-]+ shows (them|it)( all)?", "", sentence)
+
+
 class Walkthrough:
     """The rows of a walkthrough, built from a recorded backward pass.
 
@@ -215,6 +250,25 @@ class Walkthrough:
             yield from (row.old, row.grad, row.new)
         if self.lr is not None:
             yield self.lr
+
+    def loss_formula(self) -> sympy.Expr | None:
+        """The loss in its leaves (printed names) where it is short enough for a title, else None."""
+        graph = self.bp.graph
+        if len(graph.nodes) > 12:
+            return None
+        try:
+            formula = self.show(graph.expanded(graph.output))
+        except LimitError:
+            return None
+        return formula if len(format_expr(formula, self.digits)) <= 60 else None
+
+    def title(self) -> str:
+        """One line naming the pass, for a page or a document."""
+        formula = self.loss_formula()
+        if formula is not None:
+            return f"Backpropagation through {self.out} = {format_expr(formula, self.digits)}"
+        graph = self.bp.graph
+        return f"Backpropagation through {self.out}: {len(graph.nodes)} nodes, {len(graph.leaves)} leaves"
 
     def number(self, value: sympy.Expr) -> str:
         """A value as this walkthrough writes it (short exact forms exactly, else decimals)."""
