@@ -324,7 +324,7 @@ class _Builder:
         args = [self.build(a, depth) for a in node.args]
         if name == "exp":
             _bound_exp_argument(args[0].value)
-        if name in _EXPONENTIAL and args[0].value.is_Number and abs(args[0].value) > MAX_EXPONENT:
+        if name in _EXPONENTIAL and args[0].value.is_Number and args[0].value.is_finite and abs(args[0].value) > MAX_EXPONENT:
             # softplus(144**812) would make SymPy decide the sign of log(1 + exp(that)): seconds
             raise FormulaError(
                 f"the constant {name}({_brief(args[0].value, 20)}) is out of range (exponent limit ±{MAX_EXPONENT})"

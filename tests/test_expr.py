@@ -122,6 +122,12 @@ def test_an_exponential_of_a_huge_constant_is_refused_before_sympy_weighs_it(tex
     assert str(parse_formula("softplus(1000)")) == "log(1 + exp(1000))"
 
 
+@pytest.mark.parametrize("text", ["exp(exp(log(0)))", "sigmoid(exp(log(0)))", "softplus(log(0)) + x"])
+def test_an_exponential_of_an_undefined_constant_is_undefined(text):
+    with pytest.raises(FormulaError, match="is undefined as written"):
+        parse_formula(text)
+
+
 @pytest.mark.parametrize("text, message", [
     ("w" * 10_001, "formula is longer than 10000 characters"),
     ("   ", "formula is empty"),
