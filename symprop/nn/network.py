@@ -26,6 +26,7 @@ from .layers import Architecture, Builder, scalar_label, scalar_name, walk
 from .mlp import MLP
 from .losses import get_loss
 from .reference import forward_numpy, forward_values, loss_numpy
+from .vectorized import Evaluation, evaluate
 
 __all__ = ["network_graph", "Network", "NetworkProblem", "Batch"]
 
@@ -160,6 +161,8 @@ class Network:
         self.masks: dict[str, np.ndarray] = mlp.draw_masks(self.samples, seed, masks)
         self.exact = exact
         self._graphs: dict[bool, Graph] = {}
+        #: what is made once per network: its compiled code (see :mod:`symprop.nn.vectorized`)
+        self.cache: dict[str, object] = {}
 
     @property
     def samples(self) -> int:
@@ -264,15 +267,26 @@ class Network:
             for name, array in self.params.items()
         }
 
-    def exact_gradients(self, sample: int | None = None, *, passes: Callable[[int | None], BackwardPass] | None = None
-                        ) -> dict[str, np.ndarray]:
-        """``dL/dparam`` from the exact backward pass, as float64 arrays shaped like the parameters.
+    def exact_gradients(self, sample: int | None = None, *, passes: Callable[[int | None], BackwardPass] | None = None,
+                        scalar: bool = False) -> dict[str, np.ndarray]:
+        """``dL/dparam`` from the derived formulas, as float64 arrays shaped like the parameters.
 
-        With ``sample=None`` the gradient of the batch loss: the mean (or sum)
-        of the per-sample gradients, each from the exact backward pass of one
-        sample's graph (so the cost grows linearly with ``m``). ``passes``, if
-        given, supplies the backward passes (a cache of :meth:`backward`).
+        With ``sample=None`` the gradient of the batch loss, else of sample
+        ``sample``'s own loss. In float mode the derived formulas are evaluated
+        vectorized over samples and neurons (:mod:`symprop.nn.vectorized`); with
+        ``exact=True`` inputs, or ``scalar=True``, they come from the exact scalar
+        backward pass, node by node: the batch gradient as the mean (or sum) of
+        each sample's pass (so the cost grows linearly with ``m``). The two agree
+        to rounding (see :mod:`symprop.nn.vectorized`). ``passes``, if
+        given, supplies the scalar backward passes (a cache of :meth:`backward`).
+
+        Raises:
+            PointError: ``sample`` out of range, or a sample of a network whose samples are coupled.
         """
+        if not (scalar or self.exact):
+            fast = self.evaluation(sample)
+            if fast is not None:
+                return {name: grad.copy() for name, grad in fast.gradients.items()}
         run = passes or self.backward
         if sample is not None or self.samples == 1 or not self.mlp.separable:
             return self.gradient_arrays(run(sample))
@@ -284,8 +298,24 @@ class Network:
             total = {name: grad / self.samples for name, grad in total.items()}
         return total
 
+    def evaluation(self, sample: int | None = None) -> Evaluation | None:
+        """The loss, gradients and intermediates' gradients evaluated vectorized (float mode), or None.
+
+        None for exact inputs, and where the compiled code does not compute the
+        exact formula (see :func:`symprop.nn.vectorized.evaluate`).
+
+        Raises:
+            PointError: ``sample`` out of range, or a sample of a network whose samples are coupled.
+        """
+        if sample is not None:
+            self.check_sample(self.sample_index(sample))
+        if self.exact:
+            return None
+        return evaluate(self, sample)
+
     def exact_intermediates(self, sample: int | None = None, *,
-                            passes: Callable[[int | None], BackwardPass] | None = None) -> dict[str, np.ndarray]:
+                            passes: Callable[[int | None], BackwardPass] | None = None,
+                            scalar: bool = False) -> dict[str, np.ndarray]:
         """``dL/dv`` for every named intermediate ``v`` a parameter's gradient passes through, in float64.
 
         Shaped ``(m, n)`` for one value per sample and unit (``z1``, ``a1``,
@@ -293,9 +323,15 @@ class Network:
         one per sample (``lnmu1``, ``sumexp2``), as ``L`` (the batch loss, its
         ``1/m`` included) depends on them. Intermediates that no parameter's
         gradient goes through (a layernorm of the input) are left out. With
-        ``sample=K``, of sample K's own loss (shaped for one sample). ``passes``,
-        if given, supplies the backward passes (a cache of :meth:`backward`).
+        ``sample=K``, of sample K's own loss (shaped for one sample). As for
+        :meth:`exact_gradients`, float mode evaluates the derived formulas
+        vectorized unless ``scalar``; ``passes``, if given, supplies the scalar
+        backward passes (a cache of :meth:`backward`).
         """
+        if not (scalar or self.exact):
+            fast = self.evaluation(sample)
+            if fast is not None:
+                return {name: value.copy() for name, value in fast.adjoints.items()}
         m, run = self.samples, passes or self.backward
         if sample is not None and m > 1:
             self.check_sample(self.sample_index(sample))
