@@ -40,6 +40,7 @@ from .compare import (
     check_against,
     check_numeric,
 )
+from .entries import read_entries
 from .report import Derivation, Finding, GradcheckReport, Row, relative_error
 from .subjects import GraphSubject, NetworkSubject, Subject, derivation_steps
 from .user_code import LoadError, load_function
@@ -70,6 +71,7 @@ def gradcheck(
     floor: float = DEFAULT_FLOOR,
     exact: bool = False,
     sample: int | None = None,
+    entries: int | str = "auto",
 ) -> GradcheckReport:
     """Check exact gradients against finite differences, or a user's gradients against the exact ones.
 
@@ -90,6 +92,11 @@ def gradcheck(
         floor: the relative error's denominator is at least this.
         exact: read decimal inputs of a graph as exact rationals.
         sample: for a network, check one sample's loss instead of the batch's.
+        entries: which entries finite differences check: ``"auto"`` (every one, unless
+            the network has more than 10,000 parameter scalars: then a seeded random
+            100 of each tensor, as CS231n's sparse gradient check), ``"all"``, or a
+            number per tensor (see :mod:`symprop.check.entries`). A check against
+            your own gradients compares every entry.
 
     Returns:
         A :class:`GradcheckReport` (truthy when it passed).
@@ -101,9 +108,13 @@ def gradcheck(
     for option, value in (("eps", eps), ("rtol", rtol), ("floor", floor)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise SympropError(f"{option}: expected a positive number, got {value!r}")
+    entries = read_entries(entries)
+    if against is not None and entries != "auto":
+        raise SympropError("entries: a check against your gradients compares every entry; "
+                           "--entries is for finite differences")
     target = _subject(subject, at, exact=exact, sample=sample)
     if against is None:
-        return check_numeric(target, eps=float(eps), rtol=float(rtol), floor=float(floor))
+        return check_numeric(target, eps=float(eps), rtol=float(rtol), floor=float(floor), entries=entries)
     name = "the given gradients"
     if isinstance(against, str):
         name = against

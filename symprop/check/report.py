@@ -161,6 +161,14 @@ class GradcheckReport:
     findings: list[Finding] = field(default_factory=list)
     loss: float | None = None
     output: str = "L"
+    #: ``{"checked", "total", "per_tensor"}``: how many parameter entries were compared, of how many;
+    #: ``per_tensor`` is the size of each tensor's seeded sample, None when every entry was
+    entries: dict[str, Any] | None = None
+
+    @property
+    def sampled(self) -> bool:
+        """True when finite differences checked a sample of the entries, not all of them."""
+        return bool(self.entries) and self.entries.get("per_tensor") is not None
 
     @property
     def passed(self) -> bool:
@@ -192,6 +200,7 @@ class GradcheckReport:
             "rtol": self.rtol,
             "floor": self.floor,
             "findings": [f.to_dict() for f in self.findings],
+            "entries": self.entries,
         }
 
     def __str__(self) -> str:

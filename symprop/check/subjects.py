@@ -9,7 +9,7 @@ gradient function is called with, and the exact derivation of one entry.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import sympy
@@ -20,7 +20,7 @@ from ..errors import EvaluationError
 from ..functions import KINKED
 from ..graph import Graph
 from ..nn import MLP, Network, loss_numpy, scalar_label, scalar_name
-from ..nn.reference import forward_values
+from ..nn.reference import LossFrom, forward_values
 from .report import Derivation
 
 __all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps"]
@@ -45,6 +45,10 @@ class Subject:
 
     def loss(self, values: Mapping[str, np.ndarray]) -> float:
         raise NotImplementedError
+
+    def loss_moving(self, name: str) -> Callable[[Mapping[str, np.ndarray]], float]:
+        """:meth:`loss` for values where only parameter ``name`` moves (as finite differences move it)."""
+        return self.loss
 
     def kink_values(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         """The arguments of every kink (relu, leaky_relu, abs) at the point."""
@@ -175,6 +179,17 @@ class NetworkSubject(Subject):
     def loss(self, values):
         with np.errstate(all="ignore"):
             return float(loss_numpy(self.mlp, values, self.x, self.y, self.masks))
+
+    def loss_moving(self, name):
+        """The layers before the one that holds ``name`` run once; the loss is :meth:`loss`'s to the bit."""
+        with np.errstate(all="ignore"):
+            rest = LossFrom(self.mlp, self.values, self.x, self.y, self.masks, name)
+
+        def loss(values):
+            with np.errstate(all="ignore"):
+                return float(rest(values))
+
+        return loss
 
     def kink_values(self, values):
         """The pre-activations ``z`` of the layers whose activation has a kink, for every sample, flattened."""

@@ -37,6 +37,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--floor", type=positive_number, default=DEFAULT_FLOOR, help="least denominator of the relative error (default %(default)g)"
     )
+    parser.add_argument(
+        "--entries", default="auto", metavar="all|N",
+        help="entries finite differences check: all, or N seeded random ones of each parameter tensor "
+        "(default: all, unless the network has more than 10,000 parameters: then 100 of each tensor)",
+    )
     parser.add_argument("--json", action="store_true", help='JSON: {"passed", "rows": [{"param", "symbolic", "numeric", "rel_error", "ok"}], ...}')
     parser.add_argument("--format", choices=[f.name for f in formats_for("report")], default=None,
                         help="output format (default: rich on a terminal, text otherwise; --json is --format json)")
@@ -47,7 +52,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     problem = load_problem(args)
     report = gradcheck(
-        problem, against=args.against, eps=args.eps, rtol=args.rtol, floor=args.floor, sample=getattr(args, "sample", None)
+        problem, against=args.against, eps=args.eps, rtol=args.rtol, floor=args.floor, sample=getattr(args, "sample", None),
+        entries=args.entries,
     )
     write_output(render(report, "json" if args.json else args.format, args.output), args.output)
     return 0 if report.passed else 1

@@ -31,7 +31,7 @@ from .vectorized import Evaluation, evaluate
 __all__ = ["network_graph", "Network", "NetworkProblem", "Batch"]
 
 
-def network_graph(mlp: Architecture, samples: int | None = None) -> Graph:
+def network_graph(mlp: Architecture, samples: int | None = None, *, ordered: bool = True) -> Graph:
     """The network as a graph of named scalar nodes, one per value each layer makes.
 
     With ``samples=None`` the graph of one sample: leaves ``x_i`` (labelled
@@ -44,6 +44,8 @@ def network_graph(mlp: Architecture, samples: int | None = None) -> Graph:
     Weight decay adds a node ``decay = λ/2 · Σ W²`` to ``L``.
 
     The graph grows linearly with the network; nothing is expanded.
+    ``ordered=False`` takes each node's inputs in name order (a graph that is
+    derived but never narrated: see :meth:`Graph.from_exprs`).
     """
     symbols = mlp.param_symbols()
     labels: dict[sympy.Symbol, str] = {}
@@ -76,7 +78,7 @@ def network_graph(mlp: Architecture, samples: int | None = None) -> Graph:
     output = make_symbol("L")
     labels[output] = "L"
     b.pairs.append((output, total))
-    return Graph.from_exprs(b.pairs, params, labels=labels)
+    return Graph.from_exprs(b.pairs, params, labels=labels, ordered=ordered)
 
 
 def _validate_data(mlp: Architecture, x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
