@@ -30,11 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..compiler import BCE_CLIP, Compiled
-from ..compiler import compile as compile_network
 from ..errors import SpecError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..compiler import Compiled
     from .network import Network
 
 __all__ = ["Evaluation", "evaluate", "compiled_for"]
@@ -56,8 +55,12 @@ class Evaluation:
     adjoints: dict[str, np.ndarray]
 
 
-def compiled_for(network: "Network") -> Compiled | None:
+def compiled_for(network: "Network") -> "Compiled | None":
     """The network's compiled code (made once per network), or None when there is no numpy form."""
+    # imported here: the compiler reads the activations of this package, so ``import symprop.compiler``
+    # first would otherwise find this module half made
+    from ..compiler import compile as compile_network
+
     if "compiled" not in network.cache:
         try:
             network.cache["compiled"] = compile_network(network.mlp)
@@ -72,6 +75,8 @@ def evaluate(network: "Network", sample: int | None = None) -> Evaluation | None
     ``sample`` must be a valid index of a network whose batch loss is a sum of per-sample losses
     (:meth:`Network.check_sample` says so); it is the caller's to check.
     """
+    from ..compiler import BCE_CLIP
+
     compiled = compiled_for(network)
     if compiled is None:
         return None
