@@ -78,44 +78,20 @@ def xor_case():
 
 def spiral_case():
     x, labels = spiral()
-    y = np.eye(3)[labels]
-    mlp = MLP([2, 100, 3], ["relu", "softmax"], "cross_entropy")
-    params = mlp.init_params(0, "he")
-    state = {"W1": params["W1"].T.copy(), "b1": params["b1"].copy(),
-             "W2": params["W2"].T.copy(), "b2": params["b2"].copy()}
+    return classifier_case([2, 100, 3], "relu", 1.0, x, labels, init="he")
+
+
+def classifier_case(layers: list[int], activation: str, lr: float, x=None, labels=None, m: int = 0, init="xavier"):
+    """A softmax classifier, CS231n's "putting it together" step (with the max shift) written by hand;
+    without ``x``, on ``m`` seeded made-up inputs in [0, 1)."""
+    if x is None:
+        rng = np.random.default_rng(layers[0])
+        x = rng.uniform(0, 1, (m, layers[0]))
+        labels = rng.integers(0, layers[-1], m)
     m = x.shape[0]
-    rows = np.arange(m)
-
-    def numpy_step(lr=1.0):  # CS231n's "putting it together", with the max shift
-        W1, b1, W2, b2 = state["W1"], state["b1"], state["W2"], state["b2"]
-        hidden = np.maximum(0, x.dot(W1) + b1)
-        scores = hidden.dot(W2) + b2
-        scores = scores - np.max(scores, axis=1, keepdims=True)
-        exp_scores = np.exp(scores)
-        probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
-        loss = np.sum(-np.log(probs[rows, labels])) / m
-        dscores = probs
-        dscores[rows, labels] -= 1
-        dscores /= m
-        dhidden = dscores.dot(W2.T)
-        dhidden[hidden <= 0] = 0
-        state["W2"] = W2 - lr * hidden.T.dot(dscores)
-        state["b2"] = b2 - lr * np.sum(dscores, axis=0)
-        state["W1"] = W1 - lr * x.T.dot(dhidden)
-        state["b1"] = b1 - lr * np.sum(dhidden, axis=0)
-        return loss
-
-    return "[2, 100, 3] relu+softmax, 300 samples", mlp, params, x, y, 1.0, numpy_step
-
-
-def classifier_case(layers: list[int], activation: str, m: int, lr: float):
-    """A softmax classifier on seeded made-up inputs in [0, 1): CS231n's step with another hidden activation."""
-    rng = np.random.default_rng(layers[0])
-    x = rng.uniform(0, 1, (m, layers[0]))
-    labels = rng.integers(0, layers[-1], m)
     y = np.eye(layers[-1])[labels]
     mlp = MLP(layers, [activation, "softmax"], "cross_entropy")
-    params = mlp.init_params(0, "xavier")
+    params = mlp.init_params(0, init)
     state = {"W1": params["W1"].T.copy(), "b1": params["b1"].copy(),
              "W2": params["W2"].T.copy(), "b2": params["b2"].copy()}
     rows = np.arange(m)
@@ -123,7 +99,9 @@ def classifier_case(layers: list[int], activation: str, m: int, lr: float):
     def numpy_step():
         W1, b1, W2, b2 = state["W1"], state["b1"], state["W2"], state["b2"]
         z1 = x.dot(W1) + b1
-        if activation == "tanh":
+        if activation == "relu":
+            hidden = np.maximum(0, z1)
+        elif activation == "tanh":
             hidden = np.tanh(z1)
         else:
             hidden = 1 / (1 + np.exp(-z1))
@@ -136,7 +114,10 @@ def classifier_case(layers: list[int], activation: str, m: int, lr: float):
         dscores[rows, labels] -= 1
         dscores /= m
         dhidden = dscores.dot(W2.T)
-        dhidden *= (1 - hidden * hidden) if activation == "tanh" else hidden * (1 - hidden)
+        if activation == "relu":
+            dhidden[hidden <= 0] = 0
+        else:
+            dhidden *= (1 - hidden * hidden) if activation == "tanh" else hidden * (1 - hidden)
         state["W2"] = W2 - lr * hidden.T.dot(dscores)
         state["b2"] = b2 - lr * np.sum(dscores, axis=0)
         state["W1"] = W1 - lr * x.T.dot(dhidden)
@@ -148,11 +129,11 @@ def classifier_case(layers: list[int], activation: str, m: int, lr: float):
 
 
 def digits_case():
-    return classifier_case([64, 32, 10], "tanh", 256, 0.5)
+    return classifier_case([64, 32, 10], "tanh", 0.5, m=256)
 
 
 def mnist_case():
-    return classifier_case([784, 100, 10], "sigmoid", 64, 0.1)
+    return classifier_case([784, 100, 10], "sigmoid", 0.1, m=64)
 
 
 def symprop_step(mlp, params, x, y, lr):
