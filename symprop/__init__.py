@@ -27,6 +27,7 @@ def _is_the_command() -> bool:
 try:  # SymPy takes about half a second to load
     from .backprop import Adjoint, BackwardPass, FanIn, Step, Term, backward
     from .errors import (
+        CheckError,
         EvaluationError,
         FormulaError,
         GraphError,
@@ -43,6 +44,7 @@ try:  # SymPy takes about half a second to load
 except KeyboardInterrupt:  # Ctrl-C meanwhile: the command says one line and exits 130, as at any other moment
     if not _is_the_command():
         raise
+    import os
     import sys
 
     try:
@@ -50,7 +52,9 @@ except KeyboardInterrupt:  # Ctrl-C meanwhile: the command says one line and exi
         sys.stderr.flush()
     except (AttributeError, OSError, ValueError):  # no stderr, or a closed one
         pass
-    raise SystemExit(130) from None
+    # Not SystemExit: when the interrupt came through code run by exec() (mpmath builds functions so),
+    # CPython 3.11 remembers it as unhandled and ends the process by SIGINT instead of exit code 130.
+    os._exit(130)
 
 #: Names whose modules import numpy: loaded on first use, so that a formula's
 #: walkthrough never loads numpy.
@@ -116,5 +120,6 @@ __all__ = [
     "EvaluationError",
     "SpecError",
     "LimitError",
+    "CheckError",
     "ShapeError",
 ]

@@ -35,12 +35,13 @@ import sympy
 from sympy import Symbol
 
 from . import display
-from .bounds import check_backward_size, substitute
+from .bounds import limit_backward_size, substitute
 from .errors import LimitError, SympropError
 from .expr import Op
-from .graph import Graph, Node, check_exact_value, check_size, check_value
+from .graph import Graph, Node, limit_exact_value, limit_size, finite_value
 from .rules import Rule, node_rules, operand_rule
 from .trace import op_of, written
+from .limits import EXACT_TIME_BUDGET, MAX_EXACT_STEPS
 
 __all__ = [
     "Term",
@@ -209,9 +210,9 @@ class BackwardPass:
             upstream = Term(adjoint.compact, adjoint.value)
             for v, local, rule, operand in self._operands(node, needed):
                 what = f"d{node.name}/d{v.name} = {sympy.sstr(local)}"
-                local_value = check_value(substitute(local, self.values, f"d{node.name}/d{v.name}"), what, self.values, graph)
+                local_value = finite_value(substitute(local, self.values, f"d{node.name}/d{v.name}"), what, self.values, graph)
                 product_value = upstream.value * local_value
-                check_exact_value(product_value, f"d{graph.output.name}/d{node.name} * d{node.name}/d{v.name}")
+                limit_exact_value(product_value, f"d{graph.output.name}/d{node.name} * d{node.name}/d{v.name}")
                 step = Step(
                     node=node.symbol,
                     input=v,
@@ -278,7 +279,7 @@ class BackwardPass:
         """Sum the branches once all have arrived (one ``Add``, not a growing chain)."""
         if adjoint.steps:
             adjoint.value = sympy.Add(*(s.product.value for s in adjoint.steps))
-            check_exact_value(adjoint.value, f"the gradient of {adjoint.symbol.name!r}")
+            limit_exact_value(adjoint.value, f"the gradient of {adjoint.symbol.name!r}")
             adjoint.compact = sympy.Add(*(s.product.expr for s in adjoint.steps))
 
     def local(self, node: Symbol, v: Symbol) -> sympy.Expr:
@@ -299,7 +300,7 @@ class BackwardPass:
             total = sympy.S.Zero
             for step in self.adjoints[v].steps:
                 total += self._expanded_adjoint(step.node) * self.graph.expand(step.local.expr)
-            check_size(total, f"the expanded gradient of {v.name!r}")
+            limit_size(total, f"the expanded gradient of {v.name!r}")
             self._expanded[v] = total
         return self._expanded[v]
 
@@ -437,7 +438,7 @@ class CompactForms:
 def _is_long(compact: sympy.Expr) -> bool:
     """A compact form past :data:`MAX_COMPACT_OPS` operations is written by name."""
     try:
-        check_size(compact, "", MAX_COMPACT_OPS)
+        limit_size(compact, "", MAX_COMPACT_OPS)
     except LimitError:
         return True
     return False
@@ -539,7 +540,14 @@ def backward(graph: Graph, at: Mapping[str | Symbol, object], *, exact: bool = F
         PointError: the point is missing a leaf, names something else, or is not numeric.
         EvaluationError: a node or local derivative is undefined at the point.
         LimitError: the local derivatives would be too large (:data:`~symprop.bounds.MAX_BACKWARD_OPS`),
-            or an exact value too long (give the point in decimals).
+            an exact value too long (give the point in decimals), or the pass would take more
+            than ``symprop.limits.MAX_EXACT_STEPS`` chain-rule steps.
     """
-    check_backward_size(graph)
+    limit_backward_size(graph)
+    steps = count_steps(graph)
+    if steps > MAX_EXACT_STEPS:
+        raise LimitError(
+            f"the exact backward pass would take {steps:,} chain-rule steps (limit {MAX_EXACT_STEPS:,}, "
+            f"about {EXACT_TIME_BUDGET:g} s); differentiate for fewer parameters (--wrt) or use fewer nodes"
+        )
     return BackwardPass(graph, graph.evaluate(at, exact=exact))

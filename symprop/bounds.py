@@ -25,10 +25,10 @@ __all__ = [
     "MAX_BACKWARD_OPS",
     "DECIMALS",
     "exact_bits",
-    "check_bits",
+    "limit_bits",
     "substitute",
     "backward_sizes",
-    "check_backward_size",
+    "limit_backward_size",
 ]
 
 #: Bound on an exact number's numerator and denominator, in bits (about 3,000 digits).
@@ -48,7 +48,7 @@ def exact_bits(number: sympy.Rational) -> int:
     return max(abs(number.p).bit_length(), number.q.bit_length())
 
 
-def check_bits(number: sympy.Expr, what: str, *, estimate: int | None = None) -> None:
+def limit_bits(number: sympy.Expr, what: str, *, estimate: int | None = None) -> None:
     """Refuse an exact number (or the ``estimate`` of one) past :data:`MAX_EXACT_VALUE_BITS`."""
     bits = estimate if estimate is not None else exact_bits(number) if number.is_Rational else 0
     if bits > MAX_EXACT_VALUE_BITS:
@@ -81,20 +81,20 @@ def substitute(expression: sympy.Expr, values: Mapping[Symbol, sympy.Expr], what
                 done[node] = node
             else:
                 if node.is_Pow:
-                    _check_power(*args, what)
+                    _limit_power(*args, what)
                 done[node] = node.func(*args)
         return done[node]
 
     return walk(expression)
 
 
-def _check_power(base: sympy.Basic, exponent: sympy.Basic, what: str) -> None:
+def _limit_power(base: sympy.Basic, exponent: sympy.Basic, what: str) -> None:
     """Refuse ``base**exponent`` when both are exact and the result would pass the size bound."""
     if not (exponent.is_Rational and base.is_number) or base.has(sympy.Float):
         return
     # The rationals in the base (sqrt(2)**n is 2**(n/2)) times how often it is multiplied.
     size = max((exact_bits(r) - 1 for r in base.atoms(sympy.Rational)), default=0)
-    check_bits(base, what, estimate=size * (abs(exponent.p) // exponent.q))
+    limit_bits(base, what, estimate=size * (abs(exponent.p) // exponent.q))
 
 
 def backward_sizes(graph: Graph) -> dict[Symbol, int]:
@@ -116,7 +116,7 @@ def backward_sizes(graph: Graph) -> dict[Symbol, int]:
     return sizes
 
 
-def check_backward_size(graph: Graph, limit: int = MAX_BACKWARD_OPS) -> None:
+def limit_backward_size(graph: Graph, limit: int = MAX_BACKWARD_OPS) -> None:
     """Refuse a graph whose local derivatives would pass ``limit`` operations, before deriving them."""
     sizes = backward_sizes(graph)
     size = sum(sizes.values())

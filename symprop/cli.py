@@ -89,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         streams.say("symprop: interrupted")
         streams.finish(130)  # what was written so far goes out (or is dropped), and the code stays 130
+        if the_command:  # an interrupt that came through exec()'d code (lambdify) would end the process by SIGINT
+            os._exit(130)
         return 130
     except SystemExit as exit_:  # argparse: --help, --version (0) and usage errors (2)
         code = exit_.code if isinstance(exit_.code, int) else 2

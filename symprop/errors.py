@@ -14,6 +14,7 @@ __all__ = [
     "EvaluationError",
     "SpecError",
     "LimitError",
+    "CheckError",
     "ShapeError",
 ]
 
@@ -48,3 +49,8 @@ class SpecError(SympropError):
 
 class LimitError(SympropError):
     """The work asked for would pass a size limit; the message says what to do instead."""
+
+
+class CheckError(SympropError):
+    """A gradient check that cannot be done as asked: a finite-difference step float64
+    cannot take, or a user's function that calls ``sys.exit()`` or does not return in time."""

@@ -33,12 +33,13 @@ from .functions import FUNCTIONS
 
 __all__ = [
     "Op",
+    "formula_syntax",
     "parse_formula",
     "parse_node",
     "parse_written",
     "parse_written_node",
     "parse_number",
-    "check_name",
+    "valid_name",
     "make_symbol",
     "MAX_FORMULA_LENGTH",
     "MAX_DEPTH",
@@ -153,7 +154,7 @@ _NODE_NAMES = {
 }
 
 
-def check_name(name: str, *, what: str = "name") -> str:
+def valid_name(name: str, *, what: str = "name") -> str:
     """Return ``name`` if it is a plain ASCII identifier symprop accepts.
 
     Names start with a letter and go on with letters, digits and ``_``. A name
@@ -175,7 +176,7 @@ def check_name(name: str, *, what: str = "name") -> str:
 
 def make_symbol(name: str) -> Symbol:
     """The one way symprop makes a symbol for a user's name: real, and never ``symbols()``."""
-    return Symbol(check_name(name), real=True)
+    return Symbol(valid_name(name), real=True)
 
 
 def parse_number(text: str, *, exact: bool = False) -> sympy.Number:
@@ -226,8 +227,8 @@ class _Builder:
             what = _NODE_NAMES.get(type(node)) or _OPERATOR_NAMES.get(type(node))
             raise FormulaError(f"{what or type(node).__name__} is not allowed in a formula")
         op = method(node, depth + 1)
-        _check_constants(op.value)
-        _check_power(op.value)
+        _bound_constants(op.value)
+        _bound_power(op.value)
         return op
 
     def _Constant(self, node: ast.Constant, depth: int) -> Op:
@@ -247,7 +248,7 @@ class _Builder:
         return Op.leaf(Float(value))
 
     def _Name(self, node: ast.Name, depth: int) -> Op:
-        name = check_name(node.id)
+        name = valid_name(node.id)
         if name not in self.names:
             self.names.append(name)
         if name not in self.symbols:
@@ -322,7 +323,12 @@ class _Builder:
             raise FormulaError(f"{name}() takes {count} argument(s), got {len(node.args)}")
         args = [self.build(a, depth) for a in node.args]
         if name == "exp":
-            _check_exp_argument(args[0].value)
+            _bound_exp_argument(args[0].value)
+        if name in _EXPONENTIAL and args[0].value.is_Number and abs(args[0].value) > MAX_EXPONENT:
+            # softplus(144**812) would make SymPy decide the sign of log(1 + exp(that)): seconds
+            raise FormulaError(
+                f"the constant {name}({_brief(args[0].value, 20)}) is out of range (exponent limit ±{MAX_EXPONENT})"
+            )
         if any(not a.constant for a in args[1:]):  # leaky_relu's slope
             raise FormulaError(f"{name}(): the argument after the first must be a number, such as 0.1")
         value = _guard(function, *(a.value for a in args), what=f"{name}()")
@@ -346,7 +352,11 @@ def _guard(build, *args: sympy.Expr, what: str) -> sympy.Expr:
         ) from None
 
 
-def _check_exp_argument(argument: sympy.Expr) -> None:
+#: Functions that take ``exp`` of a number argument when built.
+_EXPONENTIAL = ("exp", "sigmoid", "softplus")
+
+
+def _bound_exp_argument(argument: sympy.Expr) -> None:
     """``exp(k*log(b))`` is rewritten by SymPy as ``b**k``: bound ``k`` before that happens."""
     if not argument.has(sympy.log):
         return
@@ -358,7 +368,7 @@ def _check_exp_argument(argument: sympy.Expr) -> None:
             )
 
 
-def _check_constants(expression: sympy.Expr) -> None:
+def _bound_constants(expression: sympy.Expr) -> None:
     """Refuse constants too large to reason about before SymPy tries to.
 
     ``exp(1000)**1000`` is ``exp(1000000)``, and deciding the sign of
@@ -394,7 +404,7 @@ def _float_bits(number: sympy.Float) -> int:
 _ALLOWED_NODES = (Symbol, Rational, Float, sympy.Add, sympy.Mul, sympy.Pow, sympy.core.numbers.Exp1)
 
 
-def _check_result(expression: sympy.Expr, text: str) -> None:
+def _validate_result(expression: sympy.Expr, text: str) -> None:
     """The whitelist and the bounds again, on what SymPy made of the formula."""
     functions = tuple(f for f, _ in FUNCTIONS.values() if isinstance(f, type))
     if expression.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
@@ -451,7 +461,7 @@ def _magnitude(number: sympy.Expr) -> float | None:
     return abs(value.real)
 
 
-def _check_power(expression: sympy.Expr) -> None:
+def _bound_power(expression: sympy.Expr) -> None:
     """A power SymPy made of a piece (``(w**1000)**1000`` is ``w**1000000``) stays within the bound."""
     if expression.is_Pow and expression.exp.is_Number and abs(expression.exp) > MAX_EXPONENT:
         raise FormulaError(
@@ -495,7 +505,21 @@ def parse_written(text: str, symbols: dict[str, Symbol] | None = None, *, exact:
     return op
 
 
-def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[Op, list[str]]:
+def formula_syntax(text: object) -> ast.expr:
+    """The front matter of every formula parser: the text checked, then Python's syntax tree of it.
+
+    The text must be a string of printable ASCII (tabs and newlines allowed),
+    not blank, of at most :data:`MAX_FORMULA_LENGTH` characters; then
+    :func:`ast.parse` reads it as one expression. Nothing is evaluated: the
+    callers (this module's parser and :mod:`symprop.derive.formula`'s for
+    matrices) build from the tree's whitelisted nodes only.
+
+    >>> type(formula_syntax("w*x + b")).__name__
+    'BinOp'
+
+    Raises:
+        FormulaError: naming what is wrong (too long, empty, a character, the syntax).
+    """
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be text, not {type(text).__name__}")
     if len(text) > MAX_FORMULA_LENGTH:
@@ -506,20 +530,24 @@ def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[Op, list
     if bad is not None:
         raise FormulaError(f"character {bad!r} is not allowed in a formula (ASCII only)")
     try:
-        with warnings.catch_warnings():  # e.g. invalid escapes in a string: refused below anyway
+        with warnings.catch_warnings():  # e.g. invalid escapes in a string: refused by the builders anyway
             warnings.simplefilter("ignore")
-            tree = ast.parse(text.strip(), mode="eval")
+            return ast.parse(text.strip(), mode="eval").body
     except SyntaxError as error:
         raise FormulaError(f"malformed formula {_short(text)}: {str(error.msg)[:80]}") from None
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError("formula is too long or too deeply nested for Python's parser") from None
+
+
+def _parse(text: str, symbols: dict[str, Symbol], exact: bool) -> tuple[Op, list[str]]:
+    tree = formula_syntax(text)
     builder = _Builder(symbols, exact)
     builder.source = text.strip()
     try:
-        op = builder.build(tree.body)
+        op = builder.build(tree)
         if not isinstance(op.value, sympy.Expr):
             raise FormulaError(f"formula {_short(text)} is not an expression")
-        _check_result(op.value, text)
+        _validate_result(op.value, text)
     except RecursionError:
         raise FormulaError(f"formula is nested more than {MAX_DEPTH} levels deep") from None
     return op, builder.names
@@ -529,7 +557,7 @@ def _split_node(text: str) -> tuple[str, str]:
     if not isinstance(text, str) or text.count("=") != 1:
         raise FormulaError(f"a node is written 'name = formula', got {_short(text)}")
     name, formula = (part.strip() for part in text.split("="))
-    check_name(name, what="node name")
+    valid_name(name, what="node name")
     return name, formula
 
 

@@ -25,9 +25,9 @@ import sympy
 from sympy import Symbol
 from sympy.core.evalf import PrecisionExhausted
 
-from .bounds import DECIMALS, check_bits, substitute
+from .bounds import DECIMALS, limit_bits, substitute
 from .errors import EvaluationError, FormulaError, GraphError, LimitError, PointError
-from .expr import check_name, make_symbol, parse_number
+from .expr import valid_name, make_symbol, parse_number
 from .node import Node, formula_text
 from .trace import formula_nodes, op_of, split_nodes, trace_nodes
 
@@ -187,7 +187,7 @@ class Graph:
             if isinstance(name, Symbol):
                 symbol = name
             else:
-                check_name(name, what="node name")
+                valid_name(name, what="node name")
                 symbol = known.get(name) or make_symbol(name)
             known[symbol.name] = symbol
             if written:
@@ -310,7 +310,7 @@ class Graph:
                     f"node {node.name!r} = {formula_text(node)} cannot be evaluated at {_at(self, values)} "
                     f"({type(error).__name__} in SymPy; e.g. a sign it cannot decide)"
                 ) from None
-            values[node.symbol] = check_value(value, f"node {node.name!r} = {formula_text(node)}", values, self)
+            values[node.symbol] = finite_value(value, f"node {node.name!r} = {formula_text(node)}", values, self)
         return values
 
     def expanded(self, symbol: Symbol) -> sympy.Expr:
@@ -327,7 +327,7 @@ class Graph:
                     continue
                 sub = {s: self._expanded[s] for s in node.inputs if s in self._expanded}
                 expression = node.evaluated.xreplace(sub)
-                check_size(expression, f"the expanded form of {node.name!r}")
+                limit_size(expression, f"the expanded form of {node.name!r}")
                 self._expanded[node.symbol] = expression
                 if node.symbol == symbol:
                     break
@@ -337,14 +337,14 @@ class Graph:
         """Any expression in node symbols, rewritten in leaves only."""
         sub = {s: self.expanded(s) for s in expression.free_symbols if s in self._by_symbol}
         result = expression.xreplace(sub)
-        check_size(result, "an expanded expression")
+        limit_size(result, "an expanded expression")
         return result
 
     def __repr__(self) -> str:
         return f"Graph({self.formulas()!r})"
 
 
-def check_size(expression: sympy.Expr, what: str, limit: int = MAX_EXPANDED_OPS) -> None:
+def limit_size(expression: sympy.Expr, what: str, limit: int = MAX_EXPANDED_OPS) -> None:
     """Refuse an expression larger than ``limit`` operations (cheap DAG-free count)."""
     count = 0
     for _ in sympy.preorder_traversal(expression):
@@ -399,17 +399,17 @@ def _finite_real(number: sympy.Expr) -> bool:
     )
 
 
-def check_exact_value(value: sympy.Expr, what: str) -> None:
+def limit_exact_value(value: sympy.Expr, what: str) -> None:
     """Refuse an exact number past :data:`~symprop.bounds.MAX_EXACT_VALUE_BITS`, or a closed
     form past :data:`MAX_EXACT_VALUE_OPS` operations, with what to do instead."""
     if value.is_Number:
-        check_bits(value, what)
+        limit_bits(value, what)
         return
     count, todo = 0, [(value, 1)]
     while todo:
         expression, depth = todo.pop()
         count += 1
-        check_bits(expression, what)
+        limit_bits(expression, what)
         if count > MAX_EXACT_VALUE_OPS or depth > MAX_EXACT_VALUE_DEPTH:
             size = f"more than {MAX_EXACT_VALUE_OPS} operations" if count > MAX_EXACT_VALUE_OPS else (
                 f"nested more than {MAX_EXACT_VALUE_DEPTH} levels deep")
@@ -417,14 +417,14 @@ def check_exact_value(value: sympy.Expr, what: str) -> None:
         todo.extend((arg, depth + 1) for arg in expression.args)
 
 
-def check_value(value: sympy.Expr, what: str, values: Mapping[Symbol, sympy.Expr], graph: "Graph") -> sympy.Expr:
+def finite_value(value: sympy.Expr, what: str, values: Mapping[Symbol, sympy.Expr], graph: "Graph") -> sympy.Expr:
     """Return ``value`` if it is a finite real number, else say where it is undefined.
 
     An exact closed form that SymPy cannot tell apart from 0 (``sin(1)**2 +
     cos(1)**2 - 1``) cannot be evaluated: dividing by it would give a number
     made of rounding noise.
     """
-    check_exact_value(value, what.partition(" = ")[0])
+    limit_exact_value(value, what.partition(" = ")[0])
     if value.is_Number:
         number = value
     else:

@@ -5,21 +5,32 @@ Per layer ``l``, with samples as columns (one column for one sample)::
     z_l = W_l a_{l-1} + b_l            # (n_l, m) = (n_l, n_{l-1}) (n_{l-1}, m) + (n_l, 1)
     a_l = sigma(z_l)                   # elementwise (or softmax per column)
 
-and right to left, from ``dL/da_L`` (the loss's derivative)::
+and right to left, from ``dL/da_L``, the formulas ``symprop derive`` derives
+for each layer kind (:func:`symprop.derive.layers.derive_layer`, the loss's by
+:func:`~symprop.derive.layers.derive_loss`), e.g. for a sigmoid layer and
+``half_squared_error``::
 
-    delta_l   = dL/dz_l = (da_l/dz_l)^T dL/da_l     # the Jacobian da/dz: diagonal unless softmax
-    dL/dW_l   = delta_l a_{l-1}^T                   # sums over the samples (the columns)
-    dL/db_l   = delta_l 1                           # a shared bias: the sum of every entry
-    dL/da_{l-1} = (dz_l/da_{l-1})^T delta_l = W_l^T delta_l
+    dL/da_L     = a_L - y                           # the loss table's formula, entry by entry
+    delta_l     = dL/dz_l = dL/da_l ⊙ a_l ⊙ (1 - a_l)   # (da_l/dz_l)^T dL/da_l: the Jacobian is diagonal
+    dL/dW_l     = delta_l a_{l-1}^T                 # summed over the samples (the columns)
+    dL/db_l     = delta_l                           # a shared bias: 1^T delta_l, the sum of its entries
+    dL/da_{l-1} = W_l^T delta_l
 
-Every other layer of a layer list gives its own matrices (batchnorm its
-batch mean and variance, and its backward pass in closed form; dropout its
-mask; a residual block the skip's sum): each kind writes them
-(:mod:`symprop.nn.layers`), this module runs them in order and records what
-they write. Every matrix is a SymPy matrix of values (exact for exact input);
-the Jacobians' formulas come from ``sympy.diff`` of the activation, written
-in the activation itself (``a*(1 - a)`` for a sigmoid). The numbers are the
-scalar view's (:meth:`symprop.nn.Network.backward`), which a test holds them to.
+each evaluated column by column (sample by sample), the derived expression
+kept beside the values (:attr:`LayerView.formulas`). The Jacobians shown
+beside come from ``sympy.diff`` of the activation, written in the activation
+itself (``a*(1 - a)`` for a sigmoid).
+
+The other layers of a layer list give their own matrices (batchnorm its batch
+mean and variance, dropout its mask, a residual block the skip's sum): each
+kind writes them (:mod:`symprop.nn.layers`), this module runs them in order
+and records what they write. derive has no matrix formulas for those kinds,
+so their backward passes are the layers' closed forms (CS231n's for the
+normalisations), recorded as such (:attr:`LayerView.closed_forms`) and said
+so in the text; so is weight decay's ``λ·W``. Every matrix is a SymPy matrix
+of values (exact for exact input), and the numbers are the scalar view's
+(:meth:`symprop.nn.Network.backward`), which tests hold them to (and the
+closed forms to autograd).
 """
 
 from __future__ import annotations
@@ -30,12 +41,16 @@ from typing import Any
 import numpy as np
 import sympy
 
+from .derive.algebra import evaluate
+from .derive.layers import DERIVED_KINDS, LayerDerivation, derive_layer, derive_loss, loss_entry
+from .derive.printing import VIEW, write
 from .graph import to_number
 from .nn import Network, get_loss
 from .nn.activations import A, Z
 from .nn.layers import walk
+from .nn.size import limit_matrix_work
 
-__all__ = ["LayerView", "MatrixView", "matrix_view"]
+__all__ = ["LayerView", "MatrixView", "matrix_view", "formula_text"]
 
 #: The per-layer keys of an MLP's view (and of its JSON), in order.
 LEGACY = ("W", "b", "a_prev", "z", "a", "derivative", "jacobians", "dL_da", "delta", "dW", "db", "dL_da_prev")
@@ -60,6 +75,12 @@ class LayerView:
         db: ``(n_l, 1)``, a ``(1, 1)`` sum for a shared bias, or ``None``.
         dL_da_prev: ``W^T delta``, ``(n_{l-1}, m)``.
         values: the other layers' matrices by name (``mu1``, ``xhat1``, ``mask1``, ...).
+        formulas: the derived formulas (SymPy matrix expressions of one sample, a column)
+            the backward matrices come from, by key: ``delta`` (or ``dL_d{input}`` for an
+            activation after another layer), ``dL_dW``, ``dL_db``, ``dL_da_prev``; symbols
+            named as in the view (``W2``, ``a1``, ``delta2``, ``dL_da2`` for ``dL/da2``).
+        closed_forms: the layers' own backward formulas where derive has none (batchnorm,
+            layernorm, dropout, residual; weight decay's ``λ·W``), as text by the name of what they give.
     """
 
     index: int
@@ -78,6 +99,8 @@ class LayerView:
     db: sympy.Matrix | None = None
     dL_da_prev: sympy.Matrix | None = None
     values: dict[str, sympy.Matrix] = field(default_factory=dict)
+    formulas: dict[str, Any] = field(default_factory=dict)
+    closed_forms: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -94,6 +117,8 @@ class MatrixView:
         forward_items, backward_items: what the renderers print, in order: ``("stage", l, text)``,
             ``("eq", name, sides, note)`` (each side a text or a matrix) and ``("text", line)``.
         output: the name of the network's output (``a2``).
+        loss_formula: ``dl/d{output}`` of one sample's loss, derived (``a2 - y``); the
+            batch's columns are it times ``scale``.
     """
 
     network: Network
@@ -107,6 +132,7 @@ class MatrixView:
     output: str = "a"
     grads: dict[str, sympy.Matrix] = field(default_factory=dict)
     input: sympy.Matrix | None = None
+    loss_formula: Any = None
 
     def gradients(self) -> dict[str, np.ndarray]:
         """``dL/dparam`` as float64 arrays shaped like the parameters."""
@@ -131,11 +157,17 @@ class _Recorder:
         self._after_params: set[int] = set()
         self._current: int | None = None
         self._inputs: dict[int, sympy.Matrix] = {}
+        self._layers: list[Any] = []  # whose backward pass is being recorded, innermost last
+        self._said: set[int] = set()
         seen = False
         for layer in _preorder(network.mlp.stack):
             if seen:
                 self._after_params.add(id(layer))
             seen = seen or bool(layer.param_shapes())
+        # the derived formulas first: a layer derive cannot write fails before any work
+        self.derived: dict[int, LayerDerivation] = {
+            id(layer): derive_layer(layer) for layer in walk(network.mlp.stack) if layer.kind in DERIVED_KINDS
+        }
 
     def matrix(self, array: np.ndarray) -> sympy.Matrix:
         array = np.atleast_2d(array)
@@ -156,7 +188,16 @@ class _Recorder:
     def forward(self, name: str, *sides: Any, note: str = "") -> None:
         self.items.append(("eq", name, sides, note))
 
-    backward = forward
+    def backward(self, name: str, *sides: Any, note: str = "") -> None:
+        """A backward equation; one a layer without derived formulas writes is its closed form, and said so."""
+        layer = self._layers[-1] if self._layers else None
+        if layer is not None and layer.kind not in DERIVED_KINDS:
+            if id(layer) not in self._said:
+                self._said.add(id(layer))
+                self.text(f"    {layer.kind}: the layer's closed form (derive has no matrix formulas for it)")
+            if len(sides) > 1 and isinstance(sides[0], str):
+                self.stage(layer).setdefault("_closed", {})[name] = sides[0]
+        self.items.append(("eq", name, sides, note))
 
     def text(self, line: str) -> None:
         self.items.append(("text", line))
@@ -182,9 +223,58 @@ class _Recorder:
     def layer_backward(self, layer: Any, d: sympy.Matrix, h: sympy.Matrix) -> sympy.Matrix | None:
         if layer.kind != "residual":
             self._enter(layer, {})
-        return layer.matrix_backward(self, d, self._inputs[id(layer)])
+        self._layers.append(layer)
+        try:
+            return layer.matrix_backward(self, d, self._inputs[id(layer)])
+        finally:
+            self._layers.pop()
 
-    # the activations: as the MLP's view always showed them
+    # the derived formulas, evaluated one sample (column) at a time
+
+    def _formula(self, layer: Any, key: str, expr: Any) -> str:
+        """Keep ``expr`` as the layer's ``key`` formula; its text as the view writes it."""
+        self.stage(layer).setdefault("_formulas", {})[key] = expr
+        return formula_text(expr)
+
+    def _columns(self, expr: Any, fixed: dict, columns: dict, m: int) -> list[sympy.Matrix]:
+        """``expr`` at each sample: ``fixed`` matrices as they are, ``columns`` one column per sample."""
+        result = []
+        for s in range(m):
+            value = evaluate(expr, {**fixed, **{symbol: matrix[:, s] for symbol, matrix in columns.items()}})
+            result.append(value if isinstance(value, sympy.MatrixBase) else sympy.Matrix([[value]]))
+        return result
+
+    def linear_backward(self, layer: Any, d: sympy.Matrix, h: sympy.Matrix) -> sympy.Matrix | None:
+        f, l, m = self.derived[id(layer)], layer.stage, d.cols
+        stage = self.stage(layer)
+        stage["delta"] = d
+        fixed = {f.inputs["W"]: stage["W"]}
+        if "b" in f.inputs:  # a shared bias is one number: 1x1
+            fixed[f.inputs["b"]] = stage["b"][:1, :] if layer.bias == "layer" else stage["b"]
+        columns = {f.inputs["a_prev"]: h, f.gradient: d}
+        summed = "" if m == 1 else ", summed over the samples"
+        dW = _total(self._columns(f.steps["W"].compact, fixed, columns, m))  # the sum over the samples
+        text = self._formula(layer, "dL_dW", f.steps["W"].compact) + summed
+        if self.network.mlp.weight_decay:
+            dW += self.decay_rate() * stage["W"]
+            text += f", + λ·W{l} (weight decay)"
+            stage.setdefault("_closed", {})[f"dL/dW{l} (weight decay)"] = f"λ·W{l}"
+        stage["dW"] = dW
+        self.backward(f"dL/dW{l}", text, dW)
+        self.grad(f"W{l}", dW)
+        if "b" in f.inputs:
+            db = _total(self._columns(f.steps["b"].compact, fixed, columns, m))
+            stage["db"] = db
+            self.backward(f"dL/db{l}", self._formula(layer, "dL_db", f.steps["b"].compact) + summed, db)
+            self.grad(f"b{l}", db)
+        step = f.steps["a_prev"]
+        d_prev = sympy.Matrix.hstack(*self._columns(step.compact, fixed, columns, m))
+        stage["dL_da_prev"] = d_prev
+        text = self._formula(layer, "dL_da_prev", step.compact)
+        if not self.input_grad(layer):
+            return None
+        self.backward(f"dL/d{layer.in_name}", text, d_prev)
+        return d_prev
 
     def activation_forward(self, layer: Any, z: sympy.Matrix) -> sympy.Matrix:
         activation = layer.activation
@@ -200,6 +290,7 @@ class _Recorder:
     def activation_backward(self, layer: Any, d: sympy.Matrix, h: sympy.Matrix) -> sympy.Matrix:
         stage, activation = self.stage(layer), layer.activation
         z, a = stage["_z"], stage["a"]
+        # the Jacobians shown beside, from sympy.diff of the activation table's formula
         if activation.elementwise:
             derivative = activation.derivative(layer.slope)
             jacobians = [
@@ -207,27 +298,43 @@ class _Recorder:
                 for s in range(z.cols)
             ]
             text = f"diag({sympy.sstr(derivative)}), elementwise ({layer.name}')"
-        else:  # softmax: each column's Jacobian, written through that column's outputs
+        else:  # softmax (derive_layer refused any other): each column's Jacobian, written through its outputs
             symbols, derivative = activation.jacobian(z.rows)
             jacobians = [derivative.xreplace(dict(zip(symbols, a[:, s]))) for s in range(z.cols)]
             text = "softmax Jacobian: da_i/dz_j = a_i*(δ_ij - a_j)"
-        delta = sympy.Matrix.hstack(*[jacobians[s].T * d[:, s] for s in range(z.cols)])  # (n_l, m)
+        f, out, src, m = self.derived[id(layer)], layer.out, layer.in_name, z.cols
+        step = f.steps["z"]
+        columns = {f.inputs["z"]: z, f.output: a, f.gradient: d}
+        delta = sympy.Matrix.hstack(*self._columns(step.compact, {}, columns, m))  # (n_l, m)
         stage.update(derivative=derivative, jacobians=jacobians, dL_da=d)
-        out, src, m = layer.out, layer.in_name, z.cols
-        name = f"delta{layer.stage} = dL/d{src}" if src == f"z{layer.stage}" else f"dL/d{src}"
+        is_delta = src == f"z{layer.stage}"
+        name = f"delta{layer.stage} = dL/d{src}" if is_delta else f"dL/d{src}"
+        formula = self._formula(layer, "delta" if is_delta else f"dL_d{src}", step.compact)
         self.text(f"    d{out}/d{src} = {text}")
         if m == 1:
             self.backward(f"d{out}/d{src}", jacobians[0])
-            self.backward(name, f"(d{out}/d{src})^T·dL/d{out}", delta)
         elif not activation.elementwise:
             for s, jacobian in zip(self.samples, jacobians):
                 self.backward(f"d{out}/d{src} (s{s})", jacobian)
-            self.backward(name, f"(d{out}/d{src})^T·dL/d{out}, column by column", delta)
-        else:  # diagonal Jacobians: their diagonals, one column per sample, and a product entry by entry
-            diagonals = sympy.Matrix(z.rows, m, lambda i, s: jacobians[s][i, i])
-            self.backward(f"{layer.name}'({src})", diagonals)
-            self.backward(name, f"{layer.name}'({src}) ⊙ dL/d{out}", delta)
+        else:  # diagonal Jacobians: their diagonals, one column per sample
+            self.backward(f"{layer.name}'({src})", sympy.Matrix(z.rows, m, lambda i, s: jacobians[s][i, i]))
+        self.backward(name, formula if m == 1 else f"{formula}, column by column", delta)
         return delta
+
+
+def formula_text(expr: Any) -> str:
+    """A derived formula as the view writes it: ``dL/da2 ⊙ a2 ⊙ (1 - a2)``, ``delta2·a1^T``, ``W2^T·delta2``."""
+    names = {s.name for s in expr.free_symbols if hasattr(s, "name")}
+    labels = {n: "dL/d" + n[4:] for n in names if n.startswith("dL_d")}
+    gradients = frozenset(n for n in names if n.startswith(("dL_d", "delta")))
+    return write(expr, VIEW, labels=labels, first=gradients)
+
+
+def _total(matrices: list[sympy.Matrix]) -> sympy.Matrix:
+    total = matrices[0]
+    for matrix in matrices[1:]:
+        total = total + matrix
+    return total
 
 
 def _preorder(stack: list) -> list:
@@ -254,19 +361,27 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
     """The matrix view of ``network``'s backward pass: the batch loss, or sample ``sample``'s own loss.
 
     >>> from symprop.nn import MLP
-    >>> net = Network(MLP([1, 1], "identity"), {"W1": [[2]], "b1": [1]}, [[3]], [[5]], exact=True)
+    >>> net = Network(MLP([2, 1], "identity"), {"W1": [[2, 1]], "b1": [1]}, [[3, 1]], [[5]], exact=True)
     >>> view = matrix_view(net)
     >>> view.loss, view.layers[0].delta, view.layers[0].dW
-    (2, Matrix([[2]]), Matrix([[6]]))
+    (9/2, Matrix([[3]]), Matrix([[9, 3]]))
+    >>> formula_text(view.layers[0].formulas["dL_dW"]), formula_text(view.loss_formula)
+    ('delta1·a0^T', 'a1 - y')
+
+    Raises:
+        SpecError: an activation on the whole layer other than softmax (derive has no
+            matrix formula for its Jacobian), naming it.
     """
     mlp = network.mlp
     if sample is None:
         samples = list(range(network.samples))
         scale = sympy.Rational(1, len(samples)) if mlp.reduction == "mean" else sympy.S.One
     else:
-        network.check_sample(network.sample_index(sample))
+        network.require_own_sample(network.sample_index(sample))
         samples = [network.sample_index(sample)]
         scale = sympy.S.One
+    limit_matrix_work(mlp, len(samples))
+    network.validate_outputs(sample)  # binary cross-entropy: outputs in [0, 1]
     mv = _Recorder(network, samples)
     mv.describe = _describe(mlp.stack)
     h = mv.matrix(network.x[samples].T)  # (n0, m): samples as columns
@@ -275,26 +390,27 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
         h = mv.layer_forward(layer, h)
     forward_items, mv.items = mv.items, []
 
-    # dl/da_L for one sample's loss l, then its values per sample (scaled for a mean)
-    width = mlp.n_outputs
+    # one sample's loss l: its value from the loss table, dl/da_L derived; per sample (scaled for a mean)
+    width, output = mlp.n_outputs, mlp.stack[-1].out
     a_sym = [sympy.Symbol(f"a_{k}", real=True) for k in range(width)]
     y_sym = [sympy.Symbol(f"y_{k}", real=True) for k in range(width)]
     per_sample_loss = get_loss(mlp.loss).formula(a_sym, y_sym)
     loss_derivative = sympy.Matrix([sympy.diff(per_sample_loss, ak) for ak in a_sym])
+    derived = derive_loss(mlp.loss, width, output, loss_entry(mlp.loss, width)[2])
     y = mv.matrix(network.y[samples].T)
-    losses, columns = [], []
-    for s in range(len(samples)):
-        point = {**dict(zip(a_sym, h[:, s])), **dict(zip(y_sym, y[:, s]))}
-        losses.append(per_sample_loss.xreplace(point))
-        columns.append(loss_derivative.xreplace(point) * scale)
-    d = sympy.Matrix.hstack(*columns)
+    losses = [per_sample_loss.xreplace({**dict(zip(a_sym, h[:, s])), **dict(zip(y_sym, y[:, s]))})
+              for s in range(len(samples))]
+    columns = mv._columns(derived.steps["a"].compact, {}, {derived.inputs["a"]: h, derived.inputs["y"]: y},
+                          len(samples))
+    d = sympy.Matrix.hstack(*columns) * scale
     loss = scale * sum(losses, sympy.S.Zero)
     if mlp.weight_decay:  # lambda/2 sum W^2 (each weight's gradient gets lambda W: see the linear layer)
         rate = mv.decay_rate()
         loss += rate / 2 * sum((sum(mv.param(w).multiply_elementwise(mv.param(w)), sympy.S.Zero)
                                 for w in mlp.weights()), sympy.S.Zero)
-    output = mlp.stack[-1].out
-    mv.backward(f"dL/d{output}", d)
+    loss_formula = derived.steps["a"].compact
+    shown = formula_text(sympy.MatMul(scale, loss_formula) if scale != 1 else loss_formula)
+    mv.backward(f"dL/d{output}", shown if len(samples) == 1 else f"{shown}, column by column", d)
     mv.stages[mlp.stack[-1].stage]["dL_da"] = d
     mv.items.insert(0, ("stage", mlp.stack[-1].stage, ""))
     mv._current = mlp.stack[-1].stage
@@ -308,6 +424,7 @@ def matrix_view(network: Network, sample: int | None = None) -> MatrixView:
         legacy["jacobians"] = legacy["jacobians"] or []
         values = {k: v for k, v in data.items() if k not in LEGACY and k != "activation" and not k.startswith("_")}
         bias_mode = next((layer.bias for layer in walk(mlp.stack) if layer.kind == "linear" and layer.stage == stage), "none")
-        layers.append(LayerView(stage, data.get("activation"), bias_mode, **legacy, values=values))
+        layers.append(LayerView(stage, data.get("activation"), bias_mode, **legacy, values=values,
+                                formulas=data.get("_formulas", {}), closed_forms=data.get("_closed", {})))
     return MatrixView(network, samples, scale, layers, loss, loss_derivative, forward_items, mv.items, output,
-                      mv.grads, first)
+                      mv.grads, first, loss_formula)

@@ -13,6 +13,9 @@ the order the chain rule applies them from the outside in, of every name in
 a node written with several operations (``J = d**2/2``: constant multiple,
 then power).
 
+Not the table of :mod:`symprop.derive.rules`: a matrix identity says how an upstream
+gradient is contracted (``δ·xᵀ`` for ``W·x``), not a local derivative per operand.
+
 >>> from symprop.expr import parse_written
 >>> operand_rule(parse_written("w0*x0"), 1).form
 '∂(u·v)/∂v = u'

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -24,8 +25,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from .errors import SpecError, SympropError
+from .errors import LimitError, SpecError, SympropError
 from .graph import Graph
+from .limits import MAX_EXACT_STEPS, MAX_SPEC_INTEGER_BITS
 from .nn import MLP, Network, NetworkProblem, Sequential
 from .optim import OPTIMIZERS
 
@@ -63,8 +65,8 @@ def read_spec(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise SpecError(f"spec file {str(path)!r} is not UTF-8 text") from None
     try:
-        if path.suffix.lower() == ".json":  # NaN/Infinity load as floats; the checks name their key
-            data = json.loads(text, object_pairs_hook=_no_duplicates)
+        if path.suffix.lower() == ".json":  # NaN/Infinity load as floats, long integers as _LongInteger; checks name their key
+            data = json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_json_integer)
         else:
             data = tomllib.loads(text)
     except json.JSONDecodeError as error:
@@ -73,11 +75,48 @@ def read_spec(path: str | Path) -> dict[str, Any]:
         raise SpecError(f"{path.name}: invalid TOML: {error}") from None
     except SpecError as error:  # a duplicate key
         raise SpecError(f"{path.name}: {error}") from None
-    except ValueError:  # int('9' * 5000): Python reads no integer past 4,300 digits
-        raise SpecError(f"{path.name}: a number has more than 4,300 digits (Python's limit for reading one)") from None
+    except ValueError:  # int('9' * 5000) in TOML: Python reads no integer past 4,300 digits
+        long = re.search(r"\d{4300}", text)
+        where = f" line {text[: long.start()].count(chr(10)) + 1}" if long else ""
+        raise SpecError(f"{path.name}{where}: a number has more than 4,300 digits (Python's limit for reading one)") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path.name}: the top level must be a table/object")
+    _limit_integers(data, "")
     return data
+
+
+class _LongInteger:
+    """A JSON integer too long to read (Python refuses more than 4,300 digits): refused, naming its key."""
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+
+def _json_integer(text: str) -> Any:
+    digits = len(text.lstrip("-"))
+    return _LongInteger(digits) if digits > 4000 else int(text)
+
+
+def _limit_integers(value: Any, key: str) -> None:
+    """Refuse an integer past ``MAX_SPEC_INTEGER_BITS`` anywhere in a spec, naming its key.
+
+    Such numbers do not fit a float64 (``int too large to convert to float``) or
+    make exact arithmetic crawl; formulas refuse them the same way.
+    """
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            _limit_integers(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _limit_integers(item, f"{key}[{i}]")
+    elif isinstance(value, _LongInteger) or (
+        isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_SPEC_INTEGER_BITS
+    ):
+        digits = value.digits if isinstance(value, _LongInteger) else len(str(abs(value)))
+        raise SpecError(
+            f"{key}: an integer of {digits:,} digits is too large "
+            f"(at most {MAX_SPEC_INTEGER_BITS} bits, about {int(MAX_SPEC_INTEGER_BITS * math.log10(2))} digits)"
+        )
 
 
 #: A spec file larger than this is refused before it is read (a spec is a few
@@ -176,6 +215,7 @@ def graph_spec(table: Any) -> GraphSpec:
     exact = table.get("exact", False)
     if not isinstance(exact, bool):
         raise SpecError("graph.exact: expected true or false")
+    _limit_graph_size(nodes)
     at = table.get("at", {})
     if not isinstance(at, Mapping):
         raise SpecError("graph.at: expected a table of leaf = number")
@@ -186,6 +226,24 @@ def graph_spec(table: Any) -> GraphSpec:
     except SympropError as error:
         raise SpecError(f"graph.nodes: {error}") from None
     return GraphSpec(graph, dict(at), exact)
+
+
+#: A name in a node's formula: one input, so about one chain-rule step.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\b(?!\s*\()")
+
+
+def _limit_graph_size(nodes: list[str]) -> None:
+    """Refuse, before parsing, a graph whose backward pass would pass ``MAX_EXACT_STEPS`` steps.
+
+    Each name on the right of ``=`` is an input of that node, so about one
+    chain-rule step; parsing and evaluating cost about as much per node.
+    """
+    steps = sum(len(_NAME.findall(node.partition("=")[2])) for node in nodes)
+    if steps > MAX_EXACT_STEPS:
+        raise LimitError(
+            f"graph.nodes: {len(nodes):,} nodes with about {steps:,} inputs in all; the exact backward pass "
+            f"is limited to {MAX_EXACT_STEPS:,} chain-rule steps: use fewer nodes"
+        )
 
 
 @dataclass
@@ -224,7 +282,7 @@ class NetworkSpec:
         """
         self.network.exact = self.network.exact or exact
         if sample is not None:
-            self.network.check_sample(self.network.sample_index(sample))
+            self.network.require_own_sample(self.network.sample_index(sample))
         return NetworkProblem(self.network, sample)
 
 

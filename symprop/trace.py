@@ -28,7 +28,7 @@ import sympy
 from sympy import Symbol
 
 from .errors import GraphError
-from .expr import FUNCTIONS, Op, check_name, make_symbol, parse_written, parse_written_node
+from .expr import FUNCTIONS, Op, valid_name, make_symbol, parse_written, parse_written_node
 from .functions import leaky_relu, relu, sigmoid, softplus
 from .node import Node
 
@@ -208,7 +208,7 @@ def trace_nodes(
         if not isinstance(expression, sympy.Expr):
             raise GraphError("trace needs a scalar SymPy expression")
         op = op_of(expression)
-    output = check_name(output, what="output name") if output else _output_name(op.names)
+    output = valid_name(output, what="output name") if output else _output_name(op.names)
     tracer = _Tracer(set(op.names) | {output})
     tracer.trace(op, output)
     return tracer.nodes, tuple(op.names)

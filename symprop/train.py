@@ -25,9 +25,12 @@ import numpy as np
 from .compiler import Compiled
 from .compiler import compile as compile_network
 from .errors import LimitError, SpecError, SympropError
+from .limits import MAX_TRAINING_STEPS
+from .nn.reference import outputs_in_domain, validate_outputs, validate_targets
+from .nn.size import limit_training_size
 from .optim import Optimizer, Params, make_optimizer
 
-__all__ = ["TrainResult", "TrainingDiverged", "train", "check_steps", "MAX_STEPS"]
+__all__ = ["TrainResult", "TrainingDiverged", "train", "validate_steps", "MAX_STEPS"]
 
 
 @dataclass
@@ -69,6 +72,8 @@ class TrainingDiverged(SympropError):
 def _as_batch(values: Any, width: int, what: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
+    except OverflowError:
+        raise SpecError(f"data.{what}: a number is too large for float64") from None
     except (TypeError, ValueError):
         raise SpecError(f"data.{what}: expected rows of numbers") from None
     if array.ndim == 1 and width == 1:
@@ -80,12 +85,11 @@ def _as_batch(values: Any, width: int, what: str) -> np.ndarray:
     return array
 
 
-#: Steps in one run: a million steps of the smallest network take about a minute,
-#: and the loss history holds one number per step.
-MAX_STEPS = 1_000_000
+#: Steps in one run (see :data:`symprop.limits.MAX_TRAINING_STEPS`).
+MAX_STEPS = MAX_TRAINING_STEPS
 
 
-def check_steps(steps: Any, key: str = "train.steps") -> None:
+def validate_steps(steps: Any, key: str = "train.steps") -> None:
     """Refuse a step count that is not a whole number from 0 to :data:`MAX_STEPS`."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise SpecError(f"{key}: expected a whole number >= 0, got {steps!r}")
@@ -126,12 +130,14 @@ def train(
     Raises:
         TrainingDiverged: the loss or a gradient became NaN/inf; the message
             names the step, and ``.result`` keeps the last finite parameters.
-        SpecError: bad shapes, names or settings.
-        LimitError: more than :data:`MAX_STEPS` steps.
+        SpecError: bad shapes, names or settings; targets outside the loss's domain.
+        EvaluationError: an output leaves the loss's domain (binary cross-entropy
+            after an output that is not a probability: outside [0, 1]), naming the step.
+        LimitError: more than :data:`MAX_STEPS` steps, or arrays past ``symprop.limits.MAX_TRAINING_BYTES``.
     """
     compiled: Compiled = model if isinstance(model, Compiled) else compile_network(model)
     mlp = compiled.mlp
-    check_steps(steps)
+    validate_steps(steps)
     opt = optimizer if isinstance(optimizer, Optimizer) else make_optimizer(optimizer, lr, **hyper)
     missing = [name for name in mlp.param_shapes() if name not in params]
     if missing:
@@ -141,13 +147,24 @@ def train(
     y = _as_batch(y, mlp.n_outputs, "y")
     if x.shape[0] != y.shape[0]:
         raise SpecError(f"data: x has {x.shape[0]} rows but y has {y.shape[0]}")
-    f = _with_fresh_masks(compiled, seed) if mlp.dropouts() else compiled.loss_and_grads
+    limit_training_size(mlp, x.shape[0])
+    validate_targets(mlp, y)
+    # A loss with a domain (binary cross-entropy: outputs in [0, 1]) after an output layer that does not
+    # keep to it by construction (as sigmoid does): the outputs are checked at every step, under its mask.
+    watch = not outputs_in_domain(mlp)
+    draw = _mask_drawer(compiled, seed)
+
+    def f(params: Params, step: int) -> Any:
+        masks = draw(x.shape[0]) if draw is not None else None
+        if watch:
+            validate_outputs(mlp, params, x, masks=masks, step=step)
+        return compiled.loss_and_grads(params, x, y, masks) if draw is not None else compiled.loss_and_grads(params, x, y)
 
     history: list[float] = []
     previous: Params | None = None  # the parameters the last step started from
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked below, by value
         for step in range(steps):
-            loss, grads = f(current, x, y)
+            loss, grads = f(current, step)
             loss = float(loss)
             if not math.isfinite(loss):  # a NaN/inf gradient shows up here one step later
                 _diverged(step, f"the loss is {loss}", previous, history)
@@ -155,22 +172,23 @@ def train(
             if callback is not None:
                 callback(step, loss)
             previous, current = current, opt.step(current, grads)
-        final = float(f(current, x, y)[0])
+        final = float(f(current, steps)[0])
     if not math.isfinite(final):
         _diverged(steps, f"the loss is {final}", previous, history)
     return TrainResult(current, history, final, steps)
 
 
-def _with_fresh_masks(compiled: Compiled, seed: int | None) -> Callable[..., Any]:
-    """``loss_and_grads`` with a fresh dropout mask each call, as dropout trains (reproducible from ``seed``)."""
+def _mask_drawer(compiled: Compiled, seed: int | None) -> Callable[[int], dict[str, np.ndarray]] | None:
+    """A fresh dropout mask each call, as dropout trains (reproducible from ``seed``); None without dropout."""
     rng = np.random.default_rng([0 if seed is None else seed, 1])
     layers = compiled.mlp.dropouts()
+    if not layers:
+        return None
 
-    def step(params, x, y):
-        masks = {d.mask_name: (rng.random((x.shape[0], d.width_in)) >= float(d.p)).astype(np.float64) for d in layers}
-        return compiled.loss_and_grads(params, x, y, masks)
+    def draw(samples: int) -> dict[str, np.ndarray]:
+        return {d.mask_name: (rng.random((samples, d.width_in)) >= float(d.p)).astype(np.float64) for d in layers}
 
-    return step
+    return draw
 
 
 def _diverged(step: int, what: str, kept: Params | None, losses: list[float]) -> None:

@@ -9,6 +9,7 @@ of the network, built independently of the matrix formulas).
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -19,9 +20,9 @@ from symprop.cli import main
 from symprop.derive import derive, derive_spec
 from symprop.derive.algebra import evaluate
 from symprop.derive.check import check_derivation
-from symprop.errors import EvaluationError, FormulaError, GraphError, PointError, ShapeError
+from symprop.errors import EvaluationError, FormulaError, GraphError, PointError, ShapeError, SpecError
 from symprop.nn import MLP, Network
-from symprop.render.derive_print import TEXT, sympy_text, write
+from symprop.derive.printing import TEXT, sympy_text, write
 
 
 def text(expr, derivation) -> str:
@@ -347,3 +348,87 @@ def test_the_matrix_derivation_loads_neither_rich_nor_numpy():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- networks as layer lists: linear layers and activations derive; other layers are named and refused ----------
+
+LAYER_LIST = """[network]
+inputs = 2
+layers = LAYERS
+loss = "LOSS"
+EXTRA
+[data]
+x = [[0.5, -1.0], [1.5, 0.25], [-0.5, 0.75]]
+y = [[1, 0], [0, 1], [0, 1]]
+"""
+
+
+def _layer_list(tmp_path, layers, loss="cross_entropy", extra=""):
+    path = tmp_path / "net.toml"
+    path.write_text(LAYER_LIST.replace("LAYERS", layers).replace("LOSS", loss).replace("EXTRA", extra))
+    return str(path)
+
+
+def test_a_layer_list_of_linear_layers_and_activations_derives(tmp_path, capsys):
+    from symprop.spec import load_spec
+
+    layers = '["tanh", {linear = 3}, "relu", {linear = 2}, {linear = {width = 2, bias = "layer"}}, "softmax"]'
+    spec = _layer_list(tmp_path, layers)
+    result = derive_spec(load_spec(spec).network, sample=1)
+    assert result.passed and max(result.errors.values()) < 1e-12
+    by_index = {layer.index: layer for layer in result.formulas.layers}
+    assert sorted(by_index) == [0, 1, 2, 3] and by_index[2].activation is None  # linear 2 has no activation
+    d = result.formulas.derivation
+    assert text(by_index[0].delta_step.compact, d) == "∂L/∂a0 ⊙ (𝟙 - a0^∘2)"  # tanh before the first linear: dL/dx
+    assert text(by_index[3].da_prev_step.compact, d) == "W3ᵀ·δ3" and text(by_index[3].db_step.compact, d) == "𝟙ᵀ·δ3"
+    assert main(["derive", "--spec", spec, "--format", "text"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Network [tanh, linear 3, relu, linear 2, linear 2 (bias layer), softmax]: ")
+    assert "layer 2 (linear)" in out and "layer 0 (tanh)" in out and "∂L/∂x (2×1) = ∂L/∂a0 ⊙ (𝟙 - a0^∘2)" in out
+
+
+@pytest.fixture
+def squared_total():
+    """A throwaway loss that is no sum of one term per output: (Σ_k (y_k - a_k))²."""
+    from symprop.nn import LOSSES, Loss, register_loss
+
+    register_loss(Loss("squared_total_test", lambda a, y: sympy.Add(*(yk - ak for ak, yk in zip(a, y))) ** 2,
+                       lambda y, out: np.sum(y - out.a, axis=1) ** 2, "(Σ_k (y_k − ŷ_k))²", "none"))
+    yield
+    del LOSSES["squared_total_test"]
+
+
+D7 = [
+    ('[{linear = 2}, "batchnorm", "softmax"]', "", "network.layers[1] (batchnorm): batchnorm has no matrix formulas "
+     "to derive yet; derive writes linear layers, activations and the loss"),
+    ('[{linear = 2}, {dropout = 0.5}, "softmax"]', "", "network.layers[1] (dropout): dropout has no matrix formulas"),
+    ('[{linear = 2}, "tanh", {residual = [{linear = 2}, "tanh"]}, {linear = 2}, "softmax"]', "",
+     "network.layers[2] (residual): residual has no matrix formulas"),
+    ('["layernorm", {linear = 2}, "softmax"]', "", "network.layers[0] (layernorm): layernorm has no matrix formulas"),
+    ('[{linear = 2}, "softmax"]', "weight_decay = 0.1", "network.weight_decay: derive has no matrix formula for weight decay"),
+]
+
+
+@pytest.mark.parametrize("layers, extra, message", D7, ids=["batchnorm", "dropout", "residual", "layernorm", "decay"])
+def test_D7_what_derive_has_no_matrix_formulas_for_is_named(tmp_path, capsys, layers, extra, message):
+    from symprop.spec import load_spec
+
+    spec = _layer_list(tmp_path, layers, extra=extra)
+    assert main(["derive", "--spec", spec]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symprop: error: " + message) and err.count("\n") == 1, err
+    with pytest.raises(SpecError, match=re.escape(message)):
+        derive_spec(load_spec(spec).network)
+    assert main(["explain", "--spec", spec, "--view", "matrix", "--format", "text"]) == 0  # in closed form there
+    capsys.readouterr()
+
+
+def test_D7_a_loss_that_is_not_a_sum_over_the_outputs(tmp_path, capsys, squared_total):
+    spec = _layer_list(tmp_path, '[{linear = 2}, "sigmoid"]', loss="squared_total_test")
+    message = "the loss 'squared_total_test' is not a sum of one term per output, so derive has no matrix formula for it"
+    for command in (["derive"], ["explain", "--view", "matrix"]):
+        assert main([*command, "--spec", spec]) == 2
+        err = capsys.readouterr().err
+        assert err == f"symprop: error: {message}\n"
+    assert main(["check", "--spec", spec]) == 0  # the scalar graph differentiates it as it is
+    capsys.readouterr()

@@ -56,14 +56,25 @@ def test_every_entry_on_request_and_n_of_each_tensor():
 
 
 def test_a_wrong_gradient_in_a_sample_is_reported_with_the_checked_count():
-    net = wide_network()
-    chosen = choose_entries({n: p.shape for n, p in net.params.items()})
-    assert chosen.chosen is not None
+    from symprop.check.compare import check_numeric
+    from symprop.check.subjects import NetworkSubject
+
+    subject = NetworkSubject(wide_network())
+    subject.exact["W1"] = subject.exact["W1"] * 2  # as if the derivation had a factor 2 too many
+    report = check_numeric(subject, eps=1e-5, rtol=1e-5, floor=1e-8)
+    assert not report.passed and report.sampled and report.wrong_params == ["W1"]
+    wrong = [f for f in report.findings if f.param == "W1"][0].message
+    assert wrong.startswith("W1: ") and "of the 100 checked entries (of 10100)" in wrong
+    assert "FAILED" in str(report) and "checked 302 of 10,405 entries" in str(report)
+
+
+def test_against_your_gradients_compares_every_entry():
+    net = Network(MLP([3, 4, 2], "tanh", "mse"), None, RNG.normal(size=(2, 3)), RNG.normal(size=(2, 2)), seed=0)
     exact = net.exact_gradients()
-    wrong = dict(exact, W2=exact["W2"] * 2)
-    report = symprop.gradcheck(net, against=wrong)  # against your gradients: every entry, no sampling
-    assert not report.passed and not report.sampled and len(report.rows) == 10405
-    assert "W2: 202 of 202 entries wrong" in report.findings[0].message
+    report = symprop.gradcheck(net, against=dict(exact, W2=exact["W2"] * 2))
+    assert not report.passed and not report.sampled and len(report.rows) == 26
+    assert report.entries == {"checked": 26, "total": 26, "per_tensor": None}
+    assert "W2: 8 of 8 entries wrong" in report.findings[0].message
 
 
 def test_P1_bad_entries_are_refused():

@@ -1,5 +1,7 @@
 """Formula parsing: the grammar is accepted, everything else is refused and nothing executes."""
 
+import re
+
 import pytest
 import sympy
 
@@ -109,3 +111,30 @@ def test_refusal_messages_name_the_problem():
         parse_formula("9**9**9")
     with pytest.raises(FormulaError, match=r"'\^' \(use \*\* for powers\)"):
         parse_formula("x^2")
+
+
+@pytest.mark.parametrize("text", ["softplus(144**812)", "sigmoid(-144**812)", "exp(1001)"])
+def test_an_exponential_of_a_huge_constant_is_refused_before_sympy_weighs_it(text):
+    # softplus of a 1,750-digit number once took SymPy seconds to decide the sign of log(1 + exp(it))
+    name = text.split("(")[0]
+    with pytest.raises(FormulaError, match=rf"the constant {name}\(.*\) is out of range \(exponent limit ±1000\)"):
+        parse_formula(text)
+    assert str(parse_formula("softplus(1000)")) == "log(1 + exp(1000))"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("w" * 10_001, "formula is longer than 10000 characters"),
+    ("   ", "formula is empty"),
+    ("w*ｘ", "character 'ｘ' is not allowed in a formula (ASCII only)"),
+    ("w*(x", "malformed formula 'w*(x': '(' was never closed"),
+    (3, "a formula must be text, not int"),
+])
+def test_scalar_and_matrix_formulas_share_one_front_matter(text, message):
+    """The text checks and Python's parse of a formula live in one function, expr.formula_syntax, that both
+    parsers use: the same text gets the same refusal from either."""
+    from symprop.derive.formula import parse_matrix_formula
+    from symprop.expr import formula_syntax
+
+    for parse in (formula_syntax, parse_formula, lambda t: parse_matrix_formula(t, {"w": (1, 1), "x": (1, 1)})):
+        with pytest.raises(FormulaError, match=re.escape(message)):
+            parse(text)

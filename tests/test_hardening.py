@@ -18,7 +18,7 @@ import sympy
 
 from symprop import Graph, LimitError, backward, parse_formula
 from symprop.cli import main
-from symprop.commands.common import MAX_WALKTHROUGH_STEPS, check_walkthrough_size, walkthrough_steps
+from symprop.commands.common import MAX_WALKTHROUGH_STEPS, limit_walkthrough_size, walkthrough_steps
 from symprop.expr import MAX_DEPTH, MAX_FORMULA_LENGTH
 
 
@@ -201,9 +201,9 @@ def test_H21_the_step_count_is_exact_for_formulas_and_networks(tmp_path):
             problem = load_problem(build_parser().parse_args(["explain", "--spec", str(spec), *extra]))
             assert walkthrough_steps(problem) == len(problem.backward().steps), (network, extra)
     small = Graph.from_formulas(["c = w*x", "L = c**2"])
-    check_walkthrough_size(type("P", (), {"graph": small})(), limit=3)
+    limit_walkthrough_size(type("P", (), {"graph": small})(), limit=3)
     with pytest.raises(LimitError, match=r"about 3 steps \(limit 2\); use 'symprop grad'"):
-        check_walkthrough_size(type("P", (), {"graph": small})(), limit=2)
+        limit_walkthrough_size(type("P", (), {"graph": small})(), limit=2)
     assert MAX_WALKTHROUGH_STEPS == 10_000
 
 

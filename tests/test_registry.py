@@ -8,11 +8,14 @@ and that a new activation or loss needs nothing but its entry: the scalar
 graph, the checker, the compiler and the matrix view all pick it up.
 """
 
+import re
+
 import numpy as np
 import pytest
 import sympy
 
 import symprop
+from symprop.derive import derive_spec
 from symprop.errors import SpecError
 from symprop.matrix import matrix_view
 from symprop.nn import ACTIVATIONS, LOSSES, MLP, Activation, Loss, Network, get_activation, get_loss
@@ -182,6 +185,58 @@ def test_a_new_activation_and_loss_work_everywhere_from_their_entries_alone(swis
     view = matrix_view(net)
     assert np.allclose(view.gradients()["W1"], exact["W1"], rtol=1e-10)
     assert sympy.simplify(swish.derivative() - sympy.diff(Z * symprop.sigmoid(Z), Z)) == 0
+    # derive writes both from their entries too: the matrix view's delta1 is dL/da1 ⊙ swish'(z1), and the
+    # network's derived gradients equal the scalar graph's
+    assert "swish_test" not in str(view.layers[0].formulas["delta"]) and "sigmoid" in str(view.layers[0].formulas["delta"])
+    assert derive_spec(net).passed
+
+
+@pytest.fixture
+def tempered():
+    """A throwaway whole-layer activation other than softmax: exp(2 z_k) / Σ_j exp(2 z_j)."""
+
+    def formula(zs, slope):
+        total = sympy.Add(*(sympy.exp(2 * z) for z in zs))
+        return [sympy.exp(2 * z) / total for z in zs]
+
+    def jacobian(n):
+        zs = sympy.symbols(f"z0:{n}", real=True)
+        outputs = formula(zs, None)
+        return zs, sympy.Matrix(n, n, lambda i, j: sympy.diff(outputs[i], zs[j]))
+
+    def numpy_(z, slope):
+        e = np.exp(2 * (z - z.max(axis=1, keepdims=True)))
+        return e / e.sum(axis=1, keepdims=True)
+
+    entry = symprop.nn.register_activation(Activation(
+        "tempered_test", formula, numpy_, "e^(2z_k) / Σ_j e^(2z_j)", "torch.softmax(2*z, dim=1)",
+        elementwise=False, last_layer_only=True, jacobian=jacobian,
+    ))
+    yield entry
+    del ACTIVATIONS["tempered_test"]
+
+
+def test_a_whole_layer_activation_other_than_softmax_is_refused_by_the_matrix_calculus(tempered, tmp_path, capsys):
+    """derive has softmax's Jacobian only: another vector activation is named and refused, never a wrong answer."""
+    from symprop.cli import main
+
+    net = Network(MLP([2, 3], "tempered_test"), None, RNG.uniform(-1, 1, (2, 2)), RNG.uniform(0, 1, (2, 3)), seed=3)
+    assert symprop.gradcheck(net).passed  # the scalar graph takes it from its entry
+    message = "the activation 'tempered_test' (layer 1) acts on the whole layer, not entry by entry"
+    with pytest.raises(SpecError, match=re.escape(message)):
+        matrix_view(net)
+    with pytest.raises(SpecError, match=re.escape(message)):
+        derive_spec(net)
+    spec = tmp_path / "tempered.toml"
+    spec.write_text('[network]\nlayers = [2, 3]\nactivation = "tempered_test"\n[data]\nx = [[0.5, 1.0]]\n'
+                    "y = [[0.2, 0.3, 0.5]]\n")
+    for command in (["explain", "--view", "matrix"], ["derive"]):
+        assert main([*command, "--spec", str(spec)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("symprop: error: " + message) and err.count("\n") == 1
+        assert "softmax's Jacobian only" in err
+    assert main(["explain", "--spec", str(spec), "--format", "text"]) == 0  # the scalar walkthrough shows it
+    assert "dL/dW1[0,0]" in capsys.readouterr().out
 
 
 def test_the_readme_lists_every_activation_and_loss_as_the_code_defines_them():

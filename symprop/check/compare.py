@@ -28,7 +28,20 @@ times the finite-difference noise of a loss of order 1, so a gradient that is
 exactly 0 is not failed for a numeric ``1e-12``.
 
 A user's float64 gradient carries no truncation error at all, so the same
-tolerances are strict for it: a gradient scaled by ``1 + 2*rtol`` fails.
+``rtol`` is strict for it (a gradient scaled by ``1 + 2*rtol`` fails), and the
+floor is relative: ``floor * scale``, where ``scale`` is the largest gradient
+of the problem with every chain-rule path (and every sample's part) counted in
+absolute value (:func:`~symprop.check.subjects.path_magnitudes`). A fixed
+floor would be an absolute tolerance of ``1e-9``, and a network whose sigmoids
+saturate has every gradient near ``1e-13``: twice the right gradient would
+pass. Scaled, the tolerance follows the problem (a gradient multiplied by 2
+fails at every scale), while the rounding noise of a correct float64
+computation, about ``1e-16 * scale``, stays five orders of magnitude below it.
+Counting the paths apart keeps a gradient that is a cancellation (a trained
+network's batch gradient, a shared bias fed by a softmax's deltas, ``a - y``
+of a saturated softmax) from being held to a noise below that of the terms it
+cancels; the exact values, evaluated in float arithmetic from float inputs,
+carry that noise too.
 
 Kinks
 -----
@@ -48,11 +61,12 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..errors import CheckError
 from .entries import Entries, choose_entries
 from .intermediates import check_intermediates
 from .report import DEFAULT_FLOOR, Finding, GradcheckReport, Row, relative_error
 from .subjects import Subject
-from .user_code import one_line
+from .user_code import describe, run_user_code
 
 __all__ = ["check_numeric", "check_against", "DEFAULT_EPS", "DEFAULT_RTOL", "DEFAULT_FLOOR"]
 
@@ -82,8 +96,23 @@ def _kink_between(subject: Subject, name: str, index: tuple[int, ...], h: float)
     return _sign_changes(minus, plus)
 
 
+def _validate_step(subject: Subject, eps: float, entries: Entries | None = None) -> None:
+    """Refuse a step that float64 cannot take at some (checked) parameter: ``p + eps == p`` (``--eps 1e-300``, ``w = 1e12``)."""
+    for name, array in subject.values.items():
+        for index in entries.of(name, array.shape) if entries else np.ndindex(array.shape):
+            p = float(array[index])
+            if p + eps == p or p - eps == p:
+                gap = float(np.spacing(abs(p)))
+                raise CheckError(
+                    f"--eps {eps:g} is lost at {subject.label(name, index)} = {p:g}: float64 numbers there are "
+                    f"{gap:.3g} apart, so p ± eps is p itself; give an --eps above {gap:.3g} "
+                    f"(about 1e-05 × |p| = {1e-5 * abs(p):.3g} is usual)"
+                )
+
+
 def _numeric_gradient(subject: Subject, eps: float, entries: Entries | None = None) -> dict[str, np.ndarray]:
     """Central differences of the loss in float64, one parameter scalar at a time (NaN where not checked)."""
+    _validate_step(subject, eps, entries)
     values = {n: v.copy() for n, v in subject.values.items()}
     numeric: dict[str, np.ndarray] = {}
     for name, array in values.items():
@@ -213,18 +242,28 @@ def check_against(
     rtol: float,
     floor: float,
     name: str,
+    timeout: float | None = None,
 ) -> GradcheckReport:
+    """Hold the user's gradients (a function's result, or a dict) against the exact ones.
+
+    The user's code (the function, and whatever its result does when read:
+    ``__iter__``, ``__array__``) runs within ``timeout`` seconds; anything it
+    raises becomes a finding. The floor is relative: ``floor * subject.scale``
+    for parameters; for each named intermediate, ``floor`` times its own scale.
+
+    Raises:
+        CheckError: the function called ``sys.exit()`` or ran past ``timeout``.
+    """
     findings: list[Finding] = []
     given: dict[str, np.ndarray | None] = {}
+    entries: dict[str, Any] = {}
+    scaled = floor * (subject.scale or 1.0)  # every exact gradient 0: nothing to scale by
+    result = against
     if callable(against):
         params, x, y = subject.user_arguments()
-        try:
-            result = against(params, x, y)
-        except Exception as error:  # the user's code: report it, one line
-            result = None
-            findings.append(Finding(None, "error", f"{name} raised {type(error).__name__}: {one_line(error)}"))
-    else:
-        result = against
+        result, error = run_user_code(lambda: against(params, x, y), timeout=timeout, what=name)
+        if error is not None:
+            findings.append(Finding(None, "error", f"{name} raised {describe(error)}"))
     if not findings:
         if not isinstance(result, Mapping):
             findings.append(
@@ -236,21 +275,27 @@ def check_against(
                 )
             )
         else:
-            given, problems = _read_gradients(subject, result)
-            findings.extend(problems)
+            entries, others, error = _entries(result, name, timeout)
+            if error is not None:
+                findings.append(Finding(None, "not_dict", f"reading the dict {name} returned raised {describe(error)}"))
+                entries = {}
+            else:
+                given, problems = _read_gradients(subject, entries, others, timeout=timeout, floor=scaled)
+                findings.extend(problems)
     reasons = {f.param: _REASONS[f.kind] for f in findings if f.param is not None and f.kind in _REASONS}
     if any(f.param is None and f.kind in _REASONS for f in findings):
         whole = next(_REASONS[f.kind] for f in findings if f.param is None and f.kind in _REASONS)
         reasons = {name: whole for name in subject.exact}
-    rows = _rows(subject, given, rtol=rtol, floor=floor, kink_step=None, reasons=reasons)
-    findings.extend(_value_findings(subject, rows, given, floor=floor, rtol=rtol))
+    rows = _rows(subject, given, rtol=rtol, floor=scaled, kink_step=None, reasons=reasons)
+    findings.extend(_value_findings(subject, rows, given, floor=scaled, rtol=rtol))
     findings.extend(_kink_findings(rows))
-    if isinstance(result, Mapping):  # gradients of named intermediates (z1, bn1, a2, ...), in backward order
-        more_rows, more_findings = check_intermediates(subject, result, rtol=rtol, floor=floor, hints=_value_hints)
+    if entries:  # gradients of named intermediates (z1, bn1, a2, ...), in backward order
+        read = lambda raw, key: _as_array(raw, key, timeout)  # noqa: E731
+        more_rows, more_findings = check_intermediates(subject, entries, rtol=rtol, floor=floor, hints=_value_hints, read=read)
         rows += more_rows
         findings[:0] = more_findings  # the first wrong intermediate says where the mistake is: first
     total = sum(exact.size for exact in subject.exact.values())
-    return GradcheckReport(rows, name, None, rtol, floor, findings, subject.loss_value(), subject.output,
+    return GradcheckReport(rows, name, None, rtol, floor, findings, subject.loss_value(), subject.output, subject.scale,
                            entries={"checked": total, "total": total, "per_tensor": None})
 
 
@@ -258,52 +303,76 @@ def check_against(
 _REASONS = {"missing": "missing", "shape": "shape", "type": "invalid", "not_dict": "invalid", "error": "error"}
 
 
-def _read_gradients(subject: Subject, result: Mapping[Any, Any]) -> tuple[dict[str, np.ndarray | None], list[Finding]]:
-    """Check the user's dict against the parameters: keys, types, shapes, finiteness."""
+def _entries(result: Mapping[Any, Any], name: str, timeout: float | None) -> tuple[dict[str, Any], list[str], BaseException | None]:
+    """The user's dict as plain ``{str: value}`` (reading it runs their code: ``items()``), and the other keys' types."""
+
+    def read() -> tuple[dict[str, Any], list[str]]:
+        entries, others = {}, []
+        for key, value in result.items():
+            if isinstance(key, str):
+                entries[str.__str__(key)] = value
+            else:
+                others.append(type(key).__name__)
+        return entries, others
+
+    pairs, error = run_user_code(read, timeout=timeout, what=f"reading what {name} returned")
+    return (*(pairs or ({}, [])), error)
+
+
+def _as_array(raw: Any, name: str, timeout: float | None) -> tuple[np.ndarray | None, str | None]:
+    """A value as a float64 array, or why not (converting it runs the user's code: ``__array__``)."""
+    array, error = run_user_code(lambda: np.asarray(raw), timeout=timeout, what=f"converting {name}")
+    if error is not None:
+        return None, f"cannot be read as numbers: converting it raised {describe(error)}"
+    if array.dtype.kind not in "iuf":  # None, text, objects, booleans are not gradients
+        return None, f"not an array of numbers (got {type(raw).__name__})"
+    return array.astype(np.float64), None
+
+
+def _read_gradients(
+    subject: Subject, entries: Mapping[str, Any], others: list[str], *, timeout: float | None, floor: float
+) -> tuple[dict[str, np.ndarray | None], list[Finding]]:
+    """Check the user's dict (as :func:`_entries` read it) against the parameters: keys, types, shapes, finiteness."""
     given: dict[str, np.ndarray | None] = {}
     findings: list[Finding] = []
     expected = ", ".join(subject.exact)
+    for kind in others:
+        findings.append(Finding(None, "extra", f"a key of type {kind} is not a parameter name (expected {expected})"))
     intermediates = subject.intermediate_names()
-    for key in result:
-        if key not in subject.exact and key not in intermediates:
+    for key in entries:
+        if key not in subject.exact and key not in subject.unchecked and key not in intermediates:
             also = f"; or a named intermediate: {', '.join(subject.intermediates())}" if intermediates else ""
-            findings.append(Finding(str(key), "extra", f"{key!r} is not a parameter (expected {expected}{also})"))
-    for name, exact in subject.exact.items():
-        if name not in result:
-            findings.append(Finding(name, "missing", f"{name}: missing from the returned dict"))
+            findings.append(Finding(key, "extra", f"{key!r} is not a parameter (expected {expected}{also})"))
+    for param, exact in subject.exact.items():
+        if param not in entries:
+            findings.append(Finding(param, "missing", f"{param}: missing from the returned dict"))
             continue
-        raw = result[name]
-        try:
-            array = np.asarray(raw)
-            if array.dtype.kind not in "iuf":  # None, text, objects, booleans are not gradients
-                raise TypeError
-            array = array.astype(np.float64)
-        except (TypeError, ValueError):
-            findings.append(
-                Finding(name, "type", f"{name}: not an array of numbers (got {type(raw).__name__})")
-            )
+        array, problem = _as_array(entries[param], f"{param}", timeout)
+        if array is None:
+            findings.append(Finding(param, "type", f"{param}: {problem}"))
             continue
         if array.shape != exact.shape:
             findings.append(
                 Finding(
-                    name,
+                    param,
                     "shape",
-                    f"{name}: expected shape {exact.shape}, got {array.shape}",
-                    _shape_hints(array, exact, floor=DEFAULT_FLOOR),
+                    f"{param}: expected shape {exact.shape}, got {array.shape}",
+                    _shape_hints(array, exact, floor=floor),
                 )
             )
             continue
         bad = ~np.isfinite(array)
         if bad.any():
-            where = [subject.label(name, tuple(int(i) for i in ix)) for ix in np.argwhere(bad)[:4]]
+            where = [subject.label(param, tuple(int(i) for i in ix)) for ix in np.argwhere(bad)[:4]]
             findings.append(
-                Finding(name, "nan", f"{name}: NaN or infinity at {', '.join(where)}{', ...' if bad.sum() > 4 else ''}")
+                Finding(param, "nan", f"{param}: NaN or infinity at {', '.join(where)}{', ...' if bad.sum() > 4 else ''}")
             )
-        given[name] = array
+        given[param] = array
     return given, findings
 
 
 def _close(a: np.ndarray, b: np.ndarray, floor: float, rtol: float = DEFAULT_RTOL) -> bool:
+    """Every entry within ``rtol`` of the larger magnitude (at least ``floor``)."""
     if a.shape != b.shape or not np.all(np.isfinite(a)):
         return False
     scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)
@@ -389,12 +458,15 @@ def _value_hints(theirs: np.ndarray, exact: np.ndarray, *, floor: float, rtol: f
         ratios = theirs[big] / exact[big]
         ratio = float(np.median(ratios))
         if ratio != 0 and np.allclose(ratios, ratio, rtol=1e-9, atol=0) and _close(theirs / ratio, exact, floor, rtol):
-            text = f"off by a constant factor: {ratio:.6g} times the exact gradient"
+            cause = ""
             if batch and batch > 1 and (math.isclose(ratio, batch) or math.isclose(ratio, 1 / batch)):
-                text += f" (the batch has {batch} samples: mean versus sum over the batch?)"
+                cause = f"the batch has {batch} samples: mean versus sum over the batch?"
             elif math.isclose(ratio, 2.0) or math.isclose(ratio, 0.5):
-                text += " (a factor 1/2 in the loss, as in half_squared_error?)"
-            hints.append(text)
+                cause = "a factor 1/2 in the loss, as in half_squared_error?"
+            if big.sum() > 1:  # one entry is always "off by a constant factor": that says nothing
+                hints.append(f"off by a constant factor: {ratio:.6g} times the exact gradient" + (f" ({cause})" if cause else ""))
+            elif cause:
+                hints.append(f"{ratio:.6g} times the exact gradient: {cause}")
     if exact.size > 1 and not hints:
         if _close(np.sort(theirs, axis=None), np.sort(exact, axis=None), floor, rtol):
             hints.append("the right numbers in the wrong places: a transposed or permuted array")

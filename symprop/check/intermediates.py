@@ -7,6 +7,11 @@ against the exact one from the backward pass; the report gets one row per
 name (its worst entry), and the first wrong name **in backward order** (every
 one after it agrees) gets the exact derivation of its worst entry: the step
 that makes it is where the mistake is.
+
+As for parameters, the relative error's floor is relative, here to each
+intermediate's own scale (its largest gradient with every chain-rule path
+counted in absolute value): ``dL/da2`` of a saturated sigmoid is about 1 while
+``dL/dz2`` is about 1e-14, and twice the right ``dL/dz2`` must fail.
 """
 
 from __future__ import annotations
@@ -41,16 +46,6 @@ def _from_agreed(derivation: Derivation | None, agreed: set[str]) -> Derivation 
     return Derivation(derivation.backward, steps, derivation.entry, source, derivation.total)
 
 
-def _array(raw: Any) -> np.ndarray | None:
-    try:
-        array = np.asarray(raw)
-        if array.dtype.kind not in "iuf":
-            return None
-        return array.astype(np.float64)
-    except (TypeError, ValueError):
-        return None
-
-
 def check_intermediates(
     subject: Subject,
     result: Mapping[Any, Any],
@@ -58,16 +53,21 @@ def check_intermediates(
     rtol: float,
     floor: float,
     hints: Callable[..., list[str]],
+    read: Callable[[Any, str], tuple[np.ndarray | None, str | None]],
 ) -> tuple[list[Row], list[Finding]]:
     """Rows and findings for the intermediates ``result`` gives, in backward order.
 
     Args:
         subject: what is checked (a network gives intermediates; a formula none).
-        result: the user's dict; keys that are not intermediates are ignored here.
-        rtol, floor: as for parameters.
+        result: the user's dict, read into plain ``{name: value}``; keys that are not intermediates are ignored here.
+        rtol: as for parameters.
+        floor: relative to each intermediate's scale (:meth:`Subject.intermediate_scales`).
         hints: ``hints(theirs, exact, floor=, rtol=, batch=)``, the likely causes of a wrong array.
+        read: ``read(value, name) -> (float64 array, None)`` or ``(None, why not)``; it runs the
+            user's code (``__array__``) within the time limit.
     """
     exact_all = subject.intermediates() if any(k in subject.intermediate_names() for k in result) else {}
+    scales = subject.intermediate_scales() if exact_all else {}
     rows: list[Row] = []
     findings: list[Finding] = []
     first: str | None = None
@@ -75,15 +75,16 @@ def check_intermediates(
         if name not in result:
             continue
         exact = exact_all[name]
-        theirs = _array(result[name])
+        theirs, problem = read(result[name], name)
         label = lambda index: subject.intermediate_label(name, index)  # noqa: E731
         if theirs is None or theirs.shape != exact.shape:
             status = "invalid" if theirs is None else "shape"
-            what = "not an array of numbers" if theirs is None else f"expected shape {exact.shape}, got {theirs.shape}"
+            what = problem if theirs is None else f"expected shape {exact.shape}, got {theirs.shape}"
             rows.append(Row(name, name, (), math.nan, None, math.inf, False, status))
             findings.append(Finding(name, "shape" if theirs is not None else "type", f"d{subject.output}/d{name}: {what}"))
             continue
-        errors = np.array([relative_error(float(a), float(b), floor) for a, b in zip(exact.ravel(), theirs.ravel())])
+        scaled = floor * (scales.get(name) or 1.0)  # every exact entry 0: nothing to scale by
+        errors = np.array([relative_error(float(a), float(b), scaled) for a, b in zip(exact.ravel(), theirs.ravel())])
         # the largest relative error; among equal ones (a constant factor makes them all equal, up to
         # rounding) the largest absolute error, so the row does not depend on the last bit of a sum
         tied = errors >= errors.max() * (1 - 1e-9) if exact.size else errors
@@ -104,7 +105,7 @@ def check_intermediates(
             f"{len(wrong_at)} of {exact.size} entries wrong: {entries}; max abs error "
             f"{abs(float(exact[worst_abs]) - float(theirs[worst_abs])):.3g} at {label(worst_abs)}"
         )
-        found = hints(theirs, exact, floor=floor, rtol=rtol, batch=getattr(subject, "batch", None)) if finite else []
+        found = hints(theirs, exact, floor=scaled, rtol=rtol, batch=getattr(subject, "batch", None)) if finite else []
         if first is None:
             first = name
             after = [r.name for r in rows[:-1]]

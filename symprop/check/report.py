@@ -151,6 +151,11 @@ class GradcheckReport:
 
     ``bool(report)`` is ``report.passed``. Printed, it is a plain-text table;
     in rich (``rich.print(report)``) and Jupyter it renders as a table too.
+
+    Against finite differences ``floor`` is the relative error's least
+    denominator; against the user's gradients it is relative to ``scale``
+    (the problem's largest gradient with every chain-rule path counted in
+    absolute value): the least denominator is ``floor * scale`` (``floor`` when ``scale`` is 0).
     """
 
     rows: list[Row]
@@ -161,9 +166,15 @@ class GradcheckReport:
     findings: list[Finding] = field(default_factory=list)
     loss: float | None = None
     output: str = "L"
+    scale: float | None = None
     #: ``{"checked", "total", "per_tensor"}``: how many parameter entries were compared, of how many;
     #: ``per_tensor`` is the size of each tensor's seeded sample, None when every entry was
     entries: dict[str, Any] | None = None
+
+    @property
+    def floor_used(self) -> float:
+        """The relative error's least denominator as applied: ``floor``, or ``floor * scale`` against the user's values."""
+        return self.floor * (self.scale or 1.0)
 
     @property
     def sampled(self) -> bool:
@@ -191,14 +202,24 @@ class GradcheckReport:
         return list(dict.fromkeys(names))
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"passed", "rows": [{"param", "symbolic", "numeric", "rel_error", "ok", ...}], ...}``."""
+        """``{"passed", "rows": [{"param", "symbolic", "numeric", "rel_error", "ok", ...}], ...}``.
+
+        Against the user's values each row has them under ``"yours"`` as well as
+        under ``"numeric"`` (kept, as every key), and ``"scale"`` is the gradient
+        scale the floor is relative to (``null`` against finite differences).
+        """
+        rows = [r.to_dict() for r in self.rows]
+        if self.eps is None:
+            for row in rows:
+                row["yours"] = row["numeric"]
         return {
             "passed": self.passed,
-            "rows": [r.to_dict() for r in self.rows],
+            "rows": rows,
             "against": self.against,
             "eps": self.eps,
             "rtol": self.rtol,
             "floor": self.floor,
+            "scale": self.scale,
             "findings": [f.to_dict() for f in self.findings],
             "entries": self.entries,
         }

@@ -1,40 +1,60 @@
 """What is checked: a formula graph at a point, or a network with its data.
 
 Both give the checker the same things (see :class:`Subject`): parameter values
-as float64 arrays, the exact gradient in the same shapes, the loss at any
-parameters (for finite differences), where the kinks are, what a user's
-gradient function is called with, and the exact derivation of one entry.
+as float64 arrays, the exact gradient in the same shapes, its scale (the size
+of the terms it adds up), the loss at any parameters (for finite differences),
+where the kinks are, what a user's gradient function is called with, and the
+exact derivation of one entry.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import sympy
 from sympy import Symbol
 
 from ..backprop import BackwardPass, FanIn, Step, backward
-from ..errors import EvaluationError
+from ..errors import EvaluationError, GraphError
 from ..functions import KINKED
 from ..graph import Graph
 from ..nn import MLP, Network, loss_numpy, scalar_label, scalar_name
 from ..nn.reference import LossFrom, forward_values
 from .report import Derivation
 
-__all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps"]
+__all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps", "path_magnitudes"]
+
+#: A derivation shows one sample's chain: the one contributing most among the first this many.
+MAX_SAMPLES_SHOWN = 8
+
+
+def _known(names: Sequence[str], params: Mapping[str, Any]) -> list[str]:
+    """``--wrt`` for a network: parameter names (``W2``, ``b2``), each known; in the network's order."""
+    unknown = [n for n in names if n not in params]
+    if unknown:
+        raise GraphError(
+            f"--wrt: {unknown[0]!r} is not a parameter of this network; expected some of: {', '.join(params)}"
+        )
+    return [n for n in params if n in names]
 
 
 class Subject:
     """What the checker needs of a formula graph or a network (see the two below).
 
     ``values``: parameter name -> float64 array (0-d for scalars) at the point;
-    ``exact``: the same shapes, the exact gradient as floats.
+    ``exact``: the same shapes, the exact gradient as floats; ``scale``: the
+    gradient scale, the largest :func:`path_magnitudes` of a parameter (the
+    size of the terms any float64 computation of a gradient adds up, so of its
+    rounding noise); ``unchecked``: parameters that exist but are not checked
+    (a user's dict may hold them).
     """
 
     values: dict[str, np.ndarray]
     exact: dict[str, np.ndarray]
+    scale: float = 0.0
+    unchecked: frozenset[str] = frozenset()
     output: str = "L"
 
     def label(self, name: str, index: tuple[int, ...]) -> str:
@@ -75,6 +95,10 @@ class Subject:
         """``dL/dv`` of each named intermediate, in forward order."""
         return {}
 
+    def intermediate_scales(self) -> dict[str, float]:
+        """Each named intermediate's scale: its largest :func:`path_magnitudes` (the floor is relative to it)."""
+        return {}
+
     def intermediate_label(self, name: str, index: tuple[int, ...]) -> str:
         return scalar_label(name, index)
 
@@ -105,6 +129,8 @@ class GraphSubject(Subject):
         self.base = {s: float(self.bp.values[s]) for s in graph.leaves}
         self.values = {p.name: np.array(self.base[p]) for p in graph.params}
         self.exact = {a.symbol.name: np.array(float(a.value)) for a in self.bp.gradients.values()}
+        magnitude = path_magnitudes(self.bp)
+        self.scale = max((magnitude.get(self.symbols[name], 0.0) for name in self.exact), default=0.0)
         self.kinks = _kink_arguments(graph)
 
     def label(self, name, index):
@@ -150,13 +176,11 @@ class NetworkSubject(Subject):
     """A :class:`symprop.nn.Network`: its batch loss (or one sample's), parameters as arrays.
 
     Finite differences use the network's float64 numpy loss; the exact
-    gradient comes from its exact backward pass.
+    gradient comes from its exact backward pass, one sample at a time (the
+    passes are kept for the derivations). ``wrt`` checks some parameters only.
     """
 
-    #: A derivation shows one sample's chain: the one contributing most among the first this many.
-    MAX_SAMPLE_PASSES = 8
-
-    def __init__(self, network: Network, *, sample: int | None = None):
+    def __init__(self, network: Network, *, sample: int | None = None, wrt: Sequence[str] | None = None):
         self.network = network
         self.mlp = network.mlp
         if sample is not None:
@@ -166,9 +190,31 @@ class NetworkSubject(Subject):
         self.x, self.y = network.x[rows], network.y[rows]
         self.masks = {name: mask[rows] for name, mask in network.masks.items()}
         self.batch = int(self.x.shape[0])
-        self.values = {name: np.array(v, dtype=np.float64) for name, v in network.params.items()}
+        names = list(network.params) if wrt is None else _known(wrt, network.params)
+        self.unchecked = frozenset(network.params) - set(names)
+        self.all_values = {name: np.array(v, dtype=np.float64) for name, v in network.params.items()}
+        self.values = {name: self.all_values[name] for name in names}
         self._passes: dict[int | None, BackwardPass] = {}
-        self.exact = network.exact_gradients(sample, passes=self._sample_pass)
+        exact = network.exact_gradients(sample, passes=self._sample_pass)
+        self.exact = {name: exact[name] for name in names}
+        self._scale: float | None = None
+
+    @property
+    def scale(self) -> float:
+        """The gradient scale (see :class:`Subject`), found when first asked: it takes each sample's
+        scalar backward pass, which finite differences do not need."""
+        if self._scale is None:
+            magnitude = self.network.reduce_passes(self._magnitudes, self.sample, passes=self._sample_pass)
+            self._scale = max((float(np.max(magnitude[name], initial=0.0)) for name in self.exact), default=0.0)
+        return self._scale
+
+    def _magnitudes(self, bp: BackwardPass) -> dict[str, np.ndarray]:
+        """:func:`path_magnitudes` of one pass, as arrays shaped like the parameters."""
+        found = {symbol.name: value for symbol, value in path_magnitudes(bp).items()}
+        return {
+            name: np.array([found.get(scalar_name(name, i), 0.0) for i in np.ndindex(*array.shape)]).reshape(array.shape)
+            for name, array in self.network.params.items()
+        }
 
     def label(self, name, index):
         return scalar_label(name, index)
@@ -178,27 +224,27 @@ class NetworkSubject(Subject):
 
     def loss(self, values):
         with np.errstate(all="ignore"):
-            return float(loss_numpy(self.mlp, values, self.x, self.y, self.masks))
+            return float(loss_numpy(self.mlp, {**self.all_values, **values}, self.x, self.y, self.masks))
 
     def loss_moving(self, name):
         """The layers before the one that holds ``name`` run once; the loss is :meth:`loss`'s to the bit."""
         with np.errstate(all="ignore"):
-            rest = LossFrom(self.mlp, self.values, self.x, self.y, self.masks, name)
+            rest = LossFrom(self.mlp, self.all_values, self.x, self.y, self.masks, name)
 
         def loss(values):
             with np.errstate(all="ignore"):
-                return float(rest(values))
+                return float(rest({**self.all_values, **values}))
 
         return loss
 
     def kink_values(self, values):
         """The pre-activations ``z`` of the layers whose activation has a kink, for every sample, flattened."""
         with np.errstate(all="ignore"):
-            kinks = forward_values(self.mlp, values, self.x, self.masks).kinks
+            kinks = forward_values(self.mlp, {**self.all_values, **values}, self.x, self.masks).kinks
         return np.concatenate([z.ravel() for z in kinks]) if kinks else np.zeros(0)
 
     def user_arguments(self):
-        return {n: v.copy() for n, v in self.values.items()}, self.x.copy(), self.y.copy()
+        return {n: v.copy() for n, v in self.all_values.items()}, self.x.copy(), self.y.copy()
 
     def where_hint(self, name, right):
         """Backprop works right to left: if every layer after this one is right, dL/dz there is right."""
@@ -226,6 +272,12 @@ class NetworkSubject(Subject):
         if not hasattr(self, "_intermediates"):
             self._intermediates = self.network.exact_intermediates(self.sample, passes=self._sample_pass)
         return self._intermediates
+
+    def intermediate_scales(self):
+        if not hasattr(self, "_intermediate_scales"):
+            magnitudes = self.network.exact_intermediates(self.sample, passes=self._sample_pass, values=path_magnitudes)
+            self._intermediate_scales = {name: float(np.max(array, initial=0.0)) for name, array in magnitudes.items()}
+        return self._intermediate_scales
 
     def intermediate_derivation(self, name, index):
         """The steps that make ``dL/dv`` for one entry: from the pass that holds it (a sample's own, or the batch's)."""
@@ -258,7 +310,7 @@ class NetworkSubject(Subject):
             bp = self._sample_pass(self.sample)
             source = None if m == 1 or self.sample is None else f"sample {self.sample} of {m}"
             return Derivation(bp, derivation_steps(bp, bp.graph.symbol(scalar)), label, source)
-        shown = range(min(m, self.MAX_SAMPLE_PASSES))
+        shown = range(min(m, MAX_SAMPLES_SHOWN))
         parts = [float(self._sample_pass(k).gradients[scalar].value) for k in shown]
         k = max(shown, key=lambda i: abs(parts[i]))
         bp = self._sample_pass(k)
@@ -271,6 +323,25 @@ class NetworkSubject(Subject):
         return Derivation(
             bp, derivation_steps(bp, bp.graph.symbol(scalar)), label, f"sample {k} of {m}, its own loss", total
         )
+
+
+def path_magnitudes(bp: BackwardPass) -> dict[Symbol, float]:
+    """For each leaf and node ``v``: the sum over every chain-rule path from the loss to ``v`` of
+    ``|product of the local derivatives along it|``.
+
+    ``dL/dv`` is the same sum without the absolute values, so this is at least
+    ``|dL/dv|``, and larger by what cancels: a shared bias whose outputs' deltas
+    add up to 0, a softmax output ``a - y`` of two terms near 1. Any float64
+    computation of ``dL/dv`` adds up terms of this size, so its rounding noise
+    is about ``eps_machine`` times it; the exact values, evaluated in float
+    arithmetic from float inputs, too. (Steps are recorded right to left, so a
+    node's magnitude is complete before the steps into its inputs are taken.)
+    """
+    magnitude: dict[Symbol, float] = {bp.graph.output: 1.0}
+    for step in bp.steps:
+        local = abs(float(step.local.value))
+        magnitude[step.input] = magnitude.get(step.input, 0.0) + magnitude.get(step.node, 0.0) * local
+    return magnitude
 
 
 def derivation_steps(bp: BackwardPass, symbol: Symbol) -> list[Step | FanIn]:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 
-from ..check import DEFAULT_EPS, DEFAULT_FLOOR, DEFAULT_RTOL, gradcheck
+from ..check import DEFAULT_EPS, DEFAULT_FLOOR, DEFAULT_RTOL, DEFAULT_TIMEOUT, gradcheck, user_code
 from ..render.formats import RenderOptions, formats_for, renderer
 from . import streams
 from .common import (
+    Problem,
     add_output_arguments,
     add_source_arguments,
     load_problem,
+    parse_names,
     positive_number,
     write_output,
 )
@@ -35,7 +39,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--eps", type=positive_number, default=DEFAULT_EPS, help="finite-difference step (default %(default)g)")
     parser.add_argument("--rtol", type=positive_number, default=DEFAULT_RTOL, help="largest relative error that passes (default %(default)g)")
     parser.add_argument(
-        "--floor", type=positive_number, default=DEFAULT_FLOOR, help="least denominator of the relative error (default %(default)g)"
+        "--floor",
+        type=positive_number,
+        default=DEFAULT_FLOOR,
+        help="least denominator of the relative error (default %(default)g); with --against, relative to the "
+        "gradient scale (the largest gradient with every chain-rule path counted in absolute value)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_number,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="with --against: how long your file may take to load, and your function to return (default %(default)g)",
     )
     parser.add_argument(
         "--entries", default="auto", metavar="all|N",
@@ -50,11 +65,26 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = load_problem(args)
-    report = gradcheck(
-        problem, against=args.against, eps=args.eps, rtol=args.rtol, floor=args.floor, sample=getattr(args, "sample", None),
-        entries=args.entries,
-    )
+    problem = load_problem(args, network_wrt=True)
+    wrt = None if isinstance(problem, Problem) else parse_names(args.wrt, "--wrt")  # a formula's is in its graph
+    printed = io.StringIO()
+    user_code.EXIT_AFTER_IGNORED = 5.0  # a command must end: code that ignores the time limit ends the process
+    try:
+        with contextlib.redirect_stdout(printed):  # the user's prints must not mix into the report (--json)
+            report = gradcheck(
+                problem,
+                against=args.against,
+                eps=args.eps,
+                rtol=args.rtol,
+                floor=args.floor,
+                sample=getattr(args, "sample", None),
+                wrt=wrt,
+                timeout=args.timeout,
+                entries=args.entries,
+            )
+    finally:
+        for line in printed.getvalue().splitlines():  # what the user's code printed, where it can be seen
+            streams.say(line)
     write_output(render(report, "json" if args.json else args.format, args.output), args.output)
     return 0 if report.passed else 1
 

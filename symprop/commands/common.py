@@ -65,7 +65,11 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         help="the point: a value for every leaf, e.g. w=-2,x=2,b=8,y=1 (integers and fractions "
         "like 1/2 are exact; decimals are floats unless --exact)",
     )
-    parser.add_argument("--wrt", metavar="A,B", help="the parameters to differentiate for (default: every leaf)")
+    parser.add_argument(
+        "--wrt",
+        metavar="A,B",
+        help="the parameters to differentiate for (default: every leaf); a network's, such as W2,b2 or gamma1, in 'check'",
+    )
     parser.add_argument("--exact", action="store_true", help="read decimals such as 0.05 as exact fractions (1/20)")
     parser.add_argument("--split", action="store_true",
                         help="split each named node into one node per operation (a formula is always split)")
@@ -129,8 +133,17 @@ def network_walkthrough(problem: Any, fmt: str, text: str, digits: int) -> str:
     """Add the batch (per-sample gradients and their mean/sum) to a network's walkthrough in ``fmt``."""
     if isinstance(problem, Problem):
         return text
+    from ..limits import MAX_EXACT_STEPS
     from ..render.network import batch_dict, batch_lines
 
+    network = problem.network
+    steps = network.exact_steps(None)
+    if problem.sample is not None and steps > MAX_EXACT_STEPS:
+        raise LimitError(
+            f"--sample {problem.sample} narrates one sample, but the walkthrough ends with the batch's reduction "
+            f"over all {network.samples:,} samples: about {steps:,} chain-rule steps (limit {MAX_EXACT_STEPS:,}); "
+            f"use fewer samples, or 'symprop grad --sample {problem.sample}' for that sample's gradients"
+        )
     batch = problem.batch()
     if batch is None:
         return text
@@ -190,8 +203,12 @@ def parse_at(text: str | None) -> dict[str, str]:
     return values
 
 
-def load_problem(args: argparse.Namespace) -> Any:
-    """The graph (or network) and point named by ``EXPR``/``--spec`` and ``--at``/``--wrt``."""
+def load_problem(args: argparse.Namespace, *, network_wrt: bool = False) -> Any:
+    """The graph (or network) and point named by ``EXPR``/``--spec`` and ``--at``/``--wrt``.
+
+    For a network ``--wrt`` names parameters (``W2,b2``): refused unless the
+    command takes it itself (``network_wrt``, as ``check`` does).
+    """
     wrt = parse_names(args.wrt, "--wrt")
     at = parse_at(args.at)
     if args.spec and args.expr:
@@ -206,8 +223,11 @@ def load_problem(args: argparse.Namespace) -> Any:
         if not isinstance(spec, GraphSpec):
             if at:
                 raise SpecError("--at is for formulas; a network's values come from [params] and [data]")
-            if wrt:
-                raise SpecError("--wrt is for formulas; a network is differentiated for all its parameters")
+            if wrt and not network_wrt:
+                raise SpecError(
+                    "--wrt is for formulas here; a network's walkthrough and gradients cover all its parameters "
+                    "('symprop check --wrt W2,b2' checks some of them)"
+                )
             if getattr(args, "split", False):
                 raise SympropError("--split is for formulas and [graph] specs (a network's nodes are its neurons)")
             return spec.problem(sample=getattr(args, "sample", None), exact=args.exact)
@@ -230,29 +250,17 @@ MAX_WALKTHROUGH_STEPS = 10_000
 
 
 def walkthrough_steps(problem: Any) -> int:
-    """How many chain-rule steps the walkthrough of ``problem`` will print (about, for a network)."""
+    """How many chain-rule steps the walkthrough of ``problem`` will print."""
     graph = getattr(problem, "graph", None)
     if isinstance(graph, Graph):  # one step per operand (or input) the backward pass walks
         return count_steps(graph)
     network = getattr(problem, "network", None)
-    mlp = getattr(network, "mlp", None)
-    if mlp is not None and not hasattr(mlp, "activations"):  # a layer list: count its graph's steps
-        return walkthrough_steps(Problem(network.graph(getattr(problem, "sample", None)), {}))
-    layers = list(getattr(mlp, "layers", None) or [])
-    if len(layers) < 2:
+    if getattr(network, "mlp", None) is None:
         return 0
-    # per sample: z = W a_prev + b (weights, earlier activations, bias), a = sigma(z), the loss
-    per_sample = sum(n * (2 * prev + 1) for prev, n in zip(layers, layers[1:])) - layers[1] * layers[0]
-    per_sample += sum(layers[1:]) + layers[-1]
-    if list(getattr(mlp, "activations", None) or [""])[-1] == "softmax":  # each output uses every z
-        per_sample += layers[-1] * (layers[-1] - 1)
-    if getattr(problem, "sample", None) is not None:
-        return per_sample
-    samples = getattr(network, "samples", 1)
-    return samples * per_sample + (samples if samples > 1 else 0)
+    return network.exact_steps(getattr(problem, "sample", None))
 
 
-def check_walkthrough_size(problem: Any, limit: int = MAX_WALKTHROUGH_STEPS) -> None:
+def limit_walkthrough_size(problem: Any, limit: int = MAX_WALKTHROUGH_STEPS) -> None:
     """Refuse a scalar walkthrough past ``limit`` steps, saying what to ask for instead."""
     steps = walkthrough_steps(problem)
     if steps > limit:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..errors import SympropError
+from ..render.formats import RenderOptions, formats_for, renderer
+from . import streams
 from .common import add_output_arguments, sample_index, write_output
 from .explain import resolve_format
 
-FORMATS = ["rich", "text", "markdown", "latex", "html", "json"]
+#: The formats a derivation can be written in (the formats table's).
+FORMATS = [f.name for f in formats_for("derivation")]
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -40,7 +42,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--sample", type=sample_index, default=None, metavar="K",
                         help="with --spec: show (and check step by step) sample K (default 0)")
     parser.add_argument("--format", choices=FORMATS, default=None,
-                        help="output format (default: rich on a terminal; else from the --output suffix; else text)")
+                        help="output format (default: rich on a terminal; else from the --output suffix "
+                        f"{'/'.join(s for f in formats_for('derivation') for s in f.suffixes)}; else text)")
     parser.add_argument("--json", action="store_true", help="the same as --format json")
     add_output_arguments(parser)
     return parser
@@ -74,40 +77,14 @@ def derive_problem(args: argparse.Namespace):
 
 
 def render(result, fmt: str, digits: int, output: str | None) -> str:
-    """The derivation in ``fmt``."""
-    from ..derive import Derivation
-
-    if fmt == "json":
-        from ..render.derive_json import derive_dict, network_dict
-        from ..render.json import dumps
-
-        return dumps(derive_dict(result) if isinstance(result, Derivation) else network_dict(result))
-    from ..render.derive_view import formula_view, network_view
-
-    view = formula_view(result) if isinstance(result, Derivation) else network_view(result)
-    if fmt == "rich":
-        from ..render.derive_text import render_derive_rich
-
-        color = output is None and sys.stdout.isatty()
-        return render_derive_rich(view, digits=digits, color=color)
-    if fmt == "text":
-        from ..render.derive_text import render_derive_text
-
-        return render_derive_text(view, digits=digits)
-    if fmt == "markdown":
-        from ..render.derive_text import render_derive_markdown
-
-        return render_derive_markdown(view, digits=digits)
-    from ..render.derive_tex import render_derive_html, render_derive_latex
-
-    return render_derive_latex(view, digits=digits) if fmt == "latex" else render_derive_html(view, digits=digits)
+    """The derivation in ``fmt``, by the formats table's renderer for a derivation."""
+    color = fmt == "rich" and output is None and streams.stdout_is_terminal() and streams.color_wanted()
+    return renderer(fmt, "derivation")(result, RenderOptions(digits=digits, color=color))
 
 
 def run(args: argparse.Namespace) -> int:
     result = derive_problem(args)
-    fmt = "json" if args.json else resolve_format(args.format, args.output)
-    if fmt == "svg":
-        raise SympropError("derive: the svg format is not supported; use text, rich, markdown, latex, html or json")
+    fmt = "json" if args.json else resolve_format(args.format, args.output, kind="derivation")
     write_output(render(result, fmt, args.digits, args.output), args.output)
     from ..derive import Derivation
 

@@ -10,7 +10,7 @@ from .common import (
     add_output_arguments,
     add_source_arguments,
     add_view_argument,
-    check_walkthrough_size,
+    limit_walkthrough_size,
     load_problem,
     matrix_walkthrough,
     network_walkthrough,
@@ -82,13 +82,13 @@ def render(
     return renderer(fmt, "walkthrough")(bp, options)
 
 
-def resolve_format(fmt: str | None, output: str | None) -> str:
-    """``--format``, else rich on a terminal, else from the ``--output`` suffix, else text."""
+def resolve_format(fmt: str | None, output: str | None, *, kind: str = "walkthrough") -> str:
+    """``--format``, else rich on a terminal, else from the ``--output`` suffix (the formats that show ``kind``), else text."""
     if fmt is None:
         if output is None:
             fmt = "rich" if streams.stdout_is_terminal() else "text"
         else:
-            fmt = format_for_suffix(output, "walkthrough") or "text"
+            fmt = format_for_suffix(output, kind) or "text"
     return fmt
 
 
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.view == "matrix":
         write_output(matrix_walkthrough(problem, fmt, args.digits), args.output)
         return 0
-    check_walkthrough_size(problem)
+    limit_walkthrough_size(problem)
     text = render(problem.backward(), fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr,
                   exact=getattr(problem, "exact", False) or args.exact, exact_forms=args.exact_forms)
     write_output(network_walkthrough(problem, fmt, text, args.digits), args.output)

@@ -43,7 +43,7 @@ __all__ = [
     "say",
     "write_output",
     "write_file",
-    "check_target",
+    "writable_target",
     "finish",
     "stdout_is_terminal",
     "color_wanted",
@@ -63,6 +63,7 @@ MAX_WIDTH = 1_000
 _SPELLINGS = {
     "∂": "d", "·": "*", "≈": "~", "←": "<-", "→": "->", "−": "-", "×": "x", "±": "+/-", "…": "...",
     "η": "eta", "σ": "sigma", "′": "'", "Σ": "sum", "δ": "delta", "⊙": "(*)", "²": "^2", "√": "sqrt",
+    "⊘": "(/)", "∘": "o", "λ": "lambda",
     "▁": "_", "▂": ".", "▃": ":", "▄": "-", "▅": "=", "▆": "+", "▇": "*", "█": "#",
 }
 
@@ -225,7 +226,7 @@ def _umask() -> int:
     return mask
 
 
-def check_target(path: str) -> os.stat_result | None:
+def writable_target(path: str) -> os.stat_result | None:
     """Refuse a ``path`` that cannot be written as a regular file; returns the old file's status, if any.
 
     Raises:
@@ -268,7 +269,7 @@ def write_file(path: str, data: bytes) -> None:
             directory, a FIFO or a device, or the disk is full.
     """
     target = os.path.realpath(path)
-    old = check_target(path)
+    old = writable_target(path)
     folder, name = os.path.split(target)
     try:
         fd, temporary = tempfile.mkstemp(dir=folder or ".", prefix=f".{name[:200]}.", suffix=".tmp")  # <= 255 bytes

@@ -57,7 +57,7 @@ def sparkline(values: list[float], width: int = 40) -> str:
 def run(args: argparse.Namespace) -> int:
     from .. import compile as compile_network
     from ..spec import GraphSpec, load_spec
-    from ..train import TrainingDiverged, check_steps, train
+    from ..train import TrainingDiverged, validate_steps, train
 
     spec = load_spec(args.spec)
     if isinstance(spec, GraphSpec):
@@ -70,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         _plot_format(args.plot)  # an unknown picture format is refused before the training
     steps = config.steps if args.steps is None else args.steps
-    check_steps(steps, "train.steps" if args.steps is None else "--steps")
+    validate_steps(steps, "train.steps" if args.steps is None else "--steps")
     for path in (args.output, args.plot):  # before the training, not after it
         if path:
-            streams.check_target(path)
+            streams.writable_target(path)
     lr = config.learning_rate if args.lr is None else args.lr
     optimizer = args.optimizer or config.optimizer
     show_progress = not args.json and args.output is None and streams.progress_wanted() and steps > 0

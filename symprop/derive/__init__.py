@@ -205,7 +205,7 @@ def derive_spec(network: "Network", *, sample: int | None = None) -> SpecDerivat
 
 def _sample_index(network: "Network", sample: int | None) -> int:
     """``sample`` checked against the data (``None`` is 0), by the network's own method (either spelling)."""
-    check = getattr(network, "sample_index", None) or getattr(network, "check_sample")
+    check = getattr(network, "sample_index", None) or getattr(network, "require_own_sample")
     return check(sample)
 
 

@@ -1,7 +1,8 @@
 """Matrix formulas, parsed safely: text and shapes to a tree of matrix operations.
 
-The same approach as :mod:`symprop.expr`: the text is parsed with Python's
-:mod:`ast` and only a whitelist of node types is turned into anything; nothing
+The same approach as :mod:`symprop.expr`, and the same front matter
+(:func:`symprop.expr.formula_syntax`: the text's checks, then Python's
+:mod:`ast`): only a whitelist of node types is turned into anything; nothing
 of it is ever ``eval``ed or given to ``sympify``. The grammar:
 
 * names of matrices, each with a shape (``W=3x2``; ``x=2`` is a 2x1 column);
@@ -23,7 +24,6 @@ one ``W*x - y``.
 from __future__ import annotations
 
 import ast
-import warnings
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -37,7 +37,8 @@ from ..expr import (
     MAX_FORMULA_LENGTH,
     _NODE_NAMES,
     _OPERATOR_NAMES,
-    check_name,
+    formula_syntax,
+    valid_name,
     parse_number,
 )
 
@@ -249,7 +250,10 @@ def parse_matrix_formula(text: str, shapes: Mapping[str, Shape]) -> Formula:
         FormulaError: the text is outside the grammar (the message names what).
         ShapeError: a name without a shape, or an operation whose shapes do not conform.
     """
-    _check_text(text)
+    if not isinstance(text, str):  # each node's text gets the checks of every formula as it is parsed
+        raise FormulaError(f"a formula must be text, not {type(text).__name__}")
+    if len(text) > MAX_FORMULA_LENGTH:  # and all of them together the same bound
+        raise FormulaError(f"formula is longer than {MAX_FORMULA_LENGTH} characters")
     parts = [p.strip() for p in text.replace("\n", ";").split(";") if p.strip()]
     if not parts:
         raise FormulaError("formula is empty")
@@ -259,7 +263,7 @@ def parse_matrix_formula(text: str, shapes: Mapping[str, Shape]) -> Formula:
         name = None
         if "=" in part:
             name, part = (s.strip() for s in part.split("=", 1))
-            check_name(name, what="node name")
+            valid_name(name, what="node name")
             if name in shapes or name in builder.named:
                 raise FormulaError(f"node {name!r} is defined twice (or is also given a shape)")
         elif k < len(parts) - 1:
@@ -286,18 +290,10 @@ class _Builder:
         self.source = ""
 
     def parse(self, text: str) -> Op:
-        _check_text(text)
-        try:
-            with warnings.catch_warnings():  # e.g. invalid escapes in a string: refused below anyway
-                warnings.simplefilter("ignore")
-                tree = ast.parse(text.strip(), mode="eval")
-        except SyntaxError as error:
-            raise FormulaError(f"malformed formula {_short(text)}: {str(error.msg)[:80]}") from None
-        except (RecursionError, MemoryError, ValueError):
-            raise FormulaError("formula is too long or too deeply nested for Python's parser") from None
+        tree = formula_syntax(text)
         self.source = text.strip()
         try:
-            result = self.build(tree.body, 0)
+            result = self.build(tree, 0)
         except RecursionError:
             raise FormulaError(f"formula is nested more than {MAX_DEPTH} levels deep") from None
         if isinstance(result, _Number):
@@ -330,7 +326,7 @@ class _Builder:
             return self.named[name]
         if name in MATRIX_FUNCTIONS:
             raise FormulaError(f"{name!r} is a function name; call it as {name}(...)")
-        check_name(name)
+        valid_name(name)
         if name not in self.shapes:
             raise ShapeError(f"symbol {name!r} has no shape; give it with --shapes, e.g. --shapes {name}=3x1")
         self.leaves.setdefault(name, self.shapes[name])
@@ -454,20 +450,6 @@ class _Builder:
         if isinstance(result, _Number):
             raise FormulaError(f"{what} needs a matrix, got the number {sympy.sstr(result.value)}")
         return result
-
-
-def _check_text(text: object) -> None:
-    """The checks every formula's text gets first (as :mod:`symprop.expr` makes them): a string of
-    printable ASCII, not blank, of at most :data:`MAX_FORMULA_LENGTH` characters."""
-    if not isinstance(text, str):
-        raise FormulaError(f"a formula must be text, not {type(text).__name__}")
-    if len(text) > MAX_FORMULA_LENGTH:
-        raise FormulaError(f"formula is longer than {MAX_FORMULA_LENGTH} characters")
-    if not text.strip():
-        raise FormulaError("formula is empty")
-    bad = next((c for c in text if not (32 <= ord(c) < 127 or c in "\t\n")), None)
-    if bad is not None:
-        raise FormulaError(f"character {bad!r} is not allowed in a formula (ASCII only)")
 
 
 def _numbers(op: ast.operator, a: sympy.Expr, b: sympy.Expr, where: str) -> sympy.Expr:

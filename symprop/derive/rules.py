@@ -5,6 +5,10 @@ on, in words and symbols (unicode and LaTeX). The contraction itself is
 computed elsewhere (by SymPy for sums, products, transposes and traces; by the
 elementwise and softmax rules for the rest); this module only says which
 identity that is, from the shape of the node's formula.
+
+Not :mod:`symprop.rules`' ``Rule`` and table: a scalar rule is a local derivative per
+operand, chained for a node of several operations; an identity here says how the
+upstream gradient is contracted (``∂(W·x)/∂W`` is no matrix, ``δ·xᵀ`` is what it gives).
 """
 
 from __future__ import annotations

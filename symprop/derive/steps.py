@@ -166,7 +166,7 @@ class Derivation:
         Raises:
             LimitError: past :data:`symprop.graph.MAX_EXPANDED_OPS` operations.
         """
-        from ..graph import check_size
+        from ..graph import limit_size
 
         for node in self.nodes:
             if node.symbol not in self._expanded:
@@ -177,7 +177,7 @@ class Derivation:
                     inner = MatMul(inner, OneMatrix(1, 1))
                 self._expanded[node.symbol] = inner
         result = tidy(expr.xreplace({s: e for s, e in self._expanded.items()}))
-        check_size(result, "the expression in the given matrices", MAX_EXPANDED_OPS)
+        limit_size(result, "the expression in the given matrices", MAX_EXPANDED_OPS)
         return result
 
 
@@ -327,6 +327,7 @@ def derive_nodes(
     *,
     labels: dict[str, str] | None = None,
     gradient_names: dict[str, str] | None = None,
+    upstream: MatrixSymbol | None = None,
 ) -> Derivation:
     """The backward pass over ``nodes``: every step, right to left, and each ``∂L/∂v``.
 
@@ -337,6 +338,10 @@ def derive_nodes(
         wrt: the given matrices to differentiate for.
         labels: display labels by symbol name.
         gradient_names: the name of ``∂L/∂v``'s symbol by ``v``'s name (default ``dL_dv``).
+        upstream: for a piece of a larger formula (one layer of a network), the
+            symbol of the gradient arriving at the last node from the right
+            (``∂L/∂z``, shaped like that node); the steps are written in it.
+            Without it the last node is the 1x1 loss itself.
     """
     labels = dict(labels or {})
     gradient_names = gradient_names or {}
@@ -346,7 +351,7 @@ def derive_nodes(
         if any(s in needed for s in node.inputs):
             needed.add(node.symbol)
     glue = {n.symbol: n.formula for n in nodes if n.kind in _GLUE}
-    adjoints = {out.symbol: MatrixAdjoint(out.symbol, None)}
+    adjoints = {out.symbol: MatrixAdjoint(out.symbol, upstream, compact=upstream, formula=upstream)}
     steps: list[MatrixStep] = []
     for node in reversed(nodes):
         adjoint = adjoints.get(node.symbol)

@@ -13,7 +13,7 @@ from typing import Mapping
 import sympy
 
 from ..errors import FormulaError, PointError, ShapeError
-from ..expr import check_name, parse_number
+from ..expr import valid_name, parse_number
 from .formula import MATRIX_FUNCTIONS, MAX_DIM, Shape, shape_text
 
 __all__ = ["parse_shapes", "parse_matrix_values"]
@@ -43,7 +43,7 @@ def parse_shapes(text: str | Mapping[str, object] | None) -> dict[str, Shape]:
         items = list(text.items())
     shapes: dict[str, Shape] = {}
     for name, value in items:
-        check_name(name, what="matrix name")
+        valid_name(name, what="matrix name")
         if name in MATRIX_FUNCTIONS:
             raise ShapeError(f"--shapes: {name!r} is a function name")
         if name in shapes:

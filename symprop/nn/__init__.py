@@ -10,6 +10,8 @@ One module per concept:
 * :mod:`~symprop.nn.mlp`: the architectures, an :class:`MLP` (widths) or a :class:`Sequential` layer list;
 * :mod:`~symprop.nn.reference`: the float64 forward pass and loss;
 * :mod:`~symprop.nn.network`: the network as a graph of scalar nodes, and :class:`Network`.
+* :mod:`~symprop.nn.size`: how big its work is (parameters, exact steps, matrix entries, training bytes),
+  estimated before it starts.
 
 Spec files (``[network]``) are read by :mod:`symprop.spec`.
 """

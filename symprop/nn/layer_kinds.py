@@ -2,7 +2,10 @@
 
 See :mod:`symprop.nn.layers` for what an entry holds; the normalisations are
 in :mod:`symprop.nn.norms`. The compiled code and the matrix view call the
-``code_*`` and ``matrix_*`` parts with their own writer (``gen``, ``mv``).
+``code_*`` and ``matrix_*`` parts with their own writer (``gen``, ``mv``). The
+matrix view's backward pass of a linear layer and of an activation is the
+writer's own (``mv.linear_backward``, ``mv.activation_backward``): it evaluates
+the formulas ``symprop derive`` derives for them (:mod:`symprop.matrix`).
 """
 
 from __future__ import annotations
@@ -157,29 +160,7 @@ class Linear(Layer):
         return z
 
     def matrix_backward(self, mv, d, h):
-        l, m = self.stage, d.cols
-        stage = mv.stage(self)
-        stage["delta"] = d
-        dW = d * h.T  # (n_l, n_{l-1}): the sum over the samples of delta a_prev^T
-        rule = f"delta{l}·{self.in_name}^T"
-        if mv.network.mlp.weight_decay:
-            dW += mv.decay_rate() * stage["W"]
-            rule += f" + λ·W{l}"
-        stage["dW"] = dW
-        mv.backward(f"dL/dW{l}", rule, dW)
-        mv.grad(f"W{l}", dW)
-        if self.bias != "none":
-            db = d * sympy.ones(m, 1) if self.bias == "neuron" else sympy.Matrix([[sum(d, sympy.S.Zero)]])
-            stage["db"] = db
-            rule = f"sum of delta{l}" if self.bias == "layer" else f"delta{l}·1" if m > 1 else f"delta{l}"
-            mv.backward(f"dL/db{l}", rule, db)
-            mv.grad(f"b{l}", db)
-        d_prev = stage["W"].T * d
-        stage["dL_da_prev"] = d_prev
-        if not mv.input_grad(self):
-            return None
-        mv.backward(f"dL/d{self.in_name}", f"(dz{l}/d{self.in_name})^T·delta{l} = W{l}^T·delta{l}", d_prev)
-        return d_prev
+        return mv.linear_backward(self, d, h)
 
 
 @register_layer

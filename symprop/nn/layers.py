@@ -408,6 +408,8 @@ class Architecture:
         for name, value in params.items():
             try:
                 array = np.asarray(value, dtype=np.float64)
+            except OverflowError:
+                raise SpecError(f"params.{name}: a number is too large for float64") from None
             except (TypeError, ValueError):
                 raise SpecError(f"params.{name}: expected numbers shaped {shapes[name]}") from None
             if array.shape != shapes[name]:

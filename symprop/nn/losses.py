@@ -16,7 +16,7 @@ the sum, the default) or ``sum``. A :class:`Loss` holds
 Look a loss up with :func:`get_loss`: an unknown name raises, naming it.
 
 >>> get_loss("mse").formula([sympy.Symbol("a")], [sympy.Symbol("y")])
-(-a + y)**2
+(a - y)**2
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from ..errors import SpecError
 from ..registry import Registry
 from .activations import A, Activation
 
-__all__ = ["Loss", "LOSSES", "Output", "get_loss", "register_loss", "loss_formula", "Y"]
+__all__ = ["Loss", "Domain", "LOSSES", "Output", "get_loss", "register_loss", "loss_formula", "Y"]
 
 #: The target symbol of :meth:`Loss.term` (``A`` is the output).
 Y = sympy.Symbol("y", real=True)
@@ -67,6 +67,36 @@ class Output:
 
 
 @dataclass(frozen=True)
+class Domain:
+    """Where a loss is defined: closed intervals for its outputs and its targets.
+
+    Outside them a loss can still produce numbers (binary cross-entropy of an
+    output 1.5 against a target 1 is -0.405), but they mean nothing: symprop
+    refuses them everywhere, as ``like`` (PyTorch's ``BCELoss``) does.
+    """
+
+    outputs: tuple[float, float]
+    targets: tuple[float, float]
+    like: str
+
+    def rule(self, what: str) -> str:
+        """``"every output in [0, 1], as PyTorch's BCELoss does (\"all elements of input should be ...\")"``."""
+        low, high = self.outputs if what == "output" else self.targets
+        name = "input" if what == "output" else "target"
+        return (
+            f"every {what} in [{low:g}, {high:g}], as {self.like} does "
+            f'("all elements of {name} should be between {low:g} and {high:g}")'
+        )
+
+    @staticmethod
+    def first_outside(values: np.ndarray, bounds: tuple[float, float]) -> tuple[int, ...] | None:
+        """The index of the first entry outside ``[low, high]`` (NaN counts as outside), or None."""
+        low, high = bounds
+        bad = ~((values >= low) & (values <= high))
+        return tuple(int(i) for i in np.argwhere(bad)[0]) if bad.any() else None
+
+
+@dataclass(frozen=True)
 class Loss:
     """One loss, defined once.
 
@@ -77,6 +107,8 @@ class Loss:
         math: the per-sample formula as the README shows it.
         pytorch: how it relates to PyTorch's loss of the same name.
         requires: the output activation the loss needs (cross-entropy: softmax), or None.
+        domain: where the loss is defined (binary cross-entropy: outputs and
+            targets in [0, 1]), or None for everywhere.
 
     Raises:
         SpecError: when a required part is missing, naming it.
@@ -88,6 +120,7 @@ class Loss:
     math: str
     pytorch: str
     requires: Optional[str] = None
+    domain: Optional[Domain] = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -143,7 +176,7 @@ def loss_formula(name: str, yhat: Sequence[sympy.Expr], y: Sequence[sympy.Expr])
 
 
 def _squares(yhat: Sequence[sympy.Expr], y: Sequence[sympy.Expr]) -> sympy.Expr:
-    return sympy.Add(*((yk - hk) ** 2 for hk, yk in zip(yhat, y)))
+    return sympy.Add(*((hk - yk) ** 2 for hk, yk in zip(yhat, y)))
 
 
 for _entry in (
@@ -151,21 +184,21 @@ for _entry in (
         "half_squared_error",
         lambda yhat, y: _squares(yhat, y) / 2,
         lambda y, out: 0.5 * np.sum((y - out.a) ** 2, axis=1),
-        "½ Σ_k (y_k − ŷ_k)²",
+        "½ Σ_k (ŷ_k − y_k)²",
         'no PyTorch loss of this name; with reduction "sum" it is ½·MSELoss(reduction="sum")',
     ),
     Loss(
         "squared_error",
         _squares,
         lambda y, out: np.sum((y - out.a) ** 2, axis=1),
-        "Σ_k (y_k − ŷ_k)²",
+        "Σ_k (ŷ_k − y_k)²",
         'with reduction "sum" it is MSELoss(reduction="sum"); with "mean", K·MSELoss()',
     ),
     Loss(
         "mse",
         lambda yhat, y: _squares(yhat, y) / len(yhat),
         lambda y, out: np.mean((y - out.a) ** 2, axis=1),
-        "(1/K) Σ_k (y_k − ŷ_k)²",
+        "(1/K) Σ_k (ŷ_k − y_k)²",
         'with reduction "mean" it is MSELoss(); with "sum", MSELoss(reduction="sum")/K',
     ),
     Loss(
@@ -174,6 +207,7 @@ for _entry in (
         lambda y, out: -np.sum(y * out.log() + (1.0 - y) * out.log1m(), axis=1),
         "−Σ_k [y_k log ŷ_k + (1 − y_k) log(1 − ŷ_k)]",
         'sums over the outputs: with reduction "sum" it is BCELoss(reduction="sum"); with "mean", K·BCELoss()',
+        domain=Domain((0.0, 1.0), (0.0, 1.0), "PyTorch's BCELoss"),
     ),
     Loss(
         "cross_entropy",

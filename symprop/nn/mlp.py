@@ -25,6 +25,7 @@ from . import layer_kinds, norms  # noqa: F401 - registers the layer kinds
 from .activations import get_activation
 from .layers import BIAS_MODES, INITS, REDUCTIONS, Architecture, Layer, build_stack, scalar_label, scalar_name
 from .losses import get_loss
+from .size import limit_parameters
 
 __all__ = ["MLP", "Sequential", "REDUCTIONS", "BIAS_MODES", "INITS", "scalar_name", "scalar_label"]
 
@@ -37,7 +38,7 @@ def _named(lookup: Callable[[str], Any], name: object, key: str) -> Any:
         raise SpecError(f"{key}: {error}") from None
 
 
-def _check_head(loss: str, reduction: str, last: str | None) -> None:
+def _validate_head(loss: str, reduction: str, last: str | None) -> None:
     """The loss, its reduction, and the output activation the loss needs."""
     entry = _named(get_loss, loss, "network.loss")
     if entry.requires is not None and last != entry.requires:
@@ -61,6 +62,7 @@ class MLP(Architecture):
     Raises:
         SpecError: an unknown name, a width below 1, softmax on a hidden layer,
             or cross_entropy without a softmax output.
+        LimitError: more parameters than ``symprop.limits.MAX_PARAMETERS``.
     """
 
     layers: list[int]
@@ -89,10 +91,11 @@ class MLP(Architecture):
             if activation.last_layer_only and k != depth - 1:
                 raise SpecError(f"network.activation: {name} is for the last layer only, not layer {k + 1}")
         self.activations = names
-        _check_head(self.loss, self.reduction, names[-1])
+        _validate_head(self.loss, self.reduction, names[-1])
         if self.bias not in BIAS_MODES:
             raise SpecError(f"network.bias: expected one of: {', '.join(BIAS_MODES)}, got {self.bias!r}")
         self.stack = build_stack(self.layer_list(), self.layers[0], defaults={"bias": self.bias, "slope": self.slope})
+        limit_parameters(self)  # before anything is allocated
 
     def layer_list(self) -> list[Any]:
         """The MLP as a layer list: ``[{"linear": n1}, f1, {"linear": n2}, f2, ...]``."""
@@ -127,6 +130,7 @@ class Sequential(Architecture):
 
     Raises:
         SpecError: naming the layer by its index and key.
+        LimitError: more parameters than ``symprop.limits.MAX_PARAMETERS``.
 
     >>> net = Sequential(2, [{"linear": 3}, "batchnorm", "tanh", {"linear": 1}, "sigmoid"])
     >>> list(net.param_shapes())
@@ -152,8 +156,9 @@ class Sequential(Architecture):
         if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not math.isfinite(decay) or decay < 0:
             raise SpecError(f"network.weight_decay: expected a number >= 0, got {decay!r}")
         self.stack = build_stack(self.layers, int(width), defaults={"bias": self.bias, "slope": self.slope})
+        limit_parameters(self)  # before anything is allocated
         last = self.stack[-1]
-        _check_head(self.loss, self.reduction, getattr(last, "name", None) if last.kind == "activation" else None)
+        _validate_head(self.loss, self.reduction, getattr(last, "name", None) if last.kind == "activation" else None)
 
     @property
     def summary(self) -> str:

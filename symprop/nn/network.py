@@ -11,21 +11,23 @@ differentiates exactly what the numpy reference computes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import sympy
 
-from ..backprop import BackwardPass, backward
+from ..backprop import BackwardPass, backward, count_steps
 from ..errors import PointError, SpecError
 from ..expr import make_symbol
 from ..graph import Graph
+from ..limits import MAX_EXACT_STEPS
 from .activations import exact_slope
 from .layer_kinds import run_stack
 from .layers import Architecture, Builder, scalar_label, scalar_name, walk
 from .mlp import MLP
 from .losses import get_loss
-from .reference import forward_numpy, forward_values, loss_numpy
+from .reference import forward_numpy, forward_values, loss_numpy, validate_outputs, validate_targets
+from .size import exact_steps, limit_exact_work, parameter_count
 from .vectorized import Evaluation, evaluate
 
 __all__ = ["network_graph", "Network", "NetworkProblem", "Batch"]
@@ -87,6 +89,8 @@ def _validate_data(mlp: Architecture, x: object, y: object) -> tuple[np.ndarray,
     for key, value, width in (("x", x, mlp.n_inputs), ("y", y, mlp.n_outputs)):
         try:
             array = np.asarray(value, dtype=np.float64)
+        except OverflowError:
+            raise SpecError(f"data.{key}: a number is too large for float64") from None
         except (TypeError, ValueError):
             raise SpecError(f"data.{key}: expected rows of {width} numbers, one row per sample") from None
         if array.ndim == 1 and array.size == width:
@@ -104,6 +108,7 @@ def _validate_data(mlp: Architecture, x: object, y: object) -> tuple[np.ndarray,
         checked.append(array)
     if checked[0].shape[0] != checked[1].shape[0]:
         raise SpecError(f"data: x has {checked[0].shape[0]} rows but y has {checked[1].shape[0]}; one row per sample")
+    validate_targets(mlp, checked[1])
     return checked[0], checked[1]
 
 
@@ -124,8 +129,9 @@ class Network:
             missing ones come from the layer list, else are drawn from ``seed``.
 
     Raises:
-        SpecError: a parameter, data array or mask of the wrong shape, NaN, and so on,
-            naming it (``params.W2: ...``, ``data.y: ...``); batchnorm on a batch of one.
+        SpecError: a parameter, data array or mask of the wrong shape, NaN, a target
+            outside the loss's domain, and so on, naming it (``params.W2: ...``,
+            ``data.y: ...``); batchnorm on a batch of one.
 
     >>> net = Network(MLP([2, 2, 2], bias="layer"), {"W1": [[0.15, 0.2], [0.25, 0.3]], "b1": 0.35,
     ...               "W2": [[0.4, 0.45], [0.5, 0.55]], "b2": 0.6}, [[0.05, 0.1]], [[0.01, 0.99]])
@@ -165,6 +171,7 @@ class Network:
         self._graphs: dict[bool, Graph] = {}
         #: what is made once per network: its compiled code (see :mod:`symprop.nn.vectorized`)
         self.cache: dict[str, object] = {}
+        self._one_sample_steps: int | None = None
 
     @property
     def samples(self) -> int:
@@ -185,7 +192,7 @@ class Network:
         """Every named intermediate's value in float64 (``{"z1": (m, n1) array, "mu1": (n1,), ...}``)."""
         return forward_values(self.mlp, self.params, self.x, self.masks).values
 
-    def check_sample(self, sample: int | None) -> None:
+    def require_own_sample(self, sample: int | None) -> None:
         """Refuse a sample's own pass where the batch loss is not a sum of per-sample losses.
 
         Raises:
@@ -203,11 +210,58 @@ class Network:
 
     # -- the exact backward pass ---------------------------------------------
 
+    def exact_steps(self, sample: int | None = None) -> int:
+        """About how many chain-rule steps the exact backward pass for ``sample`` takes (``None``: the batch's).
+
+        An MLP's are counted from its widths; a layer list's from its one-sample
+        graph (built only when its parameters, each at least one step, are
+        within the bound), times the samples for the batch.
+        """
+        batch = (sample is None or not self.mlp.separable) and self.samples > 1
+        return exact_steps(self.mlp, self.samples, batch=batch, per_sample=self._sample_steps()[0])
+
+    def _sample_steps(self) -> tuple[int | None, bool]:
+        """One sample's steps (None for an MLP: counted from its widths) and whether that is a lower bound."""
+        if isinstance(self.mlp, MLP):
+            return None, False
+        count = parameter_count(self.mlp)
+        if count > MAX_EXACT_STEPS:  # each parameter is at least one step: refused without building the graph
+            return count, True
+        if self._one_sample_steps is None:
+            if False not in self._graphs:  # one sample's graph: :meth:`graph` uses it too
+                self._graphs[False] = network_graph(self.mlp, None)
+            self._one_sample_steps = count_steps(self._graphs[False])
+        return self._one_sample_steps, False
+
+    def limit_exact_size(self, sample: int | None = None) -> None:
+        """Refuse, before it starts, an exact backward pass past ``symprop.limits.MAX_EXACT_STEPS`` steps.
+
+        ``sample=None`` is the whole batch: every sample's pass, or the batch graph.
+
+        Raises:
+            LimitError: saying what to do instead.
+        """
+        per_sample, least = self._sample_steps()
+        batch = sample is None or not self.mlp.separable
+        limit_exact_work(self.mlp, self.samples, batch=batch, per_sample=per_sample, least=least)
+
+    def validate_outputs(self, sample: int | None = None) -> None:
+        """Refuse outputs outside the loss's domain (binary cross-entropy: [0, 1]), for one sample or all.
+
+        Raises:
+            EvaluationError: naming the sample and the output.
+        """
+        rows = list(range(self.samples)) if sample is None or not self.mlp.separable else [self.sample_index(sample)]
+        masks = {name: mask[rows] for name, mask in self.masks.items()}
+        validate_outputs(self.mlp, self.params, self.x[rows], masks=masks, rows=rows)
+
     def graph(self, sample: int | None = None) -> Graph:
         """The scalar graph: one sample's (when ``sample`` is given or ``m == 1``), else the whole batch's."""
         batch = (sample is None or not self.mlp.separable) and self.samples > 1
         if batch not in self._graphs:
-            self._graphs[batch] = network_graph(self.mlp, self.samples if batch else None)
+            self.limit_exact_size(None if batch else 0)  # a layer list's estimate builds one sample's graph
+            if batch not in self._graphs:
+                self._graphs[batch] = network_graph(self.mlp, self.samples if batch else None)
         return self._graphs[batch]
 
     def point(self, sample: int | None = None) -> dict[sympy.Symbol, object]:
@@ -255,7 +309,8 @@ class Network:
         """
         if sample is not None:
             self.sample_index(sample)
-            self.check_sample(sample)
+            self.require_own_sample(sample)
+        self.validate_outputs(sample)
         return backward(self.graph(sample), self.point(sample), exact=self.exact)
 
     def gradient_arrays(self, bp: BackwardPass) -> dict[str, np.ndarray]:
@@ -289,15 +344,32 @@ class Network:
             fast = self.evaluation(sample)
             if fast is not None:
                 return {name: grad.copy() for name, grad in fast.gradients.items()}
+        return self.reduce_passes(self.gradient_arrays, sample, passes=passes)
+
+    def reduce_passes(self, arrays: Callable[[BackwardPass], dict[str, np.ndarray]], sample: int | None = None, *,
+                      passes: Callable[[int | None], BackwardPass] | None = None) -> dict[str, np.ndarray]:
+        """``arrays(pass)`` for the loss of ``sample`` (``None``: the batch's), shaped like the parameters.
+
+        For the batch of a separable network: the mean (or sum) of each
+        sample's own pass's arrays; otherwise the arrays of the one pass that has it all.
+
+        Raises:
+            LimitError: the passes would pass ``symprop.limits.MAX_EXACT_STEPS`` steps (before they start).
+        """
         run = passes or self.backward
         if sample is not None or self.samples == 1 or not self.mlp.separable:
-            return self.gradient_arrays(run(sample))
+            return arrays(run(sample))
+        self.limit_exact_size(None)
+        return self.reduce(arrays(run(k)) for k in range(self.samples))
+
+    def reduce(self, per_sample: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """The batch's mean (or sum, by ``reduction``) of per-sample arrays shaped like the parameters."""
         total = {name: np.zeros(array.shape) for name, array in self.params.items()}
-        for k in range(self.samples):
-            for name, grad in self.gradient_arrays(run(k)).items():
-                total[name] += grad
+        for arrays in per_sample:
+            for name, array in arrays.items():
+                total[name] += array
         if self.mlp.reduction == "mean":
-            total = {name: grad / self.samples for name, grad in total.items()}
+            total = {name: array / self.samples for name, array in total.items()}
         return total
 
     def evaluation(self, sample: int | None = None) -> Evaluation | None:
@@ -310,13 +382,14 @@ class Network:
             PointError: ``sample`` out of range, or a sample of a network whose samples are coupled.
         """
         if sample is not None:
-            self.check_sample(self.sample_index(sample))
+            self.require_own_sample(self.sample_index(sample))
         if self.exact:
             return None
         return evaluate(self, sample)
 
     def exact_intermediates(self, sample: int | None = None, *,
                             passes: Callable[[int | None], BackwardPass] | None = None,
+                            values: Callable[[BackwardPass], Mapping[sympy.Symbol, object]] | None = None,
                             scalar: bool = False) -> dict[str, np.ndarray]:
         """``dL/dv`` for every named intermediate ``v`` a parameter's gradient passes through, in float64.
 
@@ -327,36 +400,41 @@ class Network:
         gradient goes through (a layernorm of the input) are left out. With
         ``sample=K``, of sample K's own loss (shaped for one sample). As for
         :meth:`exact_gradients`, float mode evaluates the derived formulas
-        vectorized unless ``scalar``; ``passes``, if given, supplies the scalar
-        backward passes (a cache of :meth:`backward`).
+        vectorized unless ``scalar`` (or ``values``); ``passes``, if given, supplies
+        the scalar backward passes (a cache of :meth:`backward`); ``values``, if
+        given, what to read of each pass instead of ``dL/dv`` (a mapping from each
+        node's symbol, as the checker's path magnitudes).
         """
-        if not (scalar or self.exact):
+        if values is None and not (scalar or self.exact):
             fast = self.evaluation(sample)
             if fast is not None:
                 return {name: value.copy() for name, value in fast.adjoints.items()}
         m, run = self.samples, passes or self.backward
         if sample is not None and m > 1:
-            self.check_sample(self.sample_index(sample))
+            self.require_own_sample(self.sample_index(sample))
             passes, m = [(run(sample), 0, "", 1.0)], 1
         elif m > 1 and self.mlp.separable:  # each sample's own pass; L scales each sample's loss
             scale = 1.0 / m if self.mlp.reduction == "mean" else 1.0
+            self.limit_exact_size(None)
             passes = [(run(k), k, "", scale) for k in range(m)]
         else:
             whole = run(None)
             passes = [(whole, k, f"s{k}_" if m > 1 else "", 1.0) for k in range(m)]
+        read = values or (lambda bp: {symbol: adjoint.value for symbol, adjoint in bp.adjoints.items()})
+        passes = [(read(bp), bp.graph, k, prefix, scale) for bp, k, prefix, scale in passes]
         result: dict[str, np.ndarray] = {}
         for name, (axes, width) in self.mlp.intermediates().items():
             array = np.zeros((width,) if axes == "n" else (m,) if axes == "m" else (m, width))
             try:
-                for bp, k, prefix, scale in passes:
+                for found, graph, k, prefix, scale in passes:
                     if axes == "n":
                         for j in range(width):
-                            array[j] = float(bp.adjoints[bp.graph.symbol(f"{name}_{j}")].value)
+                            array[j] = float(found[graph.symbol(f"{name}_{j}")])
                     elif axes == "m":
-                        array[k] = scale * float(bp.adjoints[bp.graph.symbol(f"{prefix}{name}")].value)
+                        array[k] = scale * float(found[graph.symbol(f"{prefix}{name}")])
                     else:
                         for j in range(width):
-                            array[k, j] = scale * float(bp.adjoints[bp.graph.symbol(f"{prefix}{name}_{j}")].value)
+                            array[k, j] = scale * float(found[graph.symbol(f"{prefix}{name}_{j}")])
             except KeyError:  # not on a path to a parameter
                 continue
             result[name] = array
@@ -390,7 +468,12 @@ class NetworkProblem:
         return self._passes[sample]
 
     def per_sample(self) -> list[BackwardPass]:
-        """Each sample's own backward pass, in order (the batch gradient is their mean or sum)."""
+        """Each sample's own backward pass, in order (the batch gradient is their mean or sum).
+
+        Raises:
+            LimitError: all of them together would pass ``symprop.limits.MAX_EXACT_STEPS`` steps.
+        """
+        self.network.limit_exact_size(None)
         return [self.pass_for(k) for k in range(self.network.samples)]
 
     def batch(self) -> "Batch | None":

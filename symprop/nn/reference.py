@@ -13,11 +13,21 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..errors import EvaluationError, SpecError
 from .activations import get_activation
 from .layers import Architecture, Forward, walk
 from .losses import Output, get_loss
 
-__all__ = ["forward_numpy", "per_sample_loss_numpy", "loss_numpy", "forward_values", "LossFrom"]
+__all__ = [
+    "forward_numpy",
+    "per_sample_loss_numpy",
+    "loss_numpy",
+    "forward_values",
+    "validate_targets",
+    "validate_outputs",
+    "outputs_in_domain",
+    "LossFrom",
+]
 
 
 def _as_batch(x: object) -> np.ndarray:
@@ -132,3 +142,59 @@ class LossFrom:
 def _held(layer: Any) -> set[str]:
     """The parameters a top-level layer holds, its block's included."""
     return {name for inner in walk([layer]) for name in inner.param_shapes()}
+def validate_targets(mlp: Architecture, y: np.ndarray) -> None:
+    """Refuse targets outside the loss's domain (binary cross-entropy: [0, 1]), naming the entry.
+
+    Raises:
+        SpecError: ``data.y[2][0] = 1.5: binary_cross_entropy needs every target in [0, 1] ...``.
+    """
+    loss = get_loss(mlp.loss)
+    if loss.domain is None:
+        return
+    where = loss.domain.first_outside(y, loss.domain.targets)
+    if where is not None:
+        raise SpecError(f"data.y[{where[0]}][{where[1]}] = {y[where]:g}: {loss.name} needs {loss.domain.rule('target')}")
+
+
+def outputs_in_domain(mlp: Architecture) -> bool:
+    """True when the outputs keep to the loss's domain by construction: it has none, or the last
+    layer is an activation with stable logs (sigmoid, softmax: probabilities)."""
+    last = mlp.stack[-1]
+    return get_loss(mlp.loss).domain is None or (last.kind == "activation" and last.activation.numpy_logs is not None)
+
+
+def validate_outputs(
+    mlp: Architecture,
+    params: Mapping[str, object],
+    x: object,
+    *,
+    masks: Mapping[str, np.ndarray] | None = None,
+    rows: list[int] | None = None,
+    step: int | None = None,
+) -> None:
+    """Refuse outputs ``yhat`` outside the loss's domain (binary cross-entropy: [0, 1]), naming sample and output.
+
+    Args:
+        masks: the dropout masks the outputs are computed under, if any.
+        rows: the sample numbers of ``x``'s rows, for the message (default 0, 1, ...).
+        step: the training step, for the message.
+
+    Raises:
+        EvaluationError: ``... sample 0's output a2[0] = 1.5, from identity on the last layer; use sigmoid there``.
+    """
+    loss = get_loss(mlp.loss)
+    if loss.domain is None:
+        return
+    with np.errstate(all="ignore"):
+        yhat = forward_numpy(mlp, params, x, masks)
+    where = loss.domain.first_outside(yhat, loss.domain.outputs)
+    if where is None:
+        return
+    sample = where[0] if rows is None else rows[where[0]]
+    when = "" if step is None else f" at step {step}"
+    last = mlp.stack[-1]
+    instead = "use sigmoid there" if last.kind == "activation" else "end the layers with sigmoid"
+    raise EvaluationError(
+        f"{loss.name} needs {loss.domain.rule('output')}: sample {sample}'s output "
+        f"{last.out}[{where[1]}] = {yhat[where]:.6g}{when}, from {last.describe} on the last layer; {instead}"
+    )

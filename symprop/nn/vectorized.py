@@ -73,7 +73,7 @@ def evaluate(network: "Network", sample: int | None = None) -> Evaluation | None
     """The batch's exact gradients (or sample ``sample``'s own), evaluated vectorized; None where it does not apply.
 
     ``sample`` must be a valid index of a network whose batch loss is a sum of per-sample losses
-    (:meth:`Network.check_sample` says so); it is the caller's to check.
+    (:meth:`Network.require_own_sample` says so); it is the caller's to check.
     """
     from ..compiler import BCE_CLIP
 

@@ -47,7 +47,11 @@ def _title(report: "GradcheckReport") -> str:
             f"Gradient check of {report.output}: exact vs central finite differences "
             f"(eps {report.eps:g}, rtol {report.rtol:g}, floor {report.floor:g})"
         )
-    return f"Gradient check of {report.output}: exact vs {report.against} (rtol {report.rtol:g}, floor {report.floor:g})"
+    if report.scale:
+        floor = f"floor {report.floor:g} × {report.scale:.4g}, the gradient scale"
+    else:
+        floor = f"floor {report.floor:g}{'; every exact gradient is 0' if report.scale == 0 else ''}"
+    return f"Gradient check of {report.output}: exact vs {report.against} (rtol {report.rtol:g}, {floor})"
 
 
 def _headers(report: "GradcheckReport") -> tuple[str, ...]:

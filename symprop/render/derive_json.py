@@ -1,7 +1,7 @@
 """A derivation as data: ``{"gradient": {name: expr}, "steps": [{"expr", "identity", "shape", ...}], ...}``.
 
 Every ``expr`` is SymPy's string form of a matrix expression over the given
-matrices (:func:`symprop.render.derive_print.sympy_text`), so a reader can parse
+matrices (:func:`symprop.derive.printing.sympy_text`), so a reader can parse
 it back with ``MatrixSymbol``s of the shapes in ``"shapes"``; ``compact`` and
 ``formula`` are the same in the intermediates' symbols (``dL_dprod1``,
 ``prod1``; ``"forward"`` defines them). Values are nested lists of numbers
@@ -16,10 +16,10 @@ import sympy
 
 from ..derive import Derivation, SpecDerivation
 from ..errors import LimitError
-from .derive_print import sympy_text
+from ..derive.printing import sympy_text
 from .numbers import to_float
 
-__all__ = ["derive_dict", "network_dict"]
+__all__ = ["derive_dict", "network_dict", "derivation_dict"]
 
 
 def _matrix(value: sympy.Matrix | None) -> Any:
@@ -105,8 +105,8 @@ def network_dict(result: SpecDerivation) -> dict[str, Any]:
     mlp = network.mlp
     data = derive_dict(derivation)
     data.update({
-        "network": {"layers": mlp.layers, "activations": mlp.activations, "loss": mlp.loss,
-                    "reduction": mlp.reduction, "bias": mlp.bias},
+        "network": {"layers": mlp.layers, "activations": [layer.activation for layer in formulas.layers],
+                    "loss": mlp.loss, "reduction": mlp.reduction, "bias": mlp.bias},
         "sample": result.sample,
         "loss": to_float(values.loss),
         "steps": _steps(derivation, values),
@@ -121,3 +121,8 @@ def network_dict(result: SpecDerivation) -> dict[str, Any]:
         "check": {**_check(result.check), "passed": result.passed, "exact_gradients_max_error": max(result.errors.values(), default=0.0)},
     })
     return data
+
+
+def derivation_dict(result: Derivation | SpecDerivation) -> dict[str, Any]:
+    """What ``symprop derive --json`` prints: a formula's derivation or a network's."""
+    return derive_dict(result) if isinstance(result, Derivation) else network_dict(result)

@@ -15,7 +15,7 @@ import html
 
 import sympy
 
-from .derive_print import LATEX, TEXT, latex_symbol, number, shape_label, write
+from ..derive.printing import LATEX, TEXT, latex_symbol, number, shape_label, write
 from .derive_text import boxed
 from .derive_view import DeriveView, Row
 from .latex import escape_text

@@ -13,7 +13,7 @@ import io
 
 import sympy
 
-from .derive_print import ASCII, TEXT, Style, number, shape_label, write
+from ..derive.printing import ASCII, TEXT, Style, number, shape_label, write
 from .derive_view import DeriveView, Row
 from .matrix import side_by_side
 from .numbers import DEFAULT_DIGITS

@@ -17,11 +17,12 @@ from sympy import MatrixSymbol
 from ..derive import Derivation, SpecDerivation
 from ..derive.algebra import count
 from ..derive.check import TOLERANCE, Check
+from ..derive.network import layers_text
 from ..derive.rules import Rule
 from ..errors import LimitError
-from .derive_print import TEXT, write
+from ..derive.printing import TEXT, write
 
-__all__ = ["Row", "Section", "DeriveView", "formula_view", "network_view", "MAX_SHOWN"]
+__all__ = ["Row", "Section", "DeriveView", "formula_view", "network_view", "derivation_view", "MAX_SHOWN"]
 
 #: A step's formula (with the upstream gradient written out) is shown when it has at most this many nodes.
 MAX_SHOWN = 40
@@ -159,15 +160,19 @@ def network_view(result: SpecDerivation) -> DeriveView:
     formulas, derivation, network = result.formulas, result.formulas.derivation, result.network
     values = result.check.values
     mlp = network.mlp
-    bias = {"neuron": "one bias per neuron", "layer": "one shared bias per layer", "none": "no bias"}[mlp.bias]
+    biases = {getattr(layer, "bias", None) for layer in mlp.stack} - {None}
+    words = {"neuron": "one bias per neuron", "layer": "one shared bias per layer", "none": "no bias"}
+    bias = words[biases.pop()] if len(biases) == 1 else "biases per layer as given"
+    activations = ", ".join(layer.activation or "none" for layer in formulas.layers)
     details = [
-        f"activations {', '.join(mlp.activations)}; loss {mlp.loss} (reduction {mlp.reduction}); {bias}",
-        f"one sample as a column: x is {mlp.layers[0]}×1, y is {mlp.layers[-1]}×1; "
+        f"activations {activations}; loss {mlp.loss} (reduction {mlp.reduction}); {bias}",
+        f"one sample as a column: x is {mlp.n_inputs}×1, y is {mlp.n_outputs}×1; "
         f"values of sample {result.sample} of {network.samples}",
     ]
     forward = Section("Forward, layer by layer")
+    output = derivation.nodes[-2].name if len(derivation.nodes) > 1 else "x"
     for node in derivation.nodes:
-        note = f"{node.function_name}(a{mlp.depth}, y), entry by entry" if node.kind == "loss" else ""
+        note = f"{node.function_name}({output}, y), entry by entry" if node.kind == "loss" else ""
         forward.rows.append(Row(node.name, node.shape, [node.formula], value=values.nodes[node.symbol], note=note))
     sections = [forward]
     loss = formulas.loss_step
@@ -177,7 +182,7 @@ def network_view(result: SpecDerivation) -> DeriveView:
     sections.append(last)
     index = {id(s): k for k, s in enumerate(derivation.steps)}
     for layer in reversed(formulas.layers):
-        section = Section(f"layer {layer.index} ({layer.activation})")
+        section = Section(f"layer {layer.index} ({layer.activation or 'linear'})")
         for step, target in ((layer.delta_step, layer.z), (layer.dW_step, layer.W), (layer.db_step, layer.b),
                              (layer.da_prev_step, layer.a_prev)):
             if step is None:
@@ -211,7 +216,7 @@ def network_view(result: SpecDerivation) -> DeriveView:
         f"{'equal' if worst <= TOLERANCE else 'DIFFER FROM'} Network.exact_gradients (largest difference {worst:.1e})"
     )
     return DeriveView(
-        f"Network {mlp.layers}: each layer's delta, dL/dW, dL/db and dL/da_prev, derived",
+        f"Network {layers_text(mlp)}: each layer's delta, dL/dW, dL/db and dL/da_prev, derived",
         details, sections, check, passed, dict(derivation.labels), _first(derivation),
     )
 
@@ -224,3 +229,8 @@ def _column(array, shape) -> list[list[float]]:
     import numpy as np
 
     return np.asarray(array, dtype=np.float64).reshape(shape).tolist()
+
+
+def derivation_view(result: Derivation | SpecDerivation) -> DeriveView:
+    """The view of what ``symprop derive`` made: a formula's derivation or a network's."""
+    return formula_view(result) if isinstance(result, Derivation) else network_view(result)

@@ -5,7 +5,8 @@ A :class:`Format` has a renderer per kind of thing it can show:
 * ``walkthrough``: a recorded backward pass (``symprop explain``, ``symprop demo``);
 * ``report``: a gradient-check report (``symprop check``);
 * ``matrix``: a network's matrix view (``explain --view matrix``);
-* ``graph``: the computation graph (``symprop graph``).
+* ``graph``: the computation graph (``symprop graph``);
+* ``derivation``: a matrix derivation, a formula's or a network's (``symprop derive``).
 
 The command line's ``--format`` choices and the ``--output`` suffixes come from
 :data:`FORMATS`; :func:`renderer` raises a :class:`~symprop.errors.SympropError`
@@ -16,6 +17,8 @@ nothing silently falls back to another format.
 ['rich', 'text', 'markdown', 'html', 'json']
 >>> format_for_suffix("walk.tex", "walkthrough")
 'latex'
+>>> [f.name for f in formats_for("derivation")]
+['rich', 'text', 'markdown', 'latex', 'html', 'json']
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ from rich.console import Console
 from ..errors import SympropError
 from ..registry import Registry
 from . import check as check_render
-from . import dot, html, json, latex, markdown, rich, svg, text
+from . import derive_json, derive_tex, derive_text, dot, html, json, latex, markdown, rich, svg, text
+from .derive_view import derivation_view
 from .matrix import matrix_dict, render_matrix_text
 
 __all__ = ["Format", "FORMATS", "KINDS", "renderer", "formats_for", "format_for_suffix", "RenderOptions"]
 
 #: What a format can show.
-KINDS = ("walkthrough", "report", "matrix", "graph")
+KINDS = ("walkthrough", "report", "matrix", "graph", "derivation")
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,11 @@ def _rich_report(report: Any, o: RenderOptions) -> str:
     return buffer.getvalue()
 
 
+def _derivation(module_function: Callable[..., str]) -> Callable[..., str]:
+    """A derivation renderer: it writes the view of the derivation (:func:`derivation_view`) with digits."""
+    return lambda result, o: module_function(derivation_view(result), digits=o.digits)
+
+
 FORMATS: Registry[Format] = Registry("format")
 for _format in (
     Format("rich", (), {
@@ -93,6 +102,9 @@ for _format in (
         ),
         "report": _rich_report,
         "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
+        "derivation": lambda result, o: derive_text.render_derive_rich(
+            derivation_view(result), digits=o.digits, color=o.color
+        ),
     }),
     Format("text", (".txt",), {
         "walkthrough": lambda bp, o: text.render_text(
@@ -100,16 +112,22 @@ for _format in (
         ),
         "report": lambda report, o: check_render.check_text(report),
         "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
+        "derivation": _derivation(derive_text.render_derive_text),
     }),
     Format("markdown", (".md", ".markdown"), {
         "walkthrough": _walk(markdown.render_markdown),
         "report": lambda report, o: check_render.check_markdown(report),
         "matrix": lambda view, o: "```text\n" + render_matrix_text(view, digits=o.digits) + "```\n",
+        "derivation": _derivation(derive_text.render_derive_markdown),
     }),
-    Format("latex", (".tex",), {"walkthrough": _walk(latex.render_latex)}),
+    Format("latex", (".tex",), {
+        "walkthrough": _walk(latex.render_latex),
+        "derivation": _derivation(derive_tex.render_derive_latex),
+    }),
     Format("html", (".html", ".htm"), {
         "walkthrough": _walk(html.render_html),
         "report": lambda report, o: check_render.check_html(report),
+        "derivation": _derivation(derive_tex.render_derive_html),
     }),
     Format("svg", (".svg",), {
         "walkthrough": _walk(svg.render_svg),
@@ -120,6 +138,7 @@ for _format in (
         "walkthrough": lambda bp, o: json.dumps(json.explain_dict(bp, lr=o.lr)),
         "report": lambda report, o: json.dumps(report.to_dict()),
         "matrix": lambda view, o: json.dumps(matrix_dict(view)),
+        "derivation": lambda result, o: json.dumps(derive_json.derivation_dict(result)),
     }),
 ):
     FORMATS.register(_format.name, _format)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy
 
+from ..derive.printing import sympy_text
 from .numbers import DEFAULT_DIGITS, to_float
 
 if TYPE_CHECKING:  # the view is read, never built here (and building it needs numpy)
@@ -88,10 +89,9 @@ def render_matrix_text(view: MatrixView, *, digits: int = DEFAULT_DIGITS, unicod
         show(item, True)
     lines.append(f"  loss L = {_pretty(view.loss, digits, unicode) if view.loss.is_Rational else f'{float(view.loss):.{digits}g}'}")
     lines.append("")
-    lines.append("Backward pass, right to left: delta_l = dL/dz_l = (da_l/dz_l)^T·dL/da_l")
-    scale = "" if view.scale == 1 else f" times {sympy.sstr(view.scale)} (the mean over {m} samples)"
-    derivative = ", ".join(sympy.sstr(d) for d in view.loss_derivative)
-    lines.append(f"  from the loss: dl/d{view.output} = [{derivative}] per sample{scale}")
+    lines.append("Backward pass, right to left, with the formulas 'symprop derive' derives, for each sample (a column)")
+    if any(layer.closed_forms for layer in view.layers):
+        lines.append("  (layers it has no matrix formulas for use their own closed forms, said where they do)")
     for item in view.backward_items:
         show(item, False)
     return "\n".join(lines) + "\n"
@@ -104,11 +104,14 @@ def _nested(matrix: sympy.Matrix | None) -> Any:
 
 
 def matrix_dict(view: MatrixView) -> dict[str, Any]:
-    """The matrix view as data: per layer every matrix as nested lists (rows), samples as columns."""
+    """The matrix view as data: per layer every matrix as nested lists (rows), samples as columns,
+    the derived formulas the backward matrices come from (``"formulas"``, SymPy's string form of one
+    sample's matrix expression) and the layers' closed forms where derive has none (``"closed_forms"``)."""
     return {
         "view": "matrix",
         "samples": view.samples,
         "loss": to_float(view.loss),
+        "loss_formula": sympy_text(view.loss_formula) if view.loss_formula is not None else None,
         "layers": [
             {
                 "layer": layer.index,
@@ -125,6 +128,8 @@ def matrix_dict(view: MatrixView) -> dict[str, Any]:
                 "dL_db": _nested(layer.db),
                 "dL_da_prev": _nested(layer.dL_da_prev),
                 **({"values": {name: _nested(v) for name, v in layer.values.items()}} if layer.values else {}),
+                "formulas": {key: sympy_text(expr) for key, expr in layer.formulas.items()},
+                **({"closed_forms": dict(layer.closed_forms)} if layer.closed_forms else {}),
             }
             for layer in view.layers
         ],

@@ -25,7 +25,7 @@ from decimal import Decimal
 import sympy
 from sympy.printing.str import StrPrinter
 
-from ..graph import check_exact_value
+from ..graph import limit_exact_value
 
 __all__ = ["format_value", "format_expr", "expr_text", "decimal", "float_text", "is_long_exact", "to_float", "DEFAULT_DIGITS",
            "SHORT_RATIONAL", "SHORT_CLOSED_FORM"]
@@ -76,7 +76,7 @@ def format_value(value: sympy.Expr, digits: int = DEFAULT_DIGITS, *, exact: bool
         LimitError: an exact number too long to print (past
             :data:`~symprop.bounds.MAX_EXACT_VALUE_BITS`; Python refuses past 4,300 digits).
     """
-    check_exact_value(value, "a number to print")
+    limit_exact_value(value, "a number to print")
     if value.is_Float:
         return decimal(value, digits)
     if not is_long_exact(value):

@@ -8,6 +8,10 @@ their positive terms first, Hadamard products the upstream gradient first, and `
 :func:`sympy_text` is the machine form (for JSON): SymPy's ``str`` printer,
 except where that cannot be parsed back (``𝟙`` prints as ``OneMatrix(3, 1)``,
 an elementwise function as ``z.applyfunc(sigmoid)``).
+
+It lives with the derivation, below the renderers, because the matrix view
+(:mod:`symprop.matrix`) writes the derived formulas it evaluates with it too
+(``delta2 = dL/da2 ⊙ a2 ⊙ (1 - a2)``), as every renderer of a derivation does.
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy.printing.str import StrPrinter
 
-from ..derive.algebra import LAMBDA_VARIABLE, Softmax, function_name
+from .algebra import LAMBDA_VARIABLE, Softmax, function_name
 
-__all__ = ["Style", "TEXT", "ASCII", "LATEX", "write", "sympy_text", "latex_symbol", "shape_label", "number"]
+__all__ = ["Style", "TEXT", "ASCII", "VIEW", "LATEX", "write", "sympy_text", "latex_symbol", "shape_label", "number"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class Style:
 
 TEXT = Style("·", " ⊙ ", " ⊘ ", "ᵀ", "𝟙", "(", ")")
 ASCII = Style("*", " .* ", " ./ ", "^T", "1", "(", ")", unicode=False)
+#: The matrix view's: the operators of the text, the transpose and ones as its other formulas write them (``W2^T·delta2``).
+VIEW = Style("·", " ⊙ ", " ⊘ ", "^T", "1", "(", ")")
 LATEX = Style(" ", " \\odot ", " \\oslash ", "^{\\top}", "\\mathbf{1}", "\\left(", "\\right)", latex=True)
 
 _ADD, _MUL, _POW, _ATOM = 1, 2, 3, 4
