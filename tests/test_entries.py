@@ -66,6 +66,8 @@ def test_a_wrong_gradient_in_a_sample_is_reported_with_the_checked_count():
     wrong = [f for f in report.findings if f.param == "W1"][0].message
     assert wrong.startswith("W1: ") and "of the 100 checked entries (of 10100)" in wrong
     assert "FAILED" in str(report) and "checked 302 of 10,405 entries" in str(report)
+    chosen = choose_entries({name: array.shape for name, array in subject.values.items()})
+    assert [r.index for r in report.rows if r.name == "W1"] == chosen.chosen["W1"]  # the seeded draw, as documented
 
 
 def test_against_your_gradients_compares_every_entry():
