@@ -66,6 +66,7 @@ _LAZY = {
     "Network": "nn",
     "matrix_view": "matrix",
     "load_spec": "spec",
+    "draw": "render.dot",
 }
 
 
@@ -107,6 +108,8 @@ __all__ = [
     "Network",
     "matrix_view",
     "load_spec",
+    # pictures (symprop.render.dot): the graph of a backward pass, in a notebook or a file
+    "draw",
     # functions
     "sigmoid",
     "relu",

@@ -97,6 +97,11 @@ class Step:
     rule: Rule | None = None
     operand: str | None = None
 
+    def __repr__(self) -> str:
+        rule = f", {self.rule.name}" if self.rule is not None else ""
+        return (f"Step(dL/d{self.input} += dL/d{self.node} * d{self.node}/d{self.input} = "
+                f"{sympy.sstr(self.upstream.value)} * {sympy.sstr(self.local.value)}{rule})")
+
 
 @dataclass
 class Adjoint:
@@ -120,6 +125,10 @@ class Adjoint:
     @property
     def name(self) -> str:
         return self.symbol.name
+
+    def __repr__(self) -> str:
+        return (f"Adjoint(dL/d{self.symbol} = {sympy.sstr(self.value)}, compact {sympy.sstr(self.compact)}, "
+                f"{len(self.steps)} step{'s' if len(self.steps) != 1 else ''})")
 
     def _repr_latex_(self) -> str | None:
         """Jupyter: ``dL/dw = compact = value`` as math."""
@@ -332,8 +341,10 @@ class BackwardPass:
                 yield FanIn(adjoint)
 
     def __repr__(self) -> str:
-        grads = ", ".join(f"{n}={sympy.sstr(a.value)}" for n, a in self.gradients.items())
-        return f"BackwardPass(loss={sympy.sstr(self.loss)}, {grads})"
+        items = list(self.gradients.items())
+        grads = ", ".join(f"{n}={sympy.sstr(a.value)}" for n, a in items[:8])
+        more = f", ... {len(items) - 8} more" if len(items) > 8 else ""  # a network's are thousands of numbers
+        return f"BackwardPass(loss={sympy.sstr(self.loss)}, {grads}{more})"
 
     # -- notebooks (no _repr_html_: Jupyter prefers HTML to Markdown and LaTeX,
     # and would show a monospace table instead of the math)

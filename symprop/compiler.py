@@ -55,6 +55,7 @@ import sympy
 from sympy import Symbol
 from sympy.printing.numpy import NumPyPrinter
 
+from . import display
 from .errors import SpecError
 from .nn.activations import A as _a
 from .nn.activations import Activation, exact_slope, get_activation
@@ -493,6 +494,10 @@ class Compiled:
         if self.mlp.dropouts():
             return float(self.loss_and_grads(params, x, y, masks)[0])
         return float(self.loss_and_grads(params, x, y)[0])
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter: what was compiled and derived, the source folded away."""
+        return display.show(self, "html")
 
     def __repr__(self) -> str:
         if hasattr(self.mlp, "activations"):

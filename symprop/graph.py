@@ -25,6 +25,7 @@ import sympy
 from sympy import Symbol
 from sympy.core.evalf import PrecisionExhausted
 
+from . import display
 from .bounds import DECIMALS, limit_bits, substitute
 from .errors import EvaluationError, FormulaError, GraphError, LimitError, PointError
 from .expr import valid_name, make_symbol, parse_number
@@ -342,6 +343,14 @@ class Graph:
 
     def __repr__(self) -> str:
         return f"Graph({self.formulas()!r})"
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter: the graph's picture, its formulas in boxes (needs Graphviz's ``dot``)."""
+        return display.show(self, "svg")
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter: the picture inline, or without Graphviz a table of the nodes."""
+        return display.show(self, "html")
 
 
 def limit_size(expression: sympy.Expr, what: str, limit: int = MAX_EXPANDED_OPS) -> None:

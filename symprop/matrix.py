@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import sympy
 
+from . import display
 from .derive.algebra import evaluate
 from .derive.layers import DERIVED_KINDS, LayerDerivation, derive_layer, derive_loss, loss_entry
 from .derive.printing import VIEW, write
@@ -133,6 +134,18 @@ class MatrixView:
     grads: dict[str, sympy.Matrix] = field(default_factory=dict)
     input: sympy.Matrix | None = None
     loss_formula: Any = None
+
+    def __repr__(self) -> str:
+        columns = f"samples {self.samples}" if len(self.samples) > 1 else f"sample {self.samples[0]}"
+        return (f"MatrixView({self.network.mlp.summary}, {columns}, {len(self.layers)} layers, "
+                f"loss {float(self.loss):.6g})")
+
+    def __str__(self) -> str:
+        return display.show(self, "text") or repr(self)
+
+    def _repr_markdown_(self) -> str | None:
+        """Jupyter: every matrix of the view, forward then right to left, as LaTeX matrices."""
+        return display.show(self, "markdown")
 
     def gradients(self) -> dict[str, np.ndarray]:
         """``dL/dparam`` as float64 arrays shaped like the parameters."""

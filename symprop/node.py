@@ -52,6 +52,9 @@ class Node:
     def __str__(self) -> str:
         return f"{self.name} = {formula_text(self)}"
 
+    def __repr__(self) -> str:
+        return f"Node({str(self)!r})"
+
 
 def formula_text(node: Node) -> str:
     """A node's formula as one line: as typed for a written node, else as SymPy prints it."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
+from . import display
 from .errors import SpecError
 
 __all__ = ["Registry"]
@@ -36,6 +37,13 @@ class Registry(dict, Generic[T]):
     def __init__(self, kind: str):
         super().__init__()
         self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} table: {', '.join(self)}>"
+
+    def _repr_markdown_(self) -> str | None:
+        """Jupyter: the entries as a table, name and what each is."""
+        return display.show(self, "markdown")
 
     def register(self, name: str, entry: T) -> T:
         """Add ``entry`` under a new ``name``; a name already there is an error."""

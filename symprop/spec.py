@@ -25,6 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from . import display
 from .errors import LimitError, SpecError, SympropError
 from .graph import Graph
 from .limits import MAX_EXACT_STEPS, MAX_SPEC_INTEGER_BITS
@@ -48,6 +49,10 @@ class GraphSpec:
     graph: Graph
     at: dict[str, Any] = field(default_factory=dict)
     exact: bool = False
+
+    def _repr_markdown_(self) -> str | None:
+        """Jupyter: the graph's formulas and the point."""
+        return display.show(self, "markdown")
 
 
 def read_spec(path: str | Path) -> dict[str, Any]:
@@ -269,6 +274,10 @@ class NetworkSpec:
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int | None = 0
     init: str = "uniform"
+
+    def _repr_markdown_(self) -> str | None:
+        """Jupyter: the network (layers, parameter count, data, loss) and the training settings."""
+        return display.show(self, "markdown")
 
     def problem(self, *, sample: int | None = None, exact: bool = False) -> NetworkProblem:
         """The problem to narrate: sample ``sample``'s own loss, or the batch loss (``None``).

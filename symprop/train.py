@@ -22,10 +22,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import display
 from .compiler import Compiled
 from .compiler import compile as compile_network
 from .errors import LimitError, SpecError, SympropError
 from .limits import MAX_TRAINING_STEPS
+from .nn.metrics import Accuracy, accuracy
 from .nn.reference import outputs_in_domain, validate_outputs, validate_targets
 from .nn.size import limit_training_size
 from .optim import Optimizer, Params, make_optimizer
@@ -43,21 +45,45 @@ class TrainResult:
         loss_history: ``loss_history[i]`` is the loss at the parameters step ``i`` starts from.
         final_loss: the loss at ``params``.
         steps: the number of steps taken.
+        optimizer, lr: how it trained.
+        accuracy, initial_accuracy: a classifier's accuracy on the training data at ``params``
+            and at the parameters it started from (None for a regression).
     """
 
     params: Params
     loss_history: list[float] = field(default_factory=list)
     final_loss: float = math.nan
     steps: int = 0
+    optimizer: str = ""
+    lr: float | None = None
+    accuracy: Accuracy | None = None
+    initial_accuracy: Accuracy | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """``train --json``: ``{"steps", "loss_history", "final_loss", "params"}``."""
-        return {
+        """``train --json``: ``{"steps", "loss_history", "final_loss", "params"}``, and ``"accuracy"``
+        (``{"fraction", "correct", "total", "unit", "rule", "initial"}``) for a classifier."""
+        data = {
             "steps": self.steps,
             "loss_history": [float(v) for v in self.loss_history],
             "final_loss": float(self.final_loss),
             "params": {name: np.asarray(p).tolist() for name, p in self.params.items()},
         }
+        if self.accuracy is not None:
+            initial = self.initial_accuracy.fraction if self.initial_accuracy is not None else None
+            data["accuracy"] = {**self.accuracy.to_dict(), "initial": initial}
+        return data
+
+    def __repr__(self) -> str:
+        start = self.loss_history[0] if self.loss_history else self.final_loss
+        shapes = ", ".join(f"{name} {np.shape(p)}" for name, p in self.params.items())
+        return f"TrainResult(steps={self.steps}, loss {start:.6g} -> {self.final_loss:.6g}, params: {shapes})"
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter: a short summary and the loss curve (not thousands of numbers)."""
+        return display.show(self, "html")
+
+    def __str__(self) -> str:
+        return display.show(self, "text") or repr(self)
 
 
 class TrainingDiverged(SympropError):
@@ -175,7 +201,11 @@ def train(
         final = float(f(current, steps)[0])
     if not math.isfinite(final):
         _diverged(steps, f"the loss is {final}", previous, history)
-    return TrainResult(current, history, final, steps)
+    name = optimizer if isinstance(optimizer, str) else type(optimizer).__name__.lower()
+    with np.errstate(all="ignore"):  # a forward pass without dropout, on the training data
+        start = accuracy(mlp, compiled.forward(mlp.validate_params(params), x), y)
+        end = accuracy(mlp, compiled.forward(current, x), y) if start is not None else None
+    return TrainResult(current, history, final, steps, optimizer=name, lr=opt.lr, accuracy=end, initial_accuracy=start)
 
 
 def _mask_drawer(compiled: Compiled, seed: int | None) -> Callable[[int], dict[str, np.ndarray]] | None:

@@ -65,7 +65,7 @@ def _expected_exit(line: str) -> tuple[int, str]:
         return 1, ""
     if "--plot" in line and importlib.util.find_spec("matplotlib") is None:
         return 2, "matplotlib"
-    if line.startswith("symprop graph") and ".svg" in line and shutil.which("dot") is None:
+    if line.startswith("symprop graph") and re.search(r"\.(svg|png|pdf)\b", line) and shutil.which("dot") is None:
         return 2, "Graphviz"
     return 0, ""
 

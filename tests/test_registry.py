@@ -117,8 +117,8 @@ def test_unknown_names_raise_naming_them():
         get_loss("hinge")
     with pytest.raises(SpecError, match="unknown optimizer 'lbfgs'; expected one of: sgd, momentum, rmsprop, adam"):
         make_optimizer("lbfgs", 0.1)
-    with pytest.raises(symprop.SympropError, match="unknown format 'pdf'"):
-        renderer("pdf", "walkthrough")
+    with pytest.raises(symprop.SympropError, match="unknown format 'docx'"):
+        renderer("docx", "walkthrough")
     with pytest.raises(symprop.SympropError, match="the latex format cannot show a report; use one of: rich, text"):
         renderer("latex", "report")
     with pytest.raises(SpecError, match="network.activation: unknown activation 'swish'"):

@@ -332,8 +332,8 @@ def test_graph_command_writes_escaped_dot(capsys):
     assert main(["graph", "c = a + b; d = b + 1; e = c*d", "--at", "a=2,b=1"]) == 0
     dot = capsys.readouterr().out
     assert dot.startswith("digraph symprop {") and dot.rstrip().endswith("}")
-    assert '[label="{ b (parameter) | value 1 | grad 5 }"' in dot
-    assert 'n2 -> n4 [label="∂e/∂c = d = 2 (product)"];' in dot
+    assert '[label="b (parameter) | { value 1 | grad 5 }"' in dot  # left to right: the heading above value | grad
+    assert 'e3 [label="∂e/∂c\\n= d = 2\\nproduct"];\n  n2 -> e3 [arrowhead=none];\n  e3 -> n4;' in dot
     assert escape_record('a|b{c}<d>"e"\\') == 'a\\|b\\{c\\}\\<d\\>\\"e\\"\\\\'
     tricky = render_dot(tricky_pass())
     assert "a\\|b\\{c\\}\\<d\\>`e`_%&#$" in tricky

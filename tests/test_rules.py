@@ -106,7 +106,7 @@ def test_rule_names_in_every_format():
     assert data["backward"][-1]["rule"]["form"] == "∂(u·v)/∂u = v"
     assert data["backward"][0]["rule"]["parts"][1] == {
         "name": "power", "form": "∂(uⁿ)/∂u = n·uⁿ⁻¹", "latex": r"\frac{\partial u^{n}}{\partial u} = n\,u^{n-1}"}
-    assert "∂e/∂c = d = 2 (product)" in render_dot(fan_out())
+    assert "∂e/∂c\\n= d = 2\\nproduct" in render_dot(fan_out())
 
 
 def test_the_rules_command_prints_the_table(capsys):

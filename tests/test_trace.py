@@ -244,5 +244,5 @@ def test_expressions_built_as_written_keep_their_form_and_rules():
 
 def test_the_graph_command_draws_a_wire_per_operand(capsys):
     dot = run(capsys, "graph", "x/x*w", "--at", "x=2,w=3")
-    assert '[label="∂div1/∂x = 1/x = 1/2 (quotient, as u)"]' in dot
-    assert '[label="∂div1/∂x = -1/x = -1/2 (quotient, as v)"]' in dot
+    assert '[label="∂div1/∂x\\n= 1/x = 1/2\\nquotient, as u"]' in dot
+    assert '[label="∂div1/∂x\\n= -1/x = -1/2\\nquotient, as v"]' in dot

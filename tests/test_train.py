@@ -11,7 +11,7 @@ import pytest
 
 import symprop
 from symprop.cli import main
-from symprop.commands.train import sparkline
+from symprop.render.training import sparkline
 from symprop.errors import SpecError
 from symprop.nn import MLP
 from symprop.optim import OPTIMIZERS, make_optimizer
@@ -99,11 +99,15 @@ def test_a_diverging_run_stops_and_keeps_the_last_finite_parameters():
     assert f"diverged at step {result.steps + 1}:" in str(caught.value)
 
 
-def test_sparkline():
+def test_sparkline_is_on_the_log_axis_of_the_first_loss():
     assert sparkline([]) == ""
     line = sparkline([10.0 ** -k for k in range(100)], width=10)
     assert len(line) == 10 and line[0] == "█" and line[-1] == "▁"
-    assert sparkline([1.0, 1.0]) == "▁▁"
+    assert sparkline([1.0, 1.0]) == "██"  # unchanged: at the top, where it started
+    # half a decade a bar, whatever the run's own range: 0.571 -> 0.506 has hardly moved
+    assert sparkline([0.571, 0.55, 0.53, 0.506]) == "████"
+    assert sparkline([1.0, 10 ** -0.5, 0.1, 10 ** -1.5, 0.01, 10 ** -2.5, 0.001, 10 ** -3.5, 1e-9]) == "█▇▆▅▄▃▂▁▁"
+    assert sparkline([1.0, 5.0, 0.5]) == "██▇"  # above the start: drawn at the top (and said in the summary)
 
 
 # -- the command line -------------------------------------------------------------
@@ -124,7 +128,7 @@ def test_train_json_contract(tmp_path, capsys):
     spec = write_spec(tmp_path)
     assert main(["train", "--spec", spec, "--json", "--steps", "20", "--lr", "0.3", "--optimizer", "momentum"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert list(data) == ["steps", "loss_history", "final_loss", "params"]
+    assert list(data) == ["steps", "loss_history", "final_loss", "params", "accuracy"]
     assert data["steps"] == 20 and len(data["loss_history"]) == 20
     mlp = xor_mlp()
     params = mlp.init_params(1)

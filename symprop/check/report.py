@@ -227,6 +227,11 @@ class GradcheckReport:
     def __str__(self) -> str:
         return display.show(self, "text") or repr(self)
 
+    def __repr__(self) -> str:
+        agree = sum(1 for r in self.rows if r.ok)
+        verdict = "passed" if self.passed else f"FAILED, wrong: {', '.join(self.wrong_params)}"
+        return f"GradcheckReport({verdict}: {agree} of {len(self.rows)} agree, against {self.against})"
+
     def __rich__(self):
         return display.show(self, "rich") or str(self)
 

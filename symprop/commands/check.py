@@ -14,8 +14,10 @@ from .common import (
     add_output_arguments,
     add_source_arguments,
     load_problem,
+    output_format,
     parse_names,
     positive_number,
+    suffixes_of,
     write_output,
 )
 
@@ -59,12 +61,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help='JSON: {"passed", "rows": [{"param", "symbolic", "numeric", "rel_error", "ok"}], ...}')
     parser.add_argument("--format", choices=[f.name for f in formats_for("report")], default=None,
-                        help="output format (default: rich on a terminal, text otherwise; --json is --format json)")
+                        help="output format (default: from the --output suffix "
+                        f"{'/'.join(suffixes_of('report'))}, text without one; else rich on a terminal, text "
+                        "otherwise; --json is --format json)")
     add_output_arguments(parser, digits_option=False)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    picked = output_format(args.output, suffixes_of("report"), plain="text", command="check")
+    fmt = "json" if args.json else args.format or picked
     problem = load_problem(args, network_wrt=True)
     wrt = None if isinstance(problem, Problem) else parse_names(args.wrt, "--wrt")  # a formula's is in its graph
     printed = io.StringIO()
@@ -85,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for line in printed.getvalue().splitlines():  # what the user's code printed, where it can be seen
             streams.say(line)
-    write_output(render(report, "json" if args.json else args.format, args.output), args.output)
+    write_output(render(report, fmt, args.output), args.output)
     return 0 if report.passed else 1
 
 

@@ -6,12 +6,13 @@ import argparse
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 from ..backprop import BackwardPass, backward, count_steps
 from ..errors import LimitError, PointError, SpecError, SympropError
 from ..graph import Graph
-from ..render.formats import RenderOptions, renderer
+from ..render.formats import RenderOptions, formats_for, renderer
 from ..render.json import dumps
 from ..render.numbers import DEFAULT_DIGITS
 from . import streams
@@ -28,6 +29,8 @@ __all__ = [
     "load_problem",
     "matrix_walkthrough",
     "network_walkthrough",
+    "output_format",
+    "suffixes_of",
     "parse_at",
     "parse_names",
     "Problem",
@@ -173,7 +176,36 @@ def add_output_arguments(parser: argparse.ArgumentParser, *, digits_option: bool
     """``--output FILE`` and, unless ``digits_option`` is false, ``--digits N``."""
     if digits_option:
         parser.add_argument("--digits", type=digits, default=DEFAULT_DIGITS, help="significant digits (default %(default)s)")
-    parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    parser.add_argument("--output", metavar="FILE",
+                        help="write to FILE instead of stdout (its suffix picks the format; an unknown one is an error)")
+
+
+def suffixes_of(kind: str, names: Sequence[str] | None = None) -> dict[str, str]:
+    """``{suffix: format}`` for the formats that can show ``kind`` (those in ``names``, if given)."""
+    return {s: f.name for f in formats_for(kind) if names is None or f.name in names for s in f.suffixes}
+
+
+def output_format(output: str | None, suffixes: Mapping[str, str], *, plain: str, command: str,
+                  hint: str = "") -> str | None:
+    """The format an ``--output FILE`` picks by its suffix: ``suffixes[suffix]``, ``plain`` for a name
+    without one, None without ``--output``.
+
+    Raises:
+        SympropError: a suffix the command does not write (one line listing those it does), so that
+            nothing is written into a file its name misdescribes (text into ``walk.png``).
+    """
+    if not output:
+        return None
+    streams.writable_target(output)  # a directory, a FIFO, a device: said as such, whatever its name
+    suffix = Path(output).suffix.lower()
+    if not suffix:
+        return plain
+    if suffix in suffixes:
+        return suffixes[suffix]
+    raise SympropError(
+        f"--output {output!r}: symprop {command} does not write {suffix!r} files; "
+        f"give one of {', '.join(suffixes)} (or a name without a suffix, for {plain}){'; ' + hint if hint else ''}"
+    )
 
 
 def parse_names(text: str | None, option: str) -> list[str] | None:

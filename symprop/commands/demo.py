@@ -6,8 +6,8 @@ import argparse
 
 from ..backprop import backward
 from ..graph import Graph
-from .common import write_output
-from .explain import add_format_arguments, render
+from .common import suffixes_of, write_output
+from .explain import add_format_arguments, command_title, render, resolve_format
 
 #: The computation graph of a classic course lab on backprop: one neuron,
 #: half squared error. Its published gradients: dJ/dw = 6, dJ/db = 3.
@@ -33,10 +33,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    fmt = resolve_format(args.format, args.output, suffixes_of("walkthrough"), "demo")
     bp = backward(demo_graph(), DEMO_POINT)
     write_output(
-        render(bp, args.format, args.digits, args.output, expanded=args.expanded, lr=args.lr,
-               exact_forms=args.exact_forms),
+        render(bp, fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr,
+               exact_forms=args.exact_forms, title=command_title("demo", args)),
         args.output,
     )
     return 0

@@ -7,7 +7,7 @@ import argparse
 from ..errors import SympropError
 from ..render.formats import RenderOptions, formats_for, renderer
 from . import streams
-from .common import add_output_arguments, sample_index, write_output
+from .common import add_output_arguments, sample_index, suffixes_of, write_output
 from .explain import resolve_format
 
 #: The formats a derivation can be written in (the formats table's).
@@ -42,8 +42,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--sample", type=sample_index, default=None, metavar="K",
                         help="with --spec: show (and check step by step) sample K (default 0)")
     parser.add_argument("--format", choices=FORMATS, default=None,
-                        help="output format (default: rich on a terminal; else from the --output suffix "
-                        f"{'/'.join(s for f in formats_for('derivation') for s in f.suffixes)}; else text)")
+                        help="output format (default: from the --output suffix "
+                        f"{'/'.join(suffixes_of('derivation'))}, text without one; else rich on a "
+                        "terminal, text in a pipe)")
     parser.add_argument("--json", action="store_true", help="the same as --format json")
     add_output_arguments(parser)
     return parser
@@ -83,8 +84,9 @@ def render(result, fmt: str, digits: int, output: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    fmt = resolve_format("json" if args.json else args.format, args.output,
+                         suffixes_of("derivation"), "derive")
     result = derive_problem(args)
-    fmt = "json" if args.json else resolve_format(args.format, args.output, kind="derivation")
     write_output(render(result, fmt, args.digits, args.output), args.output)
     from ..derive import Derivation
 

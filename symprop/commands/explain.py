@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Mapping
+
 from ..graph import to_number
-from ..render.formats import RenderOptions, format_for_suffix, formats_for, renderer
+from ..render.formats import RenderOptions, formats_for, renderer
 from . import streams
 from .common import (
     add_output_arguments,
@@ -14,6 +17,8 @@ from .common import (
     load_problem,
     matrix_walkthrough,
     network_walkthrough,
+    output_format,
+    suffixes_of,
     text_width,
     write_output,
 )
@@ -41,8 +46,8 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
         "--format",
         choices=FORMATS,
         default=None,
-        help="output format (default: rich on a terminal; else from the --output suffix "
-        f"{'/'.join(s for f in formats_for('walkthrough') for s in f.suffixes)}; else text)",
+        help="output format (default: from the --output suffix "
+        f"{'/'.join(suffixes_of('walkthrough'))}, text without one; else rich on a terminal, text in a pipe)",
     )
     add_output_arguments(parser)
     parser.add_argument(
@@ -58,7 +63,7 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
 
 def render(
     bp,
-    fmt: str | None,
+    fmt: str,
     digits: int,
     output: str | None,
     *,
@@ -66,9 +71,10 @@ def render(
     lr: str | None = None,
     exact: bool = False,
     exact_forms: bool = False,
+    title: str | None = None,
 ) -> str:
-    """The walkthrough of a recorded backward pass in one format."""
-    fmt = resolve_format(fmt, output)
+    """The walkthrough of a recorded backward pass in one format (see :func:`resolve_format`);
+    ``title`` names the command in a picture's title."""
     terminal = output is None and streams.stdout_is_terminal()
     color = fmt == "rich" and terminal and streams.color_wanted()
     options = RenderOptions(
@@ -78,28 +84,44 @@ def render(
         exact_forms=exact_forms,
         color=color,
         width=text_width(output),
+        title=title,
     )
     return renderer(fmt, "walkthrough")(bp, options)
 
 
-def resolve_format(fmt: str | None, output: str | None, *, kind: str = "walkthrough") -> str:
-    """``--format``, else rich on a terminal, else from the ``--output`` suffix (the formats that show ``kind``), else text."""
-    if fmt is None:
-        if output is None:
-            fmt = "rich" if streams.stdout_is_terminal() else "text"
-        else:
-            fmt = format_for_suffix(output, kind) or "text"
-    return fmt
+def command_title(command: str, args: argparse.Namespace) -> str:
+    """``symprop explain 'w*x'``, ``symprop explain --spec xor.toml``, ``symprop demo``: at most 70 characters."""
+    if getattr(args, "expr", None):
+        subject = args.expr
+    elif getattr(args, "spec", None):
+        subject = f"--spec {Path(args.spec).name}"
+    else:
+        subject = ""
+    title = f"symprop {command} {subject}".strip()
+    return title if len(title) <= 70 else title[:69] + "…"
+
+
+def resolve_format(fmt: str | None, output: str | None, suffixes: Mapping[str, str], command: str) -> str:
+    """``--format``, else the ``--output`` suffix's format (text without a suffix), else rich on a
+    terminal, else text. An ``--output`` suffix not in ``suffixes`` is refused, with ``--format`` too."""
+    picked = output_format(output, suffixes, plain="text", command=command)
+    if fmt is not None:
+        return fmt
+    if picked is not None:
+        return picked
+    return "rich" if streams.stdout_is_terminal() else "text"
 
 
 def run(args: argparse.Namespace) -> int:
+    kind = "matrix" if args.view == "matrix" else "walkthrough"
+    fmt = resolve_format(args.format, args.output, suffixes_of(kind), "explain" + (" --view matrix" if kind == "matrix" else ""))
     problem = load_problem(args)
-    fmt = resolve_format(args.format, args.output)
     if args.view == "matrix":
         write_output(matrix_walkthrough(problem, fmt, args.digits), args.output)
         return 0
     limit_walkthrough_size(problem)
     text = render(problem.backward(), fmt, args.digits, args.output, expanded=args.expanded, lr=args.lr,
-                  exact=getattr(problem, "exact", False) or args.exact, exact_forms=args.exact_forms)
+                  exact=getattr(problem, "exact", False) or args.exact, exact_forms=args.exact_forms,
+                  title=command_title("explain", args))
     write_output(network_walkthrough(problem, fmt, text, args.digits), args.output)
     return 0

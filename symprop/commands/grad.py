@@ -9,7 +9,17 @@ import sympy
 from ..render.json import dumps, grad_dict
 from ..render.numbers import format_expr
 from ..render.text import render_gradient_forms, render_gradients
-from .common import add_output_arguments, add_source_arguments, load_problem, text_width, write_output
+from .common import (
+    add_output_arguments,
+    add_source_arguments,
+    load_problem,
+    output_format,
+    text_width,
+    write_output,
+)
+
+#: What ``--output FILE`` may be: text, or JSON (as ``--json``).
+SUFFIXES = {".txt": "text", ".json": "json"}
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -20,7 +30,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "form (in node symbols, each node defined after them); with --expanded, its expanded form (leaves only).",
     )
     add_source_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="JSON output (see the README)")
+    parser.add_argument("--json", action="store_true", help="JSON output (see the README); --output FILE.json too")
     parser.add_argument(
         "--expanded",
         action="store_true",
@@ -34,10 +44,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    as_json = args.json or output_format(args.output, SUFFIXES, plain="text", command="grad") == "json"
     problem = load_problem(args)
-    forms = _forms(problem, args)
+    forms = _forms(problem, args, as_json)
     if forms is not None:  # a network in float mode: its forms derived once per pattern, values vectorized
-        if args.json:
+        if as_json:
             from ..render.network import grad_json_forms
 
             write_output(dumps(grad_json_forms(problem.network.params, forms)), args.output)
@@ -45,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         write_output(render_gradient_forms(forms, digits=args.digits, width=text_width(args.output)), args.output)
         return 0
     bp = problem.backward()
-    if args.json:
+    if as_json:
         if hasattr(problem, "network"):  # a network: values nested like the parameters
             from ..render.network import grad_json
 
@@ -59,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _forms(problem, args: argparse.Namespace):
+def _forms(problem, args: argparse.Namespace, as_json: bool):
     """A network's gradient forms and values without its scalar batch graph, where they apply (else None).
 
     The same text as the scalar pass (:mod:`symprop.nn.forms`); ``--expanded`` and
@@ -70,5 +81,5 @@ def _forms(problem, args: argparse.Namespace):
         return None
     from ..nn.forms import gradient_forms
 
-    printer = sympy.sstr if args.json else (lambda expr: format_expr(expr, args.digits))
+    printer = sympy.sstr if as_json else (lambda expr: format_expr(expr, args.digits))
     return gradient_forms(network, problem.sample, printer)

@@ -6,7 +6,7 @@ import argparse
 import textwrap
 
 from ..rules import TABLE
-from .common import add_output_arguments, text_width, write_output
+from .common import add_output_arguments, output_format, text_width, write_output
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -48,7 +48,7 @@ def rules_text(width: int = 80) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.json:
+    if args.json or output_format(args.output, {".txt": "text", ".json": "json"}, plain="text", command="rules") == "json":
         from ..render.json import dumps
 
         data = [{"name": e.name, "operation": e.operation,

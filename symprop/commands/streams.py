@@ -185,15 +185,20 @@ def _silence(stream) -> None:
         os.close(null)
 
 
-def _write_stdout(text: str) -> None:
+def _write_stdout(text: str | bytes) -> None:
     stream = sys.stdout
     if _State.reader_gone:
         return
     if stream is None:
         raise SympropError("cannot write the output: stdout is closed (use --output FILE)")
     try:
-        stream.write(text)
-        stream.flush()
+        if isinstance(text, bytes):  # a picture: the bytes as they are
+            stream.flush()
+            getattr(stream, "buffer", stream).write(text)
+            getattr(stream, "buffer", stream).flush()
+        else:
+            stream.write(text)
+            stream.flush()
     except BrokenPipeError:  # the reader has gone: not an error, the rest is thrown away
         _State.reader_gone = True
         _silence(stream)
@@ -204,10 +209,10 @@ def _write_stdout(text: str) -> None:
         raise SympropError("cannot write the output: stdout is closed (use --output FILE)") from None
 
 
-def write_output(text: str, output: str | None) -> None:
-    """Write to ``--output FILE`` (safely, see :func:`write_file`) or to stdout."""
+def write_output(text: str | bytes, output: str | None) -> None:
+    """Write text (as UTF-8) or bytes (a picture) to ``--output FILE`` (safely, see :func:`write_file`) or to stdout."""
     if output:
-        write_file(output, text.encode("utf-8"))
+        write_file(output, text if isinstance(text, bytes) else text.encode("utf-8"))
     else:
         _write_stdout(text)
 

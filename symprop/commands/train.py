@@ -5,20 +5,16 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SpecError, SympropError
 from ..optim import OPTIMIZERS
 from . import streams
-from .common import add_output_arguments, positive_number, whole_number, write_output
+from .common import add_output_arguments, output_format, positive_number, whole_number, write_output
 
 if TYPE_CHECKING:
     from ..train import TrainingDiverged
-
-BARS = "▁▂▃▄▅▆▇█"
-
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -35,23 +31,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         choices=list(OPTIMIZERS),
         help="default: train.optimizer, else sgd (momentum beta 0.9; rmsprop rho 0.9; adam 0.9/0.999; eps 1e-8)",
     )
-    parser.add_argument("--json", action="store_true", help='JSON: {"steps", "loss_history", "final_loss", "params"}')
+    parser.add_argument("--json", action="store_true",
+                        help='JSON: {"steps", "loss_history", "final_loss", "params"}; --output FILE.json too')
     parser.add_argument("--plot", metavar="FILE.png", help="save the loss curve (needs matplotlib: symprop[plot])")
+    parser.add_argument("--plot-scale", choices=["log", "linear"], default="log",
+                        help="the loss axis of --plot (default log)")
     parser.add_argument("--show-code", action="store_true", help="print the compiled numpy code and exit")
     add_output_arguments(parser, digits_option=False)
     return parser
-
-
-def sparkline(values: list[float], width: int = 40) -> str:
-    """The values as one line of block characters, sampled to ``width`` (log scale when all are > 0)."""
-    if not values:
-        return ""
-    picks = [values[round(i * (len(values) - 1) / max(width - 1, 1))] for i in range(min(width, len(values)))]
-    if all(v > 0 for v in picks):
-        picks = [math.log10(v) for v in picks]
-    low, high = min(picks), max(picks)
-    span = high - low or 1.0
-    return "".join(BARS[min(len(BARS) - 1, int((v - low) / span * len(BARS)))] for v in picks)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
     from ..spec import GraphSpec, load_spec
     from ..train import TrainingDiverged, validate_steps, train
 
+    if args.show_code:
+        output_format(args.output, {".py": "python", ".txt": "text"}, plain="text", command="train --show-code")
+    elif output_format(args.output, {".txt": "text", ".json": "json"}, plain="text", command="train",
+                       hint="the loss curve is --plot FILE") == "json":
+        args.json = True
     spec = load_spec(args.spec)
     if isinstance(spec, GraphSpec):
         raise SpecError("train needs a [network] spec; a [graph] has nothing to train")
@@ -94,15 +86,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _report(args, network, result, optimizer: str, lr: float, diverged: TrainingDiverged | None) -> None:
     """The summary (or ``--json``) of a run, and the loss plot when asked."""
+    result.optimizer, result.lr = result.optimizer or optimizer, lr if result.lr is None else result.lr
     if args.plot:
-        _plot(result.loss_history + [result.final_loss], args.plot, f"{optimizer}, lr {lr:g}", _plot_format(args.plot))
+        _plot(network, result, args)
     if args.json:
         data = result.to_dict()
         if diverged is not None:
             data["diverged"] = {"step": diverged.step, "message": str(diverged)}
         write_output(json.dumps(data) + "\n", args.output)
         return
-    summary = _summary(network, result, optimizer, lr, args.plot)
+    summary = _summary(network, result, args.plot)
     if diverged is not None:
         summary = f"diverged at step {diverged.step}; the last parameters with a finite loss:\n" + summary
     write_output(summary, args.output)
@@ -133,15 +126,15 @@ def _train_with_progress(train, compiled, network, steps, lr, optimizer, seed):
                      optimizer=optimizer, callback=callback, seed=seed)
 
 
-def _summary(network, result, optimizer: str, lr: float, plot: str | None) -> str:
+def _summary(network, result, plot: str | None) -> str:
     import numpy as np
 
-    mlp = network.mlp
-    start = result.loss_history[0] if result.loss_history else result.final_loss
+    from ..render.training import plural, summary_lines
+
     lines = [
-        f"trained {mlp.summary} on "
-        f"{network.samples} samples: {result.steps} steps of {optimizer}, learning rate {lr:g}",
-        f"loss {start:.6g} -> {result.final_loss:.6g}   {sparkline(result.loss_history + [result.final_loss])}",
+        f"trained {network.mlp.summary} on {plural(network.samples, 'sample')}: "
+        f"{plural(result.steps, 'step')} of {result.optimizer}, learning rate {result.lr:g}",
+        *summary_lines(result),
         "parameters:",
     ]
     for name, value in result.params.items():
@@ -168,43 +161,13 @@ def _plot_format(path: str) -> str:
     return suffix or "png"
 
 
-#: Past this the loss curve is drawn as log10(loss): matplotlib's log axis overflows near 1e300.
-PLOT_RANGE = 1e200
+def _plot(network, result, args) -> None:
+    """Save the loss curve to ``--plot FILE``, its axes labelled, the loss on a log axis unless --plot-scale linear."""
+    from ..render.training import plot_bytes, plural
 
-
-def _plot(losses: list[float], path: str, title: str, fmt: str = "png") -> None:
-    """Save the loss curve to ``path`` in ``fmt``: the finite losses, on a log axis where they allow one."""
-    import io
-    import warnings
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    values = np.asarray(losses, dtype=np.float64)
-    steps = np.arange(len(values))
-    finite = np.isfinite(values)
-    steps, values = steps[finite], values[finite]
-    label = "loss"
-    if len(values) and np.all(values > 0) and (values.max() > PLOT_RANGE or values.min() < 1 / PLOT_RANGE):
-        values, label = np.log10(values), "log10(loss)"  # a diverged run: 1e306 and more
-    elif len(values):
-        values = np.clip(values, -PLOT_RANGE, PLOT_RANGE)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            ax.plot(steps, values)
-            if label == "loss" and len(values) and np.all(values > 0):
-                ax.set_yscale("log")
-            ax.set_xlabel("step")
-            ax.set_ylabel(label)
-            ax.set_title(f"symprop train: {title}")
-            fig.tight_layout()
-            image = io.BytesIO()
-            fig.savefig(image, format=fmt)
-    finally:
-        plt.close(fig)
-    streams.write_file(path, image.getvalue())
+    title = (f"{network.mlp.summary} on {plural(network.samples, 'sample')}\n"
+             f"{plural(result.steps, 'step')} of {result.optimizer}, learning rate {result.lr:g}")
+    accuracy = f"accuracy {result.accuracy.percent}" if result.accuracy is not None else None
+    image = plot_bytes([*result.loss_history, result.final_loss], _plot_format(args.plot), title=title,
+                       scale=args.plot_scale, accuracy=accuracy)
+    streams.write_file(args.plot, image)

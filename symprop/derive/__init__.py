@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import sympy
 
+from .. import display
 from ..errors import EvaluationError, GraphError, ShapeError
 from .check import Check, Point, check_derivation, point_from, random_point
 from .formula import parse_matrix_formula
@@ -123,6 +124,13 @@ class SpecDerivation:
     batch: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, float] = field(default_factory=dict)
     checked_samples: list[int] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"SpecDerivation({self.network!r}, sample {self.sample}, passed={self.passed})"
+
+    def _repr_markdown_(self) -> str | None:
+        """Jupyter: each layer's derived formulas at the sample, with the check."""
+        return display.show(self, "markdown")
 
     @property
     def passed(self) -> bool:

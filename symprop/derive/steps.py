@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import sympy
 from sympy import HadamardPower, HadamardProduct, KroneckerProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose
 
+from .. import display
 from ..errors import ShapeError
 from ..graph import MAX_EXPANDED_OPS
 from .algebra import FUNCTIONS, Softmax, derivative, elementwise, function_name, simplify_elementwise, tidy
@@ -146,6 +147,15 @@ class Derivation:
     @property
     def output(self) -> MatrixNode:
         return self.nodes[-1]
+
+    def __repr__(self) -> str:
+        names = ", ".join(v.name for v in self.wrt)
+        steps = len(self.steps)
+        return f"Derivation({self.text!r}, wrt {names}: {steps} step{'s' if steps != 1 else ''})"
+
+    def _repr_markdown_(self) -> str | None:
+        """Jupyter: the derivation step by step, with its check."""
+        return display.show(self, "markdown")
 
     @property
     def gradients(self) -> dict[str, MatrixAdjoint]:

@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import sympy
 
+from .. import display
 from ..errors import SpecError
 from ..expr import make_symbol
 from ..registry import Registry
@@ -330,6 +331,10 @@ class Architecture:
 
     stack: list[Layer]
     weight_decay: float = 0.0
+
+    def _repr_markdown_(self) -> str | None:
+        """Jupyter: the layers, the shape of what each makes, and the parameter count."""
+        return display.show(self, "markdown")
 
     @property
     def n_inputs(self) -> int:

@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import sympy
 
+from .. import display
 from ..backprop import BackwardPass, backward, count_steps
 from ..errors import PointError, SpecError
 from ..expr import make_symbol
@@ -439,6 +440,10 @@ class Network:
                 continue
             result[name] = array
         return result
+
+    def _repr_markdown_(self) -> str | None:
+        """Jupyter: the layers and their shapes, the parameter count, the data, the loss."""
+        return display.show(self, "markdown")
 
     def __repr__(self) -> str:
         if isinstance(self.mlp, MLP):

@@ -129,7 +129,8 @@ def _cell(text: str) -> str:
 
 def render_derive_markdown(view: DeriveView, *, digits: int = DEFAULT_DIGITS) -> str:
     """The derivation as Markdown: a heading, a table per section, the check."""
-    lines = [f"## {_cell(view.title)}", ""]
+    title = _cell(view.title).replace("*", "\\*").replace("_", "\\_")  # x.T*A*x is not emphasis
+    lines = [f"## {title}", ""]
     lines += [f"- {d}" for d in view.details]
     for section in view.sections:
         lines += ["", f"### {section.title}", "", "| | shape | formula | identity | value |", "|---|---|---|---|---|"]

@@ -5,7 +5,7 @@ A :class:`Format` has a renderer per kind of thing it can show:
 * ``walkthrough``: a recorded backward pass (``symprop explain``, ``symprop demo``);
 * ``report``: a gradient-check report (``symprop check``);
 * ``matrix``: a network's matrix view (``explain --view matrix``);
-* ``graph``: the computation graph (``symprop graph``);
+* ``graph``: the computation graph (``symprop graph``); PNG and PDF are bytes, not text.
 * ``derivation``: a matrix derivation, a formula's or a network's (``symprop derive``).
 
 The command line's ``--format`` choices and the ``--output`` suffixes come from
@@ -26,7 +26,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from rich.console import Console
 
@@ -54,6 +54,10 @@ class RenderOptions:
         exact_forms: print every exact value in its exact form (else long ones as decimals).
         color: ANSI colours (rich on a terminal).
         width: the line width, for formats that wrap (None: the terminal's).
+        rankdir: a graph's direction: ``auto`` (whichever fits a 16:9 slide), ``TB`` or ``LR``.
+        view: a graph's boxes: ``scalar`` (one per node) or ``layers`` (one per layer of a network).
+        captions: a caption per layer, for ``view="layers"``.
+        title: the title of a picture (the SVG walkthrough's window), e.g. the command that made it.
     """
 
     digits: int = 6
@@ -62,6 +66,10 @@ class RenderOptions:
     exact_forms: bool = False
     color: bool = False
     width: int | None = 80
+    rankdir: str = "auto"
+    view: str = "scalar"
+    captions: Mapping[str, str] | None = None
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class Format:
 
     name: str
     suffixes: tuple[str, ...] = ()
-    renderers: dict[str, Callable[..., str]] = field(default_factory=dict)
+    renderers: dict[str, Callable[..., str | bytes]] = field(default_factory=dict)
 
     def can(self, kind: str) -> bool:
         return kind in self.renderers
@@ -79,6 +87,10 @@ class Format:
 def _walk(module_function: Callable[..., str]) -> Callable[..., str]:
     """A walkthrough renderer that takes digits, expanded, lr and exact_forms."""
     return lambda bp, o: module_function(bp, digits=o.digits, expanded=o.expanded, lr=o.lr, exact_forms=o.exact_forms)
+
+
+def _dot(bp: Any, o: RenderOptions) -> str:
+    return dot.render_dot(bp, digits=o.digits, rankdir=o.rankdir, view=o.view, captions=o.captions)
 
 
 def _rich_report(report: Any, o: RenderOptions) -> str:
@@ -130,10 +142,13 @@ for _format in (
         "derivation": _derivation(derive_tex.render_derive_html),
     }),
     Format("svg", (".svg",), {
-        "walkthrough": _walk(svg.render_svg),
-        "graph": lambda bp, o: dot.to_svg(dot.render_dot(bp, digits=o.digits)),
+        "walkthrough": lambda bp, o: svg.render_svg(bp, digits=o.digits, expanded=o.expanded, lr=o.lr,
+                                                    exact_forms=o.exact_forms, title=o.title or "symprop explain"),
+        "graph": lambda bp, o: dot.to_svg(_dot(bp, o)),
     }),
-    Format("dot", (".dot", ".gv"), {"graph": lambda bp, o: dot.render_dot(bp, digits=o.digits)}),
+    Format("dot", (".dot", ".gv"), {"graph": _dot}),
+    Format("png", (".png",), {"graph": lambda bp, o: dot.to_image(_dot(bp, o), "png")}),
+    Format("pdf", (".pdf",), {"graph": lambda bp, o: dot.to_image(_dot(bp, o), "pdf")}),
     Format("json", (".json",), {
         "walkthrough": lambda bp, o: json.dumps(json.explain_dict(bp, lr=o.lr)),
         "report": lambda report, o: json.dumps(report.to_dict()),
