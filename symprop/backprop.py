@@ -54,6 +54,7 @@ __all__ = [
     "backward_order",
     "needed_symbols",
     "count_steps",
+    "CompactForms",
     "MAX_COMPACT_OPS",
 ]
 
@@ -199,9 +200,8 @@ class BackwardPass:
         self.adjoints: dict[Symbol, Adjoint] = {
             out: Adjoint(out, value=sympy.S.One, compact=sympy.S.One, _pass=self)
         }
-        self._locals: dict[tuple[Symbol, Symbol], sympy.Expr] = {}
+        self._local = _Locals(graph)
         self._node_rules: dict[Symbol, dict[str, Rule]] = {}
-        self._terms_by_symbol: dict[Symbol, dict[Symbol, list[sympy.Expr]]] = {}
         self._expanded: dict[Symbol, sympy.Expr] = {}
         self._run()
 
@@ -293,36 +293,13 @@ class BackwardPass:
 
     def local(self, node: Symbol, v: Symbol) -> sympy.Expr:
         """``dnode/dv`` from ``sympy.diff`` of the node's own formula (summed over a gate's operands)."""
-        key = (node, v)
-        if key not in self._locals:
-            formula = self.graph.node(node).evaluated
-            if formula.is_Add:  # differentiate only the terms that hold v
-                derivative = sympy.Add(*(_diff(term, v) for term in self._terms(node, formula).get(v, ())))
-            else:
-                derivative = _diff(formula, v)
-            if not formula.is_Atom:
-                derivative = derivative.xreplace({formula: node})
-            self._locals[key] = derivative
-        return self._locals[key]
-
-    def _terms(self, node: Symbol, formula: sympy.Expr) -> dict[Symbol, list[sympy.Expr]]:
-        """A sum's terms by the symbols they hold, found once per node."""
-        if node not in self._terms_by_symbol:
-            index: dict[Symbol, list[sympy.Expr]] = {}
-            for term in formula.args:
-                for symbol in term.free_symbols:
-                    index.setdefault(symbol, []).append(term)
-            self._terms_by_symbol[node] = index
-        return self._terms_by_symbol[node]
+        return self._local(node, v)
 
     def _shorten(self, adjoint: Adjoint) -> sympy.Expr:
         """Keep the compact form if small, else name it by its adjoint symbol."""
-        try:
-            limit_size(adjoint.compact, "", MAX_COMPACT_OPS)
-        except LimitError:
-            symbol = sympy.Symbol(f"d{self.graph.output.name}/d{adjoint.symbol.name}")
-            self.adjoint_symbols[adjoint.symbol] = symbol
-            return symbol
+        if _is_long(adjoint.compact):
+            self.adjoint_symbols[adjoint.symbol] = _adjoint_symbol(self.graph, adjoint.symbol)
+            return self.adjoint_symbols[adjoint.symbol]
         return adjoint.compact
 
     def _expanded_adjoint(self, v: Symbol) -> sympy.Expr:
@@ -381,6 +358,107 @@ class BackwardPass:
         return display.show(self, "latex")
 
 
+class _Locals:
+    """Each node's local derivatives, from ``sympy.diff`` of its own formula, each found once."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self._locals: dict[tuple[Symbol, Symbol], sympy.Expr] = {}
+        self._terms_by_symbol: dict[Symbol, dict[Symbol, list[sympy.Expr]]] = {}
+
+    def __call__(self, node: Symbol, v: Symbol) -> sympy.Expr:
+        key = (node, v)
+        if key not in self._locals:
+            formula = self.graph.node(node).evaluated
+            if formula.is_Add:  # differentiate only the terms that hold v
+                derivative = sympy.Add(*(_diff(term, v) for term in self._terms(node, formula).get(v, ())))
+            else:
+                derivative = _diff(formula, v)
+            if not formula.is_Atom:
+                derivative = derivative.xreplace({formula: node})
+            self._locals[key] = derivative
+        return self._locals[key]
+
+    def _terms(self, node: Symbol, formula: sympy.Expr) -> dict[Symbol, list[sympy.Expr]]:
+        """A sum's terms by the symbols they hold, found once per node."""
+        if node not in self._terms_by_symbol:
+            index: dict[Symbol, list[sympy.Expr]] = {}
+            for term in formula.args:
+                for symbol in term.free_symbols:
+                    index.setdefault(symbol, []).append(term)
+            self._terms_by_symbol[node] = index
+        return self._terms_by_symbol[node]
+
+
+class CompactForms:
+    """The backward pass's compact forms alone: no values, no rules, no recorded steps.
+
+    Each node's ``dL/dn`` is built as :class:`BackwardPass` builds it (the sum
+    of upstream times local over the nodes that use it, named ``dL/dn`` when
+    long), and each parameter's gradient is the same sum, so the forms are the
+    recorded pass's forms. ``seed`` is the output's own form (``dL/dL``): ``1/m``
+    makes one sample's graph stand for each sample of a batch whose loss is the
+    mean. What ``grad`` prints of a network in float mode, whose values come
+    from evaluating the derived formulas vectorized. For graphs of nodes not
+    traced as written (a network's): a gate's operands are not split here.
+
+    Attributes:
+        compacts: each node's compact form (shortened).
+        factors: each parameter's ``(upstream, local)`` pairs, one per node that uses it.
+        adjoint_symbols: ``v -> dL/dv`` for the nodes written by name, in the order named.
+        levels: each node's level (the longest path from the leaves), as the pass orders them.
+    """
+
+    def __init__(self, graph: Graph, seed: sympy.Expr = sympy.S.One):
+        self.graph = graph
+        self.adjoint_symbols: dict[Symbol, Symbol] = {}
+        self.compacts: dict[Symbol, sympy.Expr] = {}
+        self.factors: dict[Symbol, list[tuple[sympy.Expr, sympy.Expr]]] = {p: [] for p in graph.params}
+        self.levels = node_levels(graph)
+        products: dict[Symbol, list[sympy.Expr]] = {}
+        local = _Locals(graph)
+        needed = needed_symbols(graph)
+        for node in backward_order(graph):
+            if node.symbol == graph.output:
+                compact = seed
+            elif node.symbol in products:
+                compact = self._shorten(node.symbol, sympy.Add(*products[node.symbol]))
+            else:  # no path from a parameter through this node
+                continue
+            self.compacts[node.symbol] = compact
+            for v in node.inputs:
+                if v in self.factors:
+                    self.factors[v].append((compact, local(node.symbol, v)))
+                elif v in needed:
+                    products.setdefault(v, []).append(compact * local(node.symbol, v))
+
+    def compact(self, p: Symbol) -> sympy.Expr:
+        """A parameter's compact form: over the nodes that use it, upstream times local, summed.
+
+        (Kept as its factors, :attr:`factors`, until asked: a network's weights are most of its scalars.)
+        """
+        return sympy.Add(*(upstream * local for upstream, local in self.factors[p]))
+
+    def _shorten(self, v: Symbol, compact: sympy.Expr) -> sympy.Expr:
+        if _is_long(compact):
+            self.adjoint_symbols[v] = _adjoint_symbol(self.graph, v)
+            return self.adjoint_symbols[v]
+        return compact
+
+
+def _is_long(compact: sympy.Expr) -> bool:
+    """A compact form past :data:`MAX_COMPACT_OPS` operations is written by name."""
+    try:
+        limit_size(compact, "", MAX_COMPACT_OPS)
+    except LimitError:
+        return True
+    return False
+
+
+def _adjoint_symbol(graph: Graph, v: Symbol) -> Symbol:
+    return sympy.Symbol(f"d{graph.output.name}/d{v.name}")
+
+
 def _diff(formula: sympy.Expr, v: Symbol) -> sympy.Expr:
     """``sympy.diff(formula, v)``, with a plain factor of a product taken directly.
 
@@ -392,15 +470,48 @@ def _diff(formula: sympy.Expr, v: Symbol) -> sympy.Expr:
         others = [a for a in formula.args if a != v]
         if len(others) == len(formula.args) - 1 and not any(a.has(v) for a in others):
             return sympy.Mul(*others)
-    return sympy.diff(formula, v)
+    return _pattern_diff(formula, v)
+
+
+#: Derivatives of formula patterns (each symbol a slot): every neuron's ``tanh(z1_j)``
+#: is the same formula up to the names, so ``sympy.diff`` runs once for all of them.
+_PATTERNS: dict[tuple[sympy.Expr, sympy.Dummy], sympy.Expr] = {}
+_SLOTS: dict[tuple[int, tuple], sympy.Dummy] = {}
+#: Formulas with more symbols than this are differentiated as they are (a slot per symbol gains nothing).
+_PATTERN_SYMBOLS = 8
+
+
+def _pattern_diff(formula: sympy.Expr, v: Symbol) -> sympy.Expr:
+    """``sympy.diff(formula, v)``, found once per pattern: the formula with its symbols in slots (by name)."""
+    symbols = sorted(formula.free_symbols, key=lambda s: s.name)
+    if len(symbols) > _PATTERN_SYMBOLS:
+        return sympy.diff(formula, v)
+    slots = {}
+    for i, symbol in enumerate(symbols):
+        key = (i, tuple(sorted(symbol.assumptions0.items())))
+        if key not in _SLOTS:
+            _SLOTS[key] = sympy.Dummy(f"slot{i}", **symbol.assumptions0)
+        slots[symbol] = _SLOTS[key]
+    pattern = (formula.xreplace(slots), slots[v])
+    if pattern not in _PATTERNS:
+        if len(_PATTERNS) > 10_000:
+            _PATTERNS.clear()
+        _PATTERNS[pattern] = sympy.diff(*pattern)
+    return _PATTERNS[pattern].xreplace({slot: symbol for symbol, slot in slots.items()})
+
+
+def node_levels(graph: Graph) -> dict[Symbol, int]:
+    """Each node's level: 1 + the highest level among its inputs (leaves are 0)."""
+    level: dict[Symbol, int] = {}
+    for node in graph.nodes:
+        level[node.symbol] = 1 + max((level.get(s, 0) for s in node.inputs), default=0)
+    return level
 
 
 def backward_order(graph: Graph) -> list[Node]:
     """The nodes right to left: by level (the longest path from the leaves), highest first, and
     within a level in forward order. Every node comes after all the nodes that use it."""
-    level: dict[Symbol, int] = {}
-    for node in graph.nodes:
-        level[node.symbol] = 1 + max((level.get(s, 0) for s in node.inputs), default=0)
+    level = node_levels(graph)
     index = {node.symbol: i for i, node in enumerate(graph.nodes)}
     return sorted(graph.nodes, key=lambda n: (-level[n.symbol], index[n.symbol]))
 

@@ -47,7 +47,7 @@ from __future__ import annotations
 import builtins
 import itertools
 import linecache
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -246,8 +246,10 @@ class _Generator:
     together (:func:`output_delta`).
     """
 
-    def __init__(self, mlp: Any):
+    def __init__(self, mlp: Any, *, adjoints: bool = False):
         self.mlp = mlp
+        #: also keep ``dL/dv`` of every named value that depends on a parameter (in ``adj``)
+        self.adjoints = adjoints
         self.slope = exact_slope(mlp.slope)
         last = mlp.stack[-1]
         self.head = last if last.kind == "activation" else None  # the output activation, joined to the loss
@@ -265,6 +267,7 @@ class _Generator:
         self.inputs: list[str] = []
         self.memo: dict[int, Any] = {}  # what a layer keeps between its forward and backward code
         self._after_params: set[int] = set()
+        self._dependent: set[int] = set()  # the layers whose output depends on a parameter
         self._mark(mlp.stack, False)
 
     def _mark(self, stack: list, seen: bool) -> bool:
@@ -274,6 +277,8 @@ class _Generator:
                 self._after_params.add(id(layer))
             inner = self._mark(layer.sublayers(), seen)
             seen = seen or inner or bool(layer.param_shapes())
+            if seen:
+                self._dependent.add(id(layer))
         return seen
 
     # what layers call -------------------------------------------------------
@@ -300,6 +305,17 @@ class _Generator:
     def input_grad(self, layer: Any) -> bool:
         return id(layer) in self._after_params
 
+    def keep(self, name: str, array: str) -> None:
+        """With ``adjoints``, keep ``dL/d{name}`` (a copy of the array ``array`` holds now)."""
+        if self.adjoints:
+            self.add(f'adj["{name}"] = {array}.copy()', f"dL/d{name}")
+
+    def backward(self, layer: Any, d: str, h: str) -> str | None:
+        """A layer's backward code, ``d`` holding ``dL/d(its output)``: what the loop and residual blocks call."""
+        if id(layer) in self._dependent:
+            self.keep(layer.out, d)
+        return layer.code_backward(self, d, h)
+
     def names(self, layer: Any, h: str, out: str, *, clip: bool = True) -> dict[Symbol, Symbol]:
         """The table's ``z, a, y`` as this layer's arrays (``a`` clipped for BCE where needed)."""
         l = layer.stage
@@ -314,7 +330,11 @@ class _Generator:
         activation = layer.activation
         if not activation.elementwise:
             _vector(activation)
-            self.add(f"{h} = {h} - numpy.max({h}, axis=1, keepdims=True)", "softmax(z) = softmax(z - max z)")
+            if self.adjoints:  # the shift is needed again for dL/dsumexp
+                self.add(f"M{l} = numpy.max({h}, axis=1, keepdims=True)")
+                self.add(f"{h} = {h} - M{l}", "softmax(z) = softmax(z - max z)")
+            else:
+                self.add(f"{h} = {h} - numpy.max({h}, axis=1, keepdims=True)", "softmax(z) = softmax(z - max z)")
             self.add(f"E{l} = numpy.exp({h})")
             self.add(f"T{l} = numpy.sum(E{l}, axis=1, keepdims=True)")
             self.add(f"{out} = E{l}/T{l}", "softmax")
@@ -376,6 +396,8 @@ class _Generator:
             self.add(f"loss += {float(mlp.weight_decay) / 2!r}*({squares})", "weight decay: λ/2·ΣW²")
         self.add()
         self.add(comment="backward: delta = dL/dz, from the output layer back")
+        if self.adjoints:
+            self.add("adj = {}")
         slope = self.head.slope if self.head else self.slope
         delta = output_delta(self.out_act, mlp.loss, self.width, slope)
         self.derivations.append(DerivedFormula(f"layer {L}: {delta.what}", delta.formula, delta.result))
@@ -389,16 +411,34 @@ class _Generator:
             code = f"({code})/X.shape[0]"
         d = f"D{L}"
         self.add(f"{d} = {code}", f"dl/dz = {sympy.sstr(delta.result)}")
+        if self.adjoints and self.head:
+            self.keep_head(last, out)
         layers = list(zip(mlp.stack, self.inputs))
         if self.head:
             layers = layers[:-1]
         for layer, h in reversed(layers):
-            d = layer.code_backward(self, d, h)
+            d = self.backward(layer, d, h)
             if d is None:
                 break
         order = {name: k for k, name in enumerate(mlp.param_shapes())}
         items = ", ".join(f'"{p}": {g}' for p, g in sorted(self.grads, key=lambda pg: order[pg[0]]))
-        self.add(f"return loss, {{{items}}}")
+        self.add(f"return loss, {{{items}}}" + (", adj" if self.adjoints else ""))
+
+
+    def keep_head(self, last: Any, out: str) -> None:
+        """``dL/da`` of the output activation (``sympy.diff`` of the loss term) and, for softmax, ``dL/dsumexp``.
+
+        The scalar graph's softmax is ``a_k = exp(z_k)/S`` with ``S = sum_j exp(z_j)``, so
+        ``dL/dS = -sum_k dL/da_k * a_k / S``, and ``1/S = exp(-max z)/T`` with the shifted sum ``T``.
+        """
+        L, mean = last.stage, "/X.shape[0]" if self.mlp.reduction == "mean" else ""
+        term = get_loss(self.mlp.loss).term(self.width)
+        dl_da = sympy.diff(term, _a)
+        code = self.src.code(dl_da, {_a: Symbol(out), _y: self.Y})
+        self.add(f"adj[\"{last.out}\"] = ({code}){mean}", f"dL/da = {sympy.sstr(dl_da)}")
+        if last.shared:
+            self.add(f"adj[\"{last.shared}\"] = -numpy.sum(adj[\"{last.out}\"]*{out}, axis=1)"
+                     f"*numpy.exp(-M{L}[:, 0])/T{L}[:, 0]", "dL/dS = -sum_k dL/da_k*a_k/S")
 
 
 def _params_lines(mlp: Any) -> list[str]:
@@ -432,6 +472,22 @@ class Compiled:
     derivations: list[Any]
     loss_and_grads: Callable[..., tuple[float, dict[str, Any]]]
     forward: Callable[..., Any]
+    #: True when the loss clips ``yhat`` to ``[BCE_CLIP, 1 - BCE_CLIP]`` (a log of an output without a stable form)
+    clip: bool = False
+    _adjoints: Callable[..., Any] | None = field(default=None, repr=False)
+
+    def loss_grads_and_adjoints(self, params: dict[str, Any], x: Any, y: Any, masks: Any = None
+                                ) -> tuple[float, dict[str, Any], dict[str, Any]]:
+        """``(loss, grads, adjoints)``: besides the gradients, ``dL/dv`` of every named value ``v``
+        that depends on a parameter (``{"z1": (m, n1) array, "mu1": (n1,), "sumexp2": (m,), ...}``).
+
+        The code is generated (once, on first use) from the same derivations with a line that
+        keeps each value's gradient; :attr:`source` does not show it.
+        """
+        if self._adjoints is None:
+            self._adjoints = _generate(self.mlp, adjoints=True)[0]["loss_and_grads"]
+        args = (params, x, y, masks) if self.mlp.dropouts() else (params, x, y)
+        return self._adjoints(*args)
 
     def loss(self, params: dict[str, Any], x: Any, y: Any, masks: Any = None) -> float:
         """The loss at ``params`` (through the compiled forward pass)."""
@@ -471,7 +527,13 @@ def compile(network: Any) -> Compiled:  # noqa: A001 - symprop.compile(network)
     """
 
     mlp = getattr(network, "mlp", network)
-    gen = _Generator(mlp)
+    namespace, source, gen = _generate(mlp)
+    return Compiled(mlp, source, gen.derivations, namespace["loss_and_grads"], namespace["forward"], gen.clip)
+
+
+def _generate(mlp: Any, *, adjoints: bool = False) -> tuple[dict[str, Any], str, _Generator]:
+    """Generate, and execute, the source of ``loss_and_grads`` and ``forward`` (see :func:`compile`)."""
+    gen = _Generator(mlp, adjoints=adjoints)
     gen.loss_and_grads()
     grads_lines = gen.src.lines
     gen.src = _Source()
@@ -503,4 +565,4 @@ def compile(network: Any) -> Compiled:  # noqa: A001 - symprop.compile(network)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "symprop_compiled"}
     exec(builtins.compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated text only
-    return Compiled(mlp, source, gen.derivations, namespace["loss_and_grads"], namespace["forward"])
+    return namespace, source, gen

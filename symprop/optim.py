@@ -15,7 +15,8 @@ keep the last parameters with a finite loss. Spec files, the command line and
 
 The updates are plain array arithmetic (``0.0 * p`` for a fresh state,
 ``s ** 0.5``, which numpy computes as ``sqrt``), so this module imports no
-numpy and the command line can list the names without loading it.
+numpy and the command line can list the names without loading it (sgd's step
+reaches for ``numpy.subtract`` when it runs, to write into an array of its own).
 """
 
 from __future__ import annotations
@@ -70,7 +71,14 @@ class SGD(Optimizer):
     """Plain gradient descent: ``p - lr*g``."""
 
     def update(self, name, p, g):
-        return p - self.lr * g
+        step = self.lr * g
+        # p - lr*g, to the bit, written over lr*g: one new array a step instead of two (a big
+        # layer's weights are more memory traffic than its matrix product)
+        import numpy
+
+        if isinstance(step, numpy.ndarray) and step.shape == numpy.shape(p) and step.dtype == numpy.result_type(p, step):
+            return numpy.subtract(p, step, out=step)
+        return p - step
 
 
 @dataclass

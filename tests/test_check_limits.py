@@ -335,12 +335,11 @@ def network_spec(tmp_path, layers, rows=1, **network) -> str:
          "network.layers: [2, 100000, 100000, 1] has 10,000,500,001 parameters (80 GB of float64); "
          "the limit is 10,000,000 (80 MB): use narrower layers"),
         ([2, 2**63 - 1, 1], 1, "grad", "parameters (295,147,905,179 GB of float64)"),
-        ([2, 13000, 1], 1, "grad",
+        ([2, 13000, 1], 1, "grad --expanded",
          "the exact backward pass of [2, 13000, 1] has 78,003 chain-rule steps for one sample (limit 20,000"),
-        ([2, 3, 1], 10000, "grad",
+        ([2, 3, 1], 10000, "grad --expanded",
          "the exact backward pass of [2, 3, 1] on 10,000 samples has about 220,000 chain-rule steps (limit 20,000, "
          "about 30 s); use --sample K for one sample, or fewer samples; 'symprop train' (compiled numpy) has no such limit"),
-        ([2, 3, 1], 10000, "check", "on 10,000 samples has about 220,000 chain-rule steps"),
         ([2, 3, 1], 10000, "explain --view matrix", "the matrix view of [2, 3, 1] on 10,000 samples has about"),
         ([2, 3, 1], 10000, "explain --sample 0 --format text",
          "--sample 0 narrates one sample, but the walkthrough ends with the batch's reduction over all 10,000 samples"),
@@ -371,7 +370,8 @@ def test_C5_the_same_sizes_from_python_and_what_still_works(tmp_path):
     assert MLP([2, 3000, 3000, 1]).layers[1] == 3000 and 3000 * 3000 < MAX_PARAMETERS
     rows = Network(MLP([2, 3, 1]), None, [[0.1, 0.2]] * 10000, [[1.0]] * 10000)
     with pytest.raises(LimitError, match="220,000 chain-rule steps"):
-        rows.exact_gradients()
+        rows.exact_gradients(scalar=True)  # the scalar pass, node by node, is sized before it starts
+    assert rows.exact_gradients()["W1"].shape == (3, 2)  # float mode: the derived formulas, vectorized
     with pytest.raises(LimitError, match="220,000 chain-rule steps"):
         rows.backward()
     assert rows.exact_gradients(sample=3)["W1"].shape == (3, 2)  # one sample is cheap
@@ -537,10 +537,10 @@ def layer_spec(tmp_path, layers, rows=1, *, inputs=2, outputs=1, loss="half_squa
         ([{"linear": 200}, "batchnorm", "tanh", {"linear": 200}, "tanh", {"linear": 1}], 4, "grad",
          "the exact backward pass of [linear 200, batchnorm, tanh, linear 200, tanh, linear 1] has at least "
          "41,401 chain-rule steps for one sample (limit 20,000"),
-        ([{"linear": 3}, "tanh", {"dropout": 0.5}, {"linear": 1}], 2000, "grad",
+        ([{"linear": 3}, "tanh", {"dropout": 0.5}, {"linear": 1}], 2000, "grad --expanded",
          "the exact backward pass of [linear 3, tanh, dropout 0.5, linear 1] on 2,000 samples has about 48,000 "
          "chain-rule steps (limit 20,000, about 30 s); use --sample K for one sample, or fewer samples"),
-        ([{"linear": 3}, "batchnorm", "tanh", {"linear": 1}], 1000, "check", "on 1,000 samples has about"),
+        ([{"linear": 3}, "batchnorm", "tanh", {"linear": 1}], 1000, "grad --expanded", "on 1,000 samples has about"),
         ([{"linear": 3}, "layernorm", "relu", {"linear": 1}], 10000, "explain --view matrix",
          "the matrix view of [linear 3, layernorm, relu, linear 1] on 10,000 samples has about"),
         ([{"linear": 5000}, "batchnorm", "tanh", {"linear": 1}], 30000, "train",
@@ -573,7 +573,7 @@ def test_C5_a_wide_layer_list_is_refused_from_python_before_its_graph_is_built()
     network = Network(arch, None, [[0.1, 0.2], [0.3, 0.4]], [[1.0], [0.0]])
     start = time.monotonic()
     with pytest.raises(LimitError, match="has at least 9,021,001 chain-rule steps for one sample"):
-        network.exact_gradients()
+        network.exact_gradients(scalar=True)
     assert time.monotonic() - start < 5  # refused before its graph is built
     with pytest.raises(LimitError, match="the limit is 10,000,000"):
         symprop.Sequential(2, [{"linear": 5000}, {"linear": 5000}])
@@ -691,3 +691,14 @@ def test_C1_C2_an_intermediate_the_users_code_cannot_give_is_a_row_or_stops_at_t
     with pytest.raises(CheckError, match="converting a2 did not finish within 0.3 s"):
         symprop.gradcheck(network, against=f"{path}:slow", timeout=0.3)
     assert time.monotonic() - start < 10
+
+
+def test_C5_float_mode_grad_and_check_take_no_scalar_pass(capsys, tmp_path):
+    """What the scalar pass would refuse, the derived formulas evaluated vectorized answer: check of
+    [2, 3, 1] on 10,000 samples, a batchnorm layer list on 1,000."""
+    for spec in (network_spec(tmp_path, [2, 3, 1], 10000),
+                 layer_spec(tmp_path, [{"linear": 3}, "batchnorm", "tanh", {"linear": 1}], 1000)):
+        start = time.monotonic()
+        assert main(["check", "--spec", spec]) == 0
+        assert time.monotonic() - start < 60
+        assert capsys.readouterr().out.splitlines()[-1].startswith("passed: ")

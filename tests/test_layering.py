@@ -23,8 +23,8 @@ LAYERS = [
     ("trace",),  # a formula as one node per operation, as written
     ("graph",),  # ordered nodes, evaluation at a point
     ("backprop",),  # the exact backward pass
-    ("nn", "optim"),  # the tables, the MLP, its numpy reference and scalar graph; optimizers
-    ("spec", "matrix", "compiler", "derive"),  # spec files; the matrix view; code generation
+    ("nn", "optim", "compiler"),  # the tables, the MLP, its numpy reference and scalar graph; optimizers; codegen
+    ("spec", "matrix", "derive"),  # spec files; the matrix view; matrix calculus
     ("check", "train"),  # the checker; the training loop
     ("render",),  # renderers read finished data
     ("commands", "cli", "__main__", "__init__"),  # the command line and the package facade

@@ -98,7 +98,7 @@ def test_batch_backward_equals_the_reduction_of_per_sample_gradients():
     rng = np.random.default_rng(0)
     for reduction in ("mean", "sum"):
         net = Network(MLP([2, 3, 1], reduction=reduction), None, rng.uniform(size=(3, 2)), rng.uniform(size=(3, 1)))
-        per_sample = [net.exact_gradients(k) for k in range(3)]
+        per_sample = [net.exact_gradients(k, scalar=True) for k in range(3)]
         batch = net.gradient_arrays(net.backward())  # the batch graph, all samples at once
         for name in batch:
             total = sum(g[name] for g in per_sample)

@@ -195,3 +195,15 @@ def test_train_refuses_a_graph_spec_and_bad_options(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["train", "--spec", write_spec(tmp_path), "--lr", "nan"])
     assert exit_.value.code == 2
+
+
+def test_sgd_steps_to_the_bit_and_leaves_its_inputs_alone():
+    """sgd writes ``p - lr*g`` into a new array of its own: the same bits, the old parameters kept."""
+    from symprop.optim import SGD
+
+    rng = np.random.default_rng(3)
+    p, g = {"W": rng.normal(size=(4, 3)), "b": np.float64(0.25)}, {"W": rng.normal(size=(4, 3)), "b": np.float64(2.0)}
+    before = {k: np.copy(v) for k, v in p.items()}
+    new = SGD(0.1).step(p, g)
+    assert np.array_equal(new["W"], before["W"] - 0.1 * g["W"]) and new["b"] == 0.25 - 0.1 * 2.0
+    assert all(np.array_equal(p[k], before[k]) for k in p) and new["W"] is not g["W"] and new["W"] is not p["W"]

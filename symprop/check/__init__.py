@@ -40,6 +40,7 @@ from .compare import (
     check_against,
     check_numeric,
 )
+from .entries import read_entries
 from .report import Derivation, Finding, GradcheckReport, Row, relative_error
 from .subjects import GraphSubject, NetworkSubject, Subject, derivation_steps
 from .user_code import DEFAULT_TIMEOUT, LoadError, load_function
@@ -74,6 +75,7 @@ def gradcheck(
     sample: int | None = None,
     wrt: Sequence[str] | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
+    entries: int | str = "auto",
 ) -> GradcheckReport:
     """Check exact gradients against finite differences, or a user's gradients against the exact ones.
 
@@ -99,6 +101,11 @@ def gradcheck(
         wrt: check these parameters only (a network's ``["W2", "b2"]``, a graph's leaves).
         timeout: seconds the user's code may run (loading its file, and the
             call); None for no limit.
+        entries: which entries finite differences check: ``"auto"`` (every one, unless
+            the network has more than 10,000 parameter scalars: then a seeded random
+            100 of each tensor, as CS231n's sparse gradient check), ``"all"``, or a
+            number per tensor (see :mod:`symprop.check.entries`). A check against
+            your own gradients compares every entry.
 
     Returns:
         A :class:`GradcheckReport` (truthy when it passed).
@@ -114,9 +121,13 @@ def gradcheck(
             raise SympropError(f"{option}: expected a positive number, got {value!r}")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
         raise SympropError(f"timeout: expected a positive number of seconds or None, got {timeout!r}")
+    entries = read_entries(entries)
+    if against is not None and entries != "auto":
+        raise SympropError("entries: a check against your gradients compares every entry; "
+                           "--entries is for finite differences")
     target = _subject(subject, at, exact=exact, sample=sample, wrt=wrt)
     if against is None:
-        return check_numeric(target, eps=float(eps), rtol=float(rtol), floor=float(floor))
+        return check_numeric(target, eps=float(eps), rtol=float(rtol), floor=float(floor), entries=entries)
     name = "the given gradients"
     if isinstance(against, str):
         name = against

@@ -62,6 +62,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import CheckError
+from .entries import Entries, choose_entries
 from .intermediates import check_intermediates
 from .report import DEFAULT_FLOOR, Finding, GradcheckReport, Row, relative_error
 from .subjects import Subject
@@ -95,10 +96,10 @@ def _kink_between(subject: Subject, name: str, index: tuple[int, ...], h: float)
     return _sign_changes(minus, plus)
 
 
-def _validate_step(subject: Subject, eps: float) -> None:
-    """Refuse a step that float64 cannot take at some parameter: ``p + eps == p`` (``--eps 1e-300``, ``w = 1e12``)."""
+def _validate_step(subject: Subject, eps: float, entries: Entries | None = None) -> None:
+    """Refuse a step that float64 cannot take at some (checked) parameter: ``p + eps == p`` (``--eps 1e-300``, ``w = 1e12``)."""
     for name, array in subject.values.items():
-        for index in np.ndindex(array.shape):
+        for index in entries.of(name, array.shape) if entries else np.ndindex(array.shape):
             p = float(array[index])
             if p + eps == p or p - eps == p:
                 gap = float(np.spacing(abs(p)))
@@ -109,20 +110,21 @@ def _validate_step(subject: Subject, eps: float) -> None:
                 )
 
 
-def _numeric_gradient(subject: Subject, eps: float) -> dict[str, np.ndarray]:
-    """Central differences of the loss in float64, one parameter scalar at a time."""
-    _validate_step(subject, eps)
+def _numeric_gradient(subject: Subject, eps: float, entries: Entries | None = None) -> dict[str, np.ndarray]:
+    """Central differences of the loss in float64, one parameter scalar at a time (NaN where not checked)."""
+    _validate_step(subject, eps, entries)
     values = {n: v.copy() for n, v in subject.values.items()}
     numeric: dict[str, np.ndarray] = {}
     for name, array in values.items():
-        result = np.empty(array.shape)
-        for index in np.ndindex(array.shape):
+        result = np.full(array.shape, np.nan)
+        loss = subject.loss_moving(name)
+        for index in entries.of(name, array.shape) if entries else np.ndindex(array.shape):
             p = float(array[index])
             plus, minus = p + eps, p - eps
             array[index] = plus
-            high = subject.loss(values)
+            high = loss(values)
             array[index] = minus
-            low = subject.loss(values)
+            low = loss(values)
             array[index] = p
             result[index] = (high - low) / (plus - minus)  # the step as actually taken
         numeric[name] = result
@@ -163,15 +165,17 @@ def _rows(
     floor: float,
     kink_step: float | None,
     reasons: Mapping[str, str] | None = None,
+    entries: Entries | None = None,
 ) -> list[Row]:
-    """One row per parameter scalar; ``kink_step`` None means "against a user's values".
+    """One row per parameter scalar (per checked one, with ``entries``); ``kink_step`` None means
+    "against a user's values".
 
     ``reasons`` gives the status of a parameter that has no values (``shape``, ...).
     """
     rows = []
     for name, exact in subject.exact.items():
         theirs = given.get(name)
-        for index in np.ndindex(exact.shape):
+        for index in entries.of(name, exact.shape) if entries else np.ndindex(exact.shape):
             a = float(exact[index])
             n = None if theirs is None else float(theirs[index])
             rel = math.inf if n is None else relative_error(a, n, floor)
@@ -219,11 +223,16 @@ def _kink_findings(rows: Sequence[Row]) -> list[Finding]:
     ]
 
 
-def check_numeric(subject: Subject, *, eps: float, rtol: float, floor: float) -> GradcheckReport:
-    numeric = _numeric_gradient(subject, eps)
-    rows = _rows(subject, numeric, rtol=rtol, floor=floor, kink_step=eps)
-    findings = _value_findings(subject, rows, numeric, floor=floor, rtol=rtol) + _kink_findings(rows)
-    return GradcheckReport(rows, "finite differences", eps, rtol, floor, findings, subject.loss_value(), subject.output)
+def check_numeric(subject: Subject, *, eps: float, rtol: float, floor: float, entries: int | str = "auto"
+                  ) -> GradcheckReport:
+    """The exact gradients against central finite differences: every entry, or a seeded sample of each
+    tensor's for a network with many parameters (see :mod:`symprop.check.entries`)."""
+    chosen = choose_entries({name: exact.shape for name, exact in subject.exact.items()}, entries)
+    numeric = _numeric_gradient(subject, eps, chosen)
+    rows = _rows(subject, numeric, rtol=rtol, floor=floor, kink_step=eps, entries=chosen)
+    findings = _value_findings(subject, rows, numeric, floor=floor, rtol=rtol, entries=chosen) + _kink_findings(rows)
+    return GradcheckReport(rows, "finite differences", eps, rtol, floor, findings, subject.loss_value(), subject.output,
+                           entries=chosen.to_dict())
 
 
 def check_against(
@@ -285,7 +294,9 @@ def check_against(
         more_rows, more_findings = check_intermediates(subject, entries, rtol=rtol, floor=floor, hints=_value_hints, read=read)
         rows += more_rows
         findings[:0] = more_findings  # the first wrong intermediate says where the mistake is: first
-    return GradcheckReport(rows, name, None, rtol, floor, findings, subject.loss_value(), subject.output, subject.scale)
+    total = sum(exact.size for exact in subject.exact.values())
+    return GradcheckReport(rows, name, None, rtol, floor, findings, subject.loss_value(), subject.output, subject.scale,
+                           entries={"checked": total, "total": total, "per_tensor": None})
 
 
 #: The row status of a parameter whose finding is of this kind.
@@ -391,6 +402,7 @@ def _value_findings(
     *,
     floor: float,
     rtol: float,
+    entries: Entries | None = None,
 ) -> list[Finding]:
     """One finding per parameter with wrong finite values: which entries, how much, the derivation."""
     findings = []
@@ -404,10 +416,16 @@ def _value_findings(
         worst_abs = max(wrong, key=lambda r: abs(r.symbolic - r.numeric))
         worst_rel = max(wrong, key=lambda r: r.rel_error)
         total = int(np.prod(exact.shape, dtype=int))
-        entries = ", ".join(r.param for r in wrong[:6]) + (", ..." if len(wrong) > 6 else "")
-        what = f"{len(wrong)} of {total} entries" if exact.shape else "wrong"
+        checked = entries.of(name, exact.shape) if entries and entries.chosen else None
+        if checked is not None and len(checked) < total:  # a sample: the hints read the checked entries
+            rows_of = tuple(np.array(checked).T)
+            theirs, exact = theirs[rows_of], exact[rows_of]
+            what = f"{len(wrong)} of the {len(checked)} checked entries (of {total})"
+        else:
+            what = f"{len(wrong)} of {total} entries" if exact.shape else "wrong"
+        shown = ", ".join(r.param for r in wrong[:6]) + (", ..." if len(wrong) > 6 else "")
         message = (
-            f"{name}: {what}{' wrong: ' + entries if exact.shape else ''}; "
+            f"{name}: {what}{' wrong: ' + shown if exact.shape else ''}; "
             f"max abs error {abs(worst_abs.symbolic - worst_abs.numeric):.3g} at {worst_abs.param}, "
             f"max rel error {worst_rel.rel_error:.3g} at {worst_rel.param}"
         )

@@ -167,11 +167,19 @@ class GradcheckReport:
     loss: float | None = None
     output: str = "L"
     scale: float | None = None
+    #: ``{"checked", "total", "per_tensor"}``: how many parameter entries were compared, of how many;
+    #: ``per_tensor`` is the size of each tensor's seeded sample, None when every entry was
+    entries: dict[str, Any] | None = None
 
     @property
     def floor_used(self) -> float:
         """The relative error's least denominator as applied: ``floor``, or ``floor * scale`` against the user's values."""
         return self.floor * (self.scale or 1.0)
+
+    @property
+    def sampled(self) -> bool:
+        """True when finite differences checked a sample of the entries, not all of them."""
+        return bool(self.entries) and self.entries.get("per_tensor") is not None
 
     @property
     def passed(self) -> bool:
@@ -213,6 +221,7 @@ class GradcheckReport:
             "floor": self.floor,
             "scale": self.scale,
             "findings": [f.to_dict() for f in self.findings],
+            "entries": self.entries,
         }
 
     def __str__(self) -> str:

@@ -10,7 +10,7 @@ exact derivation of one entry.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import sympy
@@ -21,7 +21,7 @@ from ..errors import EvaluationError, GraphError
 from ..functions import KINKED
 from ..graph import Graph
 from ..nn import MLP, Network, loss_numpy, scalar_label, scalar_name
-from ..nn.reference import forward_values
+from ..nn.reference import LossFrom, forward_values
 from .report import Derivation
 
 __all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps", "path_magnitudes"]
@@ -65,6 +65,10 @@ class Subject:
 
     def loss(self, values: Mapping[str, np.ndarray]) -> float:
         raise NotImplementedError
+
+    def loss_moving(self, name: str) -> Callable[[Mapping[str, np.ndarray]], float]:
+        """:meth:`loss` for values where only parameter ``name`` moves (as finite differences move it)."""
+        return self.loss
 
     def kink_values(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         """The arguments of every kink (relu, leaky_relu, abs) at the point."""
@@ -192,9 +196,17 @@ class NetworkSubject(Subject):
         self.values = {name: self.all_values[name] for name in names}
         self._passes: dict[int | None, BackwardPass] = {}
         exact = network.exact_gradients(sample, passes=self._sample_pass)
-        magnitude = network.reduce_passes(self._magnitudes, sample, passes=self._sample_pass)
         self.exact = {name: exact[name] for name in names}
-        self.scale = max((float(np.max(magnitude[name], initial=0.0)) for name in names), default=0.0)
+        self._scale: float | None = None
+
+    @property
+    def scale(self) -> float:
+        """The gradient scale (see :class:`Subject`), found when first asked: it takes each sample's
+        scalar backward pass, which finite differences do not need."""
+        if self._scale is None:
+            magnitude = self.network.reduce_passes(self._magnitudes, self.sample, passes=self._sample_pass)
+            self._scale = max((float(np.max(magnitude[name], initial=0.0)) for name in self.exact), default=0.0)
+        return self._scale
 
     def _magnitudes(self, bp: BackwardPass) -> dict[str, np.ndarray]:
         """:func:`path_magnitudes` of one pass, as arrays shaped like the parameters."""
@@ -213,6 +225,17 @@ class NetworkSubject(Subject):
     def loss(self, values):
         with np.errstate(all="ignore"):
             return float(loss_numpy(self.mlp, {**self.all_values, **values}, self.x, self.y, self.masks))
+
+    def loss_moving(self, name):
+        """The layers before the one that holds ``name`` run once; the loss is :meth:`loss`'s to the bit."""
+        with np.errstate(all="ignore"):
+            rest = LossFrom(self.mlp, self.all_values, self.x, self.y, self.masks, name)
+
+        def loss(values):
+            with np.errstate(all="ignore"):
+                return float(rest({**self.all_values, **values}))
+
+        return loss
 
     def kink_values(self, values):
         """The pre-activations ``z`` of the layers whose activation has a kink, for every sample, flattened."""

@@ -54,6 +54,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="with --against: how long your file may take to load, and your function to return (default %(default)g)",
     )
+    parser.add_argument(
+        "--entries", default="auto", metavar="all|N",
+        help="entries finite differences check: all, or N seeded random ones of each parameter tensor "
+        "(default: all, unless the network has more than 10,000 parameters: then 100 of each tensor)",
+    )
     parser.add_argument("--json", action="store_true", help='JSON: {"passed", "rows": [{"param", "symbolic", "numeric", "rel_error", "ok"}], ...}')
     parser.add_argument("--format", choices=[f.name for f in formats_for("report")], default=None,
                         help="output format (default: from the --output suffix "
@@ -81,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
                 sample=getattr(args, "sample", None),
                 wrt=wrt,
                 timeout=args.timeout,
+                entries=args.entries,
             )
     finally:
         for line in printed.getvalue().splitlines():  # what the user's code printed, where it can be seen

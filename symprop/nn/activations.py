@@ -30,7 +30,7 @@ a*(1 - a)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -126,9 +126,11 @@ class Activation:
             raise SpecError(f"activation {self.name!r} acts on a whole layer, not on one z")
         return self.formula(z, slope)
 
-    @property
+    @cached_property
     def kink(self) -> bool:
-        """True when the formula has a kink (relu, leaky_relu, abs ...): finite differences across it mislead."""
+        """True when the formula has a kink (relu, leaky_relu, abs ...): finite differences across it mislead.
+
+        Read off the formula once per entry (the numpy forward pass asks at every call)."""
         if not self.elementwise:
             zs = [Symbol(f"z{k}", real=True) for k in range(2)]
             return any(out.atoms(*KINKED) for out in self.formula(zs, DEFAULT_SLOPE))

@@ -396,7 +396,7 @@ class Residual(Layer):
         skip = f"R{self.stage}"
         gen.add(f"{skip} = {d}.copy()", "the skip's share: dL/dh gets dL/dres as it is")
         for layer, inner in zip(reversed(self.block), reversed(gen.memo[id(self)])):
-            d = layer.code_backward(gen, d, inner)
+            d = gen.backward(layer, d, inner)
             if d is None:
                 return None
         gen.add(f"{d} = {d} + {skip}", "dL/dh = dL/dres + the block's dL/dh")

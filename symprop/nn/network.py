@@ -29,11 +29,12 @@ from .mlp import MLP
 from .losses import get_loss
 from .reference import forward_numpy, forward_values, loss_numpy, validate_outputs, validate_targets
 from .size import exact_steps, limit_exact_work, parameter_count
+from .vectorized import Evaluation, evaluate
 
 __all__ = ["network_graph", "Network", "NetworkProblem", "Batch"]
 
 
-def network_graph(mlp: Architecture, samples: int | None = None) -> Graph:
+def network_graph(mlp: Architecture, samples: int | None = None, *, ordered: bool = True) -> Graph:
     """The network as a graph of named scalar nodes, one per value each layer makes.
 
     With ``samples=None`` the graph of one sample: leaves ``x_i`` (labelled
@@ -46,6 +47,8 @@ def network_graph(mlp: Architecture, samples: int | None = None) -> Graph:
     Weight decay adds a node ``decay = λ/2 · Σ W²`` to ``L``.
 
     The graph grows linearly with the network; nothing is expanded.
+    ``ordered=False`` takes each node's inputs in name order (a graph that is
+    derived but never narrated: see :meth:`Graph.from_exprs`).
     """
     symbols = mlp.param_symbols()
     labels: dict[sympy.Symbol, str] = {}
@@ -78,7 +81,7 @@ def network_graph(mlp: Architecture, samples: int | None = None) -> Graph:
     output = make_symbol("L")
     labels[output] = "L"
     b.pairs.append((output, total))
-    return Graph.from_exprs(b.pairs, params, labels=labels)
+    return Graph.from_exprs(b.pairs, params, labels=labels, ordered=ordered)
 
 
 def _validate_data(mlp: Architecture, x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +170,8 @@ class Network:
         self.masks: dict[str, np.ndarray] = mlp.draw_masks(self.samples, seed, masks)
         self.exact = exact
         self._graphs: dict[bool, Graph] = {}
+        #: what is made once per network: its compiled code (see :mod:`symprop.nn.vectorized`)
+        self.cache: dict[str, object] = {}
         self._one_sample_steps: int | None = None
 
     @property
@@ -320,15 +325,26 @@ class Network:
             for name, array in self.params.items()
         }
 
-    def exact_gradients(self, sample: int | None = None, *, passes: Callable[[int | None], BackwardPass] | None = None
-                        ) -> dict[str, np.ndarray]:
-        """``dL/dparam`` from the exact backward pass, as float64 arrays shaped like the parameters.
+    def exact_gradients(self, sample: int | None = None, *, passes: Callable[[int | None], BackwardPass] | None = None,
+                        scalar: bool = False) -> dict[str, np.ndarray]:
+        """``dL/dparam`` from the derived formulas, as float64 arrays shaped like the parameters.
 
-        With ``sample=None`` the gradient of the batch loss: the mean (or sum)
-        of the per-sample gradients, each from the exact backward pass of one
-        sample's graph (so the cost grows linearly with ``m``). ``passes``, if
-        given, supplies the backward passes (a cache of :meth:`backward`).
+        With ``sample=None`` the gradient of the batch loss, else of sample
+        ``sample``'s own loss. In float mode the derived formulas are evaluated
+        vectorized over samples and neurons (:mod:`symprop.nn.vectorized`); with
+        ``exact=True`` inputs, or ``scalar=True``, they come from the exact scalar
+        backward pass, node by node: the batch gradient as the mean (or sum) of
+        each sample's pass (so the cost grows linearly with ``m``). The two agree
+        to rounding (see :mod:`symprop.nn.vectorized`). ``passes``, if
+        given, supplies the scalar backward passes (a cache of :meth:`backward`).
+
+        Raises:
+            PointError: ``sample`` out of range, or a sample of a network whose samples are coupled.
         """
+        if not (scalar or self.exact):
+            fast = self.evaluation(sample)
+            if fast is not None:
+                return {name: grad.copy() for name, grad in fast.gradients.items()}
         return self.reduce_passes(self.gradient_arrays, sample, passes=passes)
 
     def reduce_passes(self, arrays: Callable[[BackwardPass], dict[str, np.ndarray]], sample: int | None = None, *,
@@ -357,10 +373,25 @@ class Network:
             total = {name: array / self.samples for name, array in total.items()}
         return total
 
+    def evaluation(self, sample: int | None = None) -> Evaluation | None:
+        """The loss, gradients and intermediates' gradients evaluated vectorized (float mode), or None.
+
+        None for exact inputs, and where the compiled code does not compute the
+        exact formula (see :func:`symprop.nn.vectorized.evaluate`).
+
+        Raises:
+            PointError: ``sample`` out of range, or a sample of a network whose samples are coupled.
+        """
+        if sample is not None:
+            self.require_own_sample(self.sample_index(sample))
+        if self.exact:
+            return None
+        return evaluate(self, sample)
+
     def exact_intermediates(self, sample: int | None = None, *,
                             passes: Callable[[int | None], BackwardPass] | None = None,
                             values: Callable[[BackwardPass], Mapping[sympy.Symbol, object]] | None = None,
-                            ) -> dict[str, np.ndarray]:
+                            scalar: bool = False) -> dict[str, np.ndarray]:
         """``dL/dv`` for every named intermediate ``v`` a parameter's gradient passes through, in float64.
 
         Shaped ``(m, n)`` for one value per sample and unit (``z1``, ``a1``,
@@ -368,11 +399,17 @@ class Network:
         one per sample (``lnmu1``, ``sumexp2``), as ``L`` (the batch loss, its
         ``1/m`` included) depends on them. Intermediates that no parameter's
         gradient goes through (a layernorm of the input) are left out. With
-        ``sample=K``, of sample K's own loss (shaped for one sample). ``passes``,
-        if given, supplies the backward passes (a cache of :meth:`backward`);
-        ``values``, if given, what to read of each pass instead of ``dL/dv``
-        (a mapping from each node's symbol, as the checker's path magnitudes).
+        ``sample=K``, of sample K's own loss (shaped for one sample). As for
+        :meth:`exact_gradients`, float mode evaluates the derived formulas
+        vectorized unless ``scalar`` (or ``values``); ``passes``, if given, supplies
+        the scalar backward passes (a cache of :meth:`backward`); ``values``, if
+        given, what to read of each pass instead of ``dL/dv`` (a mapping from each
+        node's symbol, as the checker's path magnitudes).
         """
+        if values is None and not (scalar or self.exact):
+            fast = self.evaluation(sample)
+            if fast is not None:
+                return {name: value.copy() for name, value in fast.adjoints.items()}
         m, run = self.samples, passes or self.backward
         if sample is not None and m > 1:
             self.require_own_sample(self.sample_index(sample))

@@ -149,9 +149,22 @@ class _Norm(Layer):
             return None
         axis = f"axis={self.axis}" + (", keepdims=True" if self.axis else "")
         gen.add(f"{DX} = {d}*{self.gamma}", "dL/dxhat")
+        if gen.adjoints:
+            self._keep_statistics(gen, h, DX, axis)
         gen.add(f"{d} = {ISTD}*({DX} - numpy.mean({DX}, {axis}) - {HAT}*numpy.mean({DX}*{HAT}, {axis}))",
                 f"{self.kind} backward: dL/dh")
         return d
+
+    def _keep_statistics(self, gen, h: str, DX: str, axis: str) -> None:
+        """``dL/dxhat``, ``dL/dvar`` and ``dL/dmu`` as the scalar graph has them, each value a node of its own:
+        ``dxhat/dvar = -xhat/(2 (var + eps))``, and ``mu`` feeds ``xhat`` (``-1/sqrt(var + eps)``) and ``var``."""
+        n, up, l = self.names, self.prefix.upper(), self.stage
+        MU, ISTD, HAT, DVAR, DMU = f"{up}MU{l}", f"{up}ISTD{l}", n["hat"].upper(), f"{up}DVAR{l}", f"{up}DMU{l}"
+        gen.keep(n["hat"], DX)
+        gen.add(f"{DVAR} = -0.5*numpy.sum({DX}*{HAT}, {axis})*{ISTD}**2")
+        gen.keep(n["var"], DVAR)
+        gen.add(f"{DMU} = -numpy.sum({DX}, {axis})*{ISTD} - 2*{DVAR}*numpy.mean({h} - {MU}, {axis})")
+        gen.keep(n["mu"], DMU)
 
     # the matrix view: units as rows, samples as columns -------------------------
 

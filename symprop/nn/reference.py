@@ -9,13 +9,13 @@ activation knows how).
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from ..errors import EvaluationError, SpecError
 from .activations import get_activation
-from .layers import Architecture, Forward
+from .layers import Architecture, Forward, walk
 from .losses import Output, get_loss
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "validate_targets",
     "validate_outputs",
     "outputs_in_domain",
+    "LossFrom",
 ]
 
 
@@ -42,16 +43,27 @@ def forward_values(mlp: Architecture, params: Mapping[str, object], x: object,
     ``masks`` are the dropout masks (``(m, n)`` arrays of 0 and 1); without
     them dropout keeps everything (as in evaluation).
     """
+    ctx = _start(mlp, x, masks)
+    return _run(mlp, params, ctx.values["a0"], ctx, 0)
+
+
+def _start(mlp: Architecture, x: object, masks: Mapping[str, np.ndarray] | None) -> Forward:
     h = _as_batch(x)
     masks = dict(masks or {})
     for layer in mlp.dropouts():
         masks.setdefault(layer.mask_name, np.full((h.shape[0], layer.width_in), 1.0 - float(layer.p)))
     ctx = Forward(masks, float(mlp.exact_slope()))
     ctx.values["a0"] = h
+    return ctx
+
+
+def _run(mlp: Architecture, params: Mapping[str, object], h: np.ndarray, ctx: Forward, start: int,
+         stop: int | None = None) -> Forward:
+    """The layers ``start:stop`` of the stack from ``h`` (the whole rest: ``output`` is recorded)."""
     params = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
-    for layer in mlp.stack:
+    for layer in mlp.stack[start:stop]:
         h = layer.forward(params, h, ctx)
-    ctx.values["output"] = h
+    ctx.values["output" if stop is None else "_h"] = h
     return ctx
 
 
@@ -94,13 +106,42 @@ def loss_numpy(mlp: Architecture, params: Mapping[str, object], x: object, y: ob
                masks: Mapping[str, np.ndarray] | None = None) -> float:
     """The batch loss in float64: the ``mlp.reduction`` (mean or sum) of the per-sample losses,
     plus ``λ/2 · Σ W²`` with weight decay."""
-    losses = per_sample_loss_numpy(mlp, params, x, y, masks)
+    return _total(mlp, params, per_sample_loss_numpy(mlp, params, x, y, masks))
+
+
+def _total(mlp: Architecture, params: Mapping[str, object], losses: np.ndarray) -> float:
     total = float(np.sum(losses) if mlp.reduction == "sum" else np.mean(losses))
     if mlp.weight_decay:
         total += 0.5 * float(mlp.weight_decay) * sum(float(np.sum(np.asarray(params[w]) ** 2)) for w in mlp.weights())
     return total
 
 
+class LossFrom:
+    """:func:`loss_numpy` when only the parameters of one layer on change: the layers before it run once.
+
+    Finite differences move one parameter scalar at a time, so the forward pass
+    up to the (top-level) layer that holds it is the same every time; the rest
+    runs as :func:`loss_numpy` runs it, so the loss is the same to the bit.
+    """
+
+    def __init__(self, mlp: Architecture, params: Mapping[str, object], x: object, y: object,
+                 masks: Mapping[str, np.ndarray] | None, name: str):
+        self.mlp, self.y = mlp, _as_batch(y)
+        holds = [name in _held(layer) for layer in mlp.stack]
+        self.start = holds.index(True) if True in holds else 0
+        ctx = _start(mlp, x, masks)
+        self.prefix = _run(mlp, params, ctx.values["a0"], ctx, 0, self.start)
+
+    def __call__(self, params: Mapping[str, object]) -> float:
+        done = self.prefix
+        ctx = Forward(done.masks, done.slope, dict(done.values), list(done.kinks))
+        _run(self.mlp, params, done.values["_h"], ctx, self.start)
+        return _total(self.mlp, params, get_loss(self.mlp.loss).numpy(self.y, _output(self.mlp, ctx)))
+
+
+def _held(layer: Any) -> set[str]:
+    """The parameters a top-level layer holds, its block's included."""
+    return {name for inner in walk([layer]) for name in inner.param_shapes()}
 def validate_targets(mlp: Architecture, y: np.ndarray) -> None:
     """Refuse targets outside the loss's domain (binary cross-entropy: [0, 1]), naming the entry.
 

@@ -68,9 +68,18 @@ def _verdict(report: "GradcheckReport") -> str:
     kinks = sum(r.status == "kink" for r in report.rows)
     kink_text = f", {kinks} at a kink (not judged)" if kinks else ""
     if report.passed:
-        return f"passed: {agree} of {total} agree{kink_text}"
+        return f"passed: {agree} of {total} agree{kink_text}{_sampling(report)}"
     culprits = ", ".join(report.wrong_params)
-    return f"FAILED: {agree} of {total} agree{kink_text}; wrong: {culprits or 'the function itself'}"
+    return f"FAILED: {agree} of {total} agree{kink_text}; wrong: {culprits or 'the function itself'}{_sampling(report)}"
+
+
+def _sampling(report: "GradcheckReport") -> str:
+    """What a sparse check left out, said with its verdict."""
+    if not report.sampled:
+        return ""
+    entries = report.entries or {}
+    return (f" (checked {entries['checked']:,} of {entries['total']:,} entries: a seeded random "
+            f"{entries['per_tensor']:,} of each parameter tensor with more; --entries all checks every one)")
 
 
 def _labelled(bp, expr) -> str:

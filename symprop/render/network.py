@@ -10,7 +10,7 @@ Everything here reads recorded backward passes and a finished
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 import sympy
@@ -21,7 +21,10 @@ from .numbers import DEFAULT_DIGITS, format_value, to_float
 from .text import fit
 from .walkthrough import labelled
 
-__all__ = ["shaped", "grad_json", "batch_lines", "batch_dict", "MAX_SAMPLES_SHOWN"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..nn.forms import GradientForms
+
+__all__ = ["shaped", "grad_json", "grad_json_forms", "batch_lines", "batch_dict", "MAX_SAMPLES_SHOWN"]
 
 #: Past this many samples, a reduction line shows the first few terms and "...".
 MAX_SAMPLES_SHOWN = 8
@@ -58,6 +61,19 @@ def grad_json(problem: NetworkProblem, bp: BackwardPass, *, expanded: bool = Fal
             "gradients": shaped(problem.network.params, lambda s: sympy.sstr(grads[s].value)),
         }
     return result
+
+
+def grad_json_forms(params: Mapping[str, np.ndarray], forms: "GradientForms") -> dict[str, Any]:
+    """``symprop grad --json`` for a network from its forms written per pattern (:mod:`symprop.nn.forms`),
+    its compact forms printed as ``sympy.sstr`` prints them: the keys and text of :func:`grad_json`."""
+    by_label = {label: (value, compact) for label, value, compact in forms.entries}
+    labels = {scalar_name(name, index): scalar_label(name, index)
+              for name, array in params.items() for index in np.ndindex(*array.shape)}
+    return {
+        "loss": forms.loss,
+        "gradients": shaped(params, lambda s: by_label[labels[s]][0]),
+        "symbolic": shaped(params, lambda s: by_label[labels[s]][1]),
+    }
 
 
 def batch_dict(batch: Batch) -> dict[str, Any]:

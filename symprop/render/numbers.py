@@ -27,7 +27,7 @@ from sympy.printing.str import StrPrinter
 
 from ..graph import limit_exact_value
 
-__all__ = ["format_value", "format_expr", "expr_text", "decimal", "is_long_exact", "to_float", "DEFAULT_DIGITS",
+__all__ = ["format_value", "format_expr", "expr_text", "decimal", "float_text", "is_long_exact", "to_float", "DEFAULT_DIGITS",
            "SHORT_RATIONAL", "SHORT_CLOSED_FORM"]
 
 DEFAULT_DIGITS = 6
@@ -95,11 +95,15 @@ def decimal(value: sympy.Expr, digits: int = DEFAULT_DIGITS) -> str:
     every digit shown is correct; a float shows at most the 17 it holds.
     """
     if value.is_Float:
-        digits = min(digits, FLOAT_DIGITS)
         if value._prec <= 53:
-            return f"{float(value):.{digits}g}"
-        return _decimal_text(value, digits)
+            return float_text(float(value), digits)
+        return _decimal_text(value, min(digits, FLOAT_DIGITS))
     return _decimal_text(value.evalf(digits + 5), digits)
+
+
+def float_text(number: float, digits: int = DEFAULT_DIGITS) -> str:
+    """A float64 to ``digits`` significant digits (at most the 17 it holds), as ``%g`` writes it."""
+    return f"{number:.{min(digits, FLOAT_DIGITS)}g}"
 
 
 def _decimal_text(number: sympy.Float, digits: int) -> str:

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import re
 import textwrap
+from typing import TYPE_CHECKING
 
 import sympy
 
 from ..backprop import BackwardPass
 from ..errors import LimitError
 from ..rules import TABLE
-from .numbers import DEFAULT_DIGITS, format_expr, format_value, is_long_exact
+from .numbers import DEFAULT_DIGITS, float_text, format_expr, format_value, is_long_exact
 from .walkthrough import StepRow, SumRow, Walkthrough, labelled, used_nodes
 
-__all__ = ["render_text", "render_gradients", "step_line", "sum_line", "rule_lines", "fit", "paren", "WIDTH",
-           "MAX_EXPANDED_LINES"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..nn.forms import GradientForms
+
+__all__ = ["render_text", "render_gradients", "render_gradient_forms", "gradient_text", "step_line", "sum_line",
+           "rule_lines", "fit", "paren", "WIDTH", "MAX_EXPANDED_LINES"]
 
 #: Lines are kept to this many columns.
 WIDTH = 80
@@ -216,36 +220,64 @@ def render_gradients(
     graph, out = bp.graph, bp.graph.label(bp.graph.output)
     value = lambda v: format_value(v, digits, exact=exact_forms)  # noqa: E731
     grads = bp.gradients
-    result = [f"{out} = {value(bp.loss)}"]
     shown = [bp.loss, *(a.value for a in grads.values())]
+    note = None
     if not exact_forms and any(is_long_exact(v) for v in shown):
-        result.append(f"(long exact values are shown as {digits}-digit decimals; --exact-forms shows them)")
+        note = f"(long exact values are shown as {digits}-digit decimals; --exact-forms shows them)"
+    entries = []
     for name, adjoint in grads.items():
-        result.append(f"d{out}/d{name} = {value(adjoint.value)}")
-        result += _wrap("    compact:  ", format_expr(labelled(bp, adjoint.compact), digits), width)
+        text = None
         if expanded:
             try:
                 text = format_expr(labelled(bp, adjoint.expanded), digits)
             except LimitError as error:
                 text = f"(not shown: {error})"
-            wrapped = _wrap("    expanded: ", text, width)
+        entries.append((name, value(adjoint.value), format_expr(labelled(bp, adjoint.compact), digits), text))
+    compacts = [a.compact for a in grads.values()]
+    where = []
+    for node in used_nodes(bp, compacts):
+        text = format_expr(labelled(bp, node.formula, written=node.op is not None), digits,
+                           written=node.op is not None)
+        where.append((graph.label(node.symbol), text, value(bp.values[node.symbol])))
+    named = [(graph.label(v), value(bp.adjoints[v].value)) for v, symbol in bp.adjoint_symbols.items()
+             if any(symbol in c.free_symbols for c in compacts)]
+    return gradient_text(out, value(bp.loss), entries, where, named, note=note, width=width)
+
+
+def render_gradient_forms(forms: "GradientForms", *, digits: int = DEFAULT_DIGITS, width: int = WIDTH) -> str:
+    """``symprop grad`` as text from a network's forms written per pattern (:mod:`symprop.nn.forms`):
+    the same text as :func:`render_gradients` of the scalar pass."""
+    value = lambda v: float_text(v, digits)  # noqa: E731
+    return gradient_text(
+        forms.output, value(forms.loss), [(label, value(v), compact, None) for label, v, compact in forms.entries],
+        [(label, formula, value(v)) for label, formula, v in forms.where],
+        [(label, value(v)) for label, v in forms.named], width=width,
+    )
+
+
+def gradient_text(out: str, loss: str, entries: list[tuple[str, str, str, str | None]],
+                  where: list[tuple[str, str, str]], named: list[tuple[str, str]], *, note: str | None = None,
+                  width: int = WIDTH) -> str:
+    """The lines of ``symprop grad``, from finished text: per parameter its label, value, compact form
+    and expanded form (or None); the nodes the forms use (label, formula, value); the gradients
+    written by name (label, value)."""
+    result = [f"{out} = {loss}"] + ([note] if note else [])
+    for name, value, compact, expanded in entries:
+        result.append(f"d{out}/d{name} = {value}")
+        result += _wrap("    compact:  ", compact, width)
+        if expanded is not None:
+            wrapped = _wrap("    expanded: ", expanded, width)
             if len(wrapped) > MAX_EXPANDED_LINES:
-                rest = len(text) - sum(len(line.strip()) + 1 for line in wrapped[:MAX_EXPANDED_LINES - 1]) + 1
+                rest = len(expanded) - sum(len(line.strip()) + 1 for line in wrapped[:MAX_EXPANDED_LINES - 1]) + 1
                 wrapped = wrapped[: MAX_EXPANDED_LINES - 1] + [
                     f"{' ' * 14}... ({rest:,} more characters; grad --json --expanded gives it whole)"]
             result += wrapped
-    compacts = [a.compact for a in grads.values()]
-    nodes = used_nodes(bp, compacts)
-    named = [v for v, symbol in bp.adjoint_symbols.items() if any(symbol in c.free_symbols for c in compacts)]
-    if nodes or named:
+    if where or named:
         result.append("where")
-    for node in nodes:
-        text = format_expr(labelled(bp, node.formula, written=node.op is not None), digits,
-                           written=node.op is not None)
-        result += _wrap(f"  {graph.label(node.symbol)} = ", f"{text} = {value(bp.values[node.symbol])}", width)
-    for v in named:
-        label = graph.label(v)
-        result += _wrap(f"  d{out}/d{label} = ", f"{value(bp.adjoints[v].value)} (the gradient at node {label}; "
+    for label, formula, value in where:
+        result += _wrap(f"  {label} = ", f"{formula} = {value}", width)
+    for label, value in named:
+        result += _wrap(f"  d{out}/d{label} = ", f"{value} (the gradient at node {label}; "
                         "its form is long, so it is written by name)", width)
     return "\n".join(fit(result, width)) + "\n"
 
@@ -272,10 +304,31 @@ def fit(lines: list[str], width: int = WIDTH) -> list[str]:
 def _wrap(prefix: str, text: str, width: int) -> list[str]:
     """A long expression over several lines, broken at spaces, indented under its start."""
     indent = " " * min(len(prefix), width // 2)
+    if text and _PLAIN.fullmatch(text):
+        return _fill_words(text.split(" "), prefix, indent, width)
     return textwrap.wrap(
         text, width, initial_indent=prefix, subsequent_indent=indent,
         break_long_words=False, break_on_hyphens=False,
     ) or [prefix.rstrip()]
+
+
+#: Text whose words are separated by single spaces: what ``textwrap`` would split at every space.
+_PLAIN = re.compile(r"[^\s]+(?: [^\s]+)*")
+
+
+def _fill_words(words: list[str], prefix: str, indent: str, width: int) -> list[str]:
+    """``textwrap.wrap`` of words joined by single spaces (no long word broken), in one pass:
+    each line takes the words that fit, a word longer than the line goes alone."""
+    lines, current, room = [], [], width - len(prefix)
+    used = -1
+    for word in words:
+        if current and used + 1 + len(word) > room:
+            lines.append((indent if lines else prefix) + " ".join(current))
+            current, used, room = [], -1, width - len(indent)
+        current.append(word)
+        used += 1 + len(word)
+    lines.append((indent if lines else prefix) + " ".join(current))
+    return lines
 
 
 def _wrap_list(prefix: str, items: list[str], width: int) -> list[str]:
