@@ -88,6 +88,9 @@ def test_readme_transcript_is_real(line, shown, workdir):
     printed = {out.rstrip() for out in done.stdout.splitlines()}
     missing = [s for s in shown if s.strip() and s.strip() != "..." and s not in printed]
     assert not missing, f"shown in the README but not printed by {line!r}: {missing}"
+    if not re.search(r"--json|--format (json|html|latex|markdown|dot)|--show-code|^symprop graph", line):
+        wide = [out for out in printed if len(out) > 80]  # a pipe is 80 columns wide
+        assert not wide, f"{line!r} prints lines wider than 80 columns: {wide[:3]}"
 
 
 PYTHON_BLOCKS = [body for lang, body in BLOCKS if lang == "python"]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 import sympy
 
 from ..backprop import FanIn, Step
+from .matrix import fitted
 from .numbers import format_expr, format_value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -131,23 +133,45 @@ def _derivation_title(report: "GradcheckReport", finding: "Finding") -> str:
     return f"the exact derivation of d{report.output}/d{d.entry if d else ''}{source}, right to left:"
 
 
-def check_text(report: "GradcheckReport") -> str:
-    """The report as plain text: title, table, verdict, then each finding."""
+def _words(text: str, width: int | None, first: str = "", more: str = "  ") -> list[str]:
+    """A sentence within ``width`` columns (None: one line), its further lines after ``more``."""
+    if width is None:
+        return [first + text]
+    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=more,
+                         break_on_hyphens=False, break_long_words=False) or [first.rstrip()]
+
+
+def _chain(text: str, width: int | None, indent: int) -> list[str]:
+    """A derivation step within ``width``: continued at its `` = `` signs, ``indent`` columns further in."""
+    if width is None:
+        return [text]
+    pieces = text.split(" = ")
+    parts = [pieces[0]] + [p for piece in pieces[1:] for p in (" = ", piece)]
+    return fitted(parts, width - indent, indent=4).split("\n")
+
+
+def check_text(report: "GradcheckReport", *, width: int | None = None) -> str:
+    """The report as plain text: title, table, verdict, then each finding.
+
+    ``width``: lines wrap within it (the command line passes the terminal's,
+    80 on a pipe); None keeps each sentence on one line, as ``str(report)`` does.
+    """
     rows = [_headers(report), *(_cells(r) for r in report.rows)]
     widths = [max(len(row[k]) for row in rows) for k in range(len(HEADERS))]
-    lines = [_title(report)]
+    lines = _words(_title(report), width)
     for row in rows:
         cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:4], widths[1:4])] + [row[4]]
         lines.append("  " + "  ".join(cells))
-    lines.append(_verdict(report))
+    lines += _words(_verdict(report), width)
     for finding in report.findings:
         lines.append("")
-        lines.append(finding.message)
-        lines.extend(f"  hint: {hint}" for hint in finding.hints)
+        lines += _words(finding.message, width)
+        for hint in finding.hints:
+            lines += _words(hint, width, "  hint: ", "    ")
         steps = derivation_lines(finding.derivation)
         if steps:
-            lines.append("  " + _derivation_title(report, finding))
-            lines.extend(f"    {line}" for line in steps)
+            lines += _words(_derivation_title(report, finding), width, "  ", "    ")
+            lines += [f"    {part}" for line in steps for part in _chain(line, width, 4)]
     return "\n".join(lines) + "\n"
 
 

@@ -125,7 +125,7 @@ for _format in (
         "walkthrough": lambda bp, o: text.render_text(
             bp, digits=o.digits, expanded=o.expanded, lr=o.lr, exact_forms=o.exact_forms, width=o.width or 80
         ),
-        "report": lambda report, o: check_render.check_text(report),
+        "report": lambda report, o: check_render.check_text(report, width=o.width or 80),
         "matrix": lambda view, o: render_matrix_text(view, digits=o.digits),
         "derivation": _derivation(derive_text.render_derive_text),
     }),
