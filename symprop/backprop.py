@@ -127,7 +127,8 @@ class Adjoint:
         return self.symbol.name
 
     def __repr__(self) -> str:
-        return (f"Adjoint(dL/d{self.symbol} = {sympy.sstr(self.value)}, compact {sympy.sstr(self.compact)}, "
+        out = self._pass.graph.output.name if self._pass is not None else "L"
+        return (f"Adjoint(d{out}/d{self.symbol} = {sympy.sstr(self.value)}, compact {sympy.sstr(self.compact)}, "
                 f"{len(self.steps)} step{'s' if len(self.steps) != 1 else ''})")
 
     def _repr_latex_(self) -> str | None:

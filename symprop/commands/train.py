@@ -33,7 +33,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="default: train.optimizer, else sgd (momentum beta 0.9; rmsprop rho 0.9; adam 0.9/0.999; eps 1e-8)",
     )
     parser.add_argument("--json", action="store_true",
-                        help='JSON: {"steps", "loss_history", "final_loss", "params"}; --output FILE.json too')
+                        help='JSON: {"steps", "loss_history", "final_loss", "params", "accuracy"}; --output FILE.json too')
     parser.add_argument("--plot", metavar="FILE.png", help="save the loss curve (needs matplotlib: symprop[plot])")
     parser.add_argument("--plot-scale", choices=["log", "linear"], default="log",
                         help="the loss axis of --plot (default log)")
