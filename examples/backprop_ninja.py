@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+import textwrap
 import symprop
 from symprop.nn import Network, Sequential
 
@@ -119,7 +120,7 @@ if __name__ == "__main__":
     assert SPEC.read_text(encoding="utf-8") == spec_text(), "run with --write-spec to bring the spec file up to date"
     mine = grade(backprop_ninja_exercise.grads, quiet=True)
     done = ", ".join(f"{r.name} ({r.status})" for r in mine.rows if r.status != "missing")
-    print(f"the exercise as shipped: checked {done}; still to do: {', '.join(mine.wrong_params)}")
+    print(f"the exercise as shipped: checked {done};\n  still to do: {', '.join(mine.wrong_params)}")
     full = grade(solution, quiet=True)
     assert full.passed, str(full)
     print(f"a full solution: passed, {len(full.rows)} of {len(full.rows)} rows agree")
@@ -127,4 +128,4 @@ if __name__ == "__main__":
     first = next(f for f in buggy.findings if "first wrong intermediate" in f.message)
     assert first.param == "var1", first.message
     print("the same with dL/dvar1 missing its factor -1/2:")
-    print("  " + first.message)
+    print(textwrap.fill(first.message, 80, initial_indent="  ", subsequent_indent="    "))

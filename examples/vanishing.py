@@ -32,7 +32,7 @@ def the_local_derivatives(console: Console) -> None:
     console.print(f"sigmoid'(z) = {sympy.sstr(local)} with a = sigmoid(z)   (sympy.diff, written through a)")
     console.print(f"  d/da[{sympy.sstr(local)}] = 0 at a = {sympy.sstr(peak[0])}; max over 0 < a < 1: "
                   f"{sympy.sstr(top)} (= sigmoid'(0) = {sympy.sstr(at_zero)})")
-    console.print(f"  so {DEPTH - 1} sigmoid layers scale delta by at most (1/4)**{DEPTH - 1} = "
+    console.print(f"  so {DEPTH - 1} sigmoid layers scale delta by at most (1/4)**{DEPTH - 1}\n    = "
                   f"{sympy.sstr(sympy.Rational(1, 4) ** (DEPTH - 1))} ≈ {0.25 ** (DEPTH - 1):.1e} (times the weights)")
     console.print(f"relu'(z) = {sympy.sstr(get_activation('relu').derivative())}: 1 for z > 0, 0 otherwise\n")
 

@@ -99,8 +99,8 @@ def main() -> None:
     accuracy = float(np.mean((predictions > 0.5) == Y))
     seed_accuracy = float(np.mean((a2 > 0.5) == Y))
     print(f"loss {result.loss_history[0]:.4f} -> {result.final_loss:.6f} (half squared error, summed)")
-    print(f"predictions {(predictions > 0.5).astype(int).T[0]} for targets {Y.T[0]}: accuracy {accuracy:.0%}"
-          f" (the numpy loop: {seed_accuracy:.0%})")
+    print(f"predictions {(predictions > 0.5).astype(int).T[0]} for targets {Y.T[0]}: accuracy {accuracy:.0%}")
+    print(f"  (the numpy loop: {seed_accuracy:.0%})")
     assert accuracy == 1.0 and seed_accuracy == 1.0
 
 

@@ -228,7 +228,8 @@ def test_C3_twice_a_tiny_gradient_fails_the_floor_is_relative_to_the_gradient_sc
     compiled = symprop.compile(network.mlp).loss_and_grads(network.params, network.x, network.y)[1]
     assert symprop.gradcheck(network, against=compiled).passed  # a correct float64 computation passes
     # the title says what the floor is relative to
-    assert str(report).splitlines()[0].endswith("(rtol 1e-05, floor 0.0001 × 3.109e-14, the gradient scale)")
+    title = " ".join(str(report).split("\n  param")[0].split())  # the title, wrapped at 80 columns
+    assert title.endswith("(rtol 1e-05, floor 0.0001 × 3.109e-14, the gradient scale)")
 
 
 NET_KINDS = [  # (hidden, output, loss)

@@ -41,7 +41,7 @@ def _derivation(kind: str) -> Callable[[Any], str]:
 register("BackwardPass", "markdown")(_later("notebook", "backward_markdown"))
 register("BackwardPass", "latex")(_later("notebook", "backward_latex"))
 register("Adjoint", "latex")(lambda adjoint: adjoint_latex(adjoint._pass, adjoint.symbol))
-register("GradcheckReport", "text")(check_text)
+register("GradcheckReport", "text")(lambda report: check_text(report, width=80))
 register("GradcheckReport", "rich")(check_rich)
 register("GradcheckReport", "markdown")(check_markdown)
 register("GradcheckReport", "html")(check_html)
