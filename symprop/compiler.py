@@ -53,7 +53,6 @@ from typing import Any, Callable
 
 import sympy
 from sympy import Symbol
-from sympy.printing.numpy import NumPyPrinter
 
 from . import display
 from .errors import SpecError
@@ -62,6 +61,8 @@ from .nn.activations import Activation, exact_slope, get_activation
 from .nn.activations import Z as _z
 from .nn.losses import Y as _y
 from .nn.losses import get_loss
+from .numpy_code import HELPERS, ONES_LINE, Source, batch_sum, row_max, row_sum, shape
+from .numpy_code import total as sum_code
 
 __all__ = ["compile", "Compiled", "DerivedFormula", "output_delta", "softmax_p", "BCE_CLIP"]
 
@@ -70,31 +71,6 @@ BCE_CLIP = 1e-12
 
 _loga = sympy.Symbol("loga", real=True)
 _p, _rowsum = sympy.symbols("P rowsum_P", real=True)
-
-_HELPERS = {
-    "_symprop_sigmoid": '''def _symprop_sigmoid(x):
-    """sigmoid(x) = 1/(1 + exp(-x)), with -x capped at 700 so that exp never overflows."""
-    t = numpy.negative(x)
-    numpy.minimum(t, 700.0, out=t)
-    numpy.exp(t, out=t)
-    t += 1.0
-    return numpy.reciprocal(t, out=t)''',
-    "_symprop_heaviside": '''def _symprop_heaviside(x):
-    """Heaviside(x, 0): 1 where x > 0, else 0 (so relu'(0) = 0, as PyTorch)."""
-    return numpy.greater(x, 0).view(numpy.int8)''',
-}
-
-
-class _Printer(NumPyPrinter):
-    """SymPy's numpy printer, with ``Heaviside(x, 0)`` as a cheap comparison."""
-
-    def __init__(self) -> None:
-        super().__init__({"fully_qualified_modules": True, "inline": True})
-
-    def _print_Heaviside(self, expr):  # noqa: N802 - SymPy's printer protocol
-        if len(expr.args) == 2 and expr.args[1] == 0:
-            return "_symprop_heaviside(%s)" % self._print(expr.args[0])
-        return super()._print_Heaviside(expr)
 
 
 @dataclass(frozen=True)
@@ -217,26 +193,6 @@ def softmax_p(loss: str, width: int) -> DerivedFormula:
 # -- code generation --------------------------------------------------------
 
 
-class _Source:
-    """Lines of generated Python, with the printer and the helpers they use."""
-
-    def __init__(self) -> None:
-        self.printer = _Printer()
-        self.lines: list[str] = []
-
-    def code(self, expression: sympy.Expr, names: dict[Symbol, Symbol]) -> str:
-        return self.printer.doprint(expression.xreplace(names))
-
-    def add(self, line: str = "", comment: str = "") -> None:
-        if comment:
-            line = f"{line}  # {comment}" if line else f"# {comment}"
-        self.lines.append(line)
-
-
-def _shape(*dims: object) -> str:
-    return "(" + ", ".join(str(d) for d in dims) + ")"
-
-
 class _Generator:
     """Writes ``forward(params, x)`` and ``loss_and_grads(params, x, y)`` for one network, layer by layer.
 
@@ -261,11 +217,12 @@ class _Generator:
         self.clip = self.term.has(sympy.log)
         self.derivations: list[DerivedFormula | str] = []
         self.Y = Symbol("Y", real=True)
-        self.src = _Source()
+        self.src = Source()
         self.need_log = False
         self.grads: list[tuple[str, str]] = []
         self.inputs: list[str] = []
         self.memo: dict[int, Any] = {}  # what a layer keeps between its forward and backward code
+        self.ones = False  # the backward code sums over the batch with ONE (see batch_sum)
         self._after_params: set[int] = set()
         self._dependent: set[int] = set()  # the layers whose output depends on a parameter
         self._mark(mlp.stack, False)
@@ -288,7 +245,12 @@ class _Generator:
 
     @staticmethod
     def shape(*dims: object) -> str:
-        return _shape(*dims)
+        return shape(*dims)
+
+    def batch_sum(self, array: str) -> str:
+        """``array`` summed over the batch, as ``ONE @ array`` (``ONE`` is made once, before the backward pass)."""
+        self.ones = True
+        return batch_sum(array)
 
     def grad(self, param: str, variable: str) -> None:
         self.grads.append((param, variable))
@@ -330,13 +292,11 @@ class _Generator:
         activation = layer.activation
         if not activation.elementwise:
             _vector(activation)
-            if self.adjoints:  # the shift is needed again for dL/dsumexp
-                self.add(f"M{l} = numpy.max({h}, axis=1, keepdims=True)")
-                self.add(f"{h} = {h} - M{l}", "softmax(z) = softmax(z - max z)")
-            else:
-                self.add(f"{h} = {h} - numpy.max({h}, axis=1, keepdims=True)", "softmax(z) = softmax(z - max z)")
+            width = layer.width_out
+            self.add(f"MAX{l} = {row_max(h, width)}", "(m, 1): the largest z of each row")
+            self.add(f"{h} = {h} - MAX{l}", "softmax(z) = softmax(z - max z)")
             self.add(f"E{l} = numpy.exp({h})")
-            self.add(f"T{l} = numpy.sum(E{l}, axis=1, keepdims=True)")
+            self.add(f"T{l} = {row_sum(f'E{l}', width)}", "(m, 1): sum_k E_k")
             self.add(f"{out} = E{l}/T{l}", "softmax")
             if self.need_log:
                 self.add(f"logA{l} = {h} - numpy.log(T{l})", "log-softmax, never log(softmax)")
@@ -357,7 +317,8 @@ class _Generator:
 
     def forward(self, *, need_log: bool) -> str:
         self.need_log = need_log
-        self.add("X = numpy.asarray(x, dtype=numpy.float64)", _shape("m", self.mlp.n_inputs))
+        self.add("X = numpy.asarray(x, dtype=numpy.float64)", shape("m", self.mlp.n_inputs))
+        self.after_x = len(self.src.lines)  # where ONE goes, if the backward pass sums with it
         h = "X"
         self.inputs = []
         for layer in self.mlp.stack:
@@ -384,13 +345,16 @@ class _Generator:
         out = self.forward(need_log=term.has(_loga))
         h = self.inputs[-1] if self.head else out
         L = last.stage
-        self.add("Y = numpy.asarray(y, dtype=numpy.float64)", _shape("m", self.width))
+        self.add("Y = numpy.asarray(y, dtype=numpy.float64)", shape("m", self.width))
         if self.clip:
             self.add(f"{out}c = numpy.clip({out}, {BCE_CLIP!r}, 1 - {BCE_CLIP!r})", "keep log() finite (BCE)")
         scale = "" if mlp.reduction == "sum" else "/X.shape[0]"
         names = self.names(last, h, out)
-        self.add(f"loss = numpy.sum({self.src.code(term, names)}){scale}",
-                 f"per output: {sympy.sstr(term)}; reduction {mlp.reduction!r}")
+        total = sum_code(term, names, self.src)
+        if scale and sympy.Add.make_args(term)[1:]:
+            total = f"({total})"
+        self.add(f"loss = {total}{scale}",
+                 f"per output: {sympy.sstr(term)}, summed; reduction {mlp.reduction!r}")
         if mlp.weight_decay:
             squares = " + ".join(f"numpy.sum({w}**2)" for w in mlp.weights())
             self.add(f"loss += {float(mlp.weight_decay) / 2!r}*({squares})", "weight decay: λ/2·ΣW²")
@@ -404,13 +368,16 @@ class _Generator:
         if not self.output.elementwise:
             p = softmax_p(mlp.loss, self.width)
             self.add(f"P{L} = {self.src.code(p.result, names)}", f"P = a*dl/da = {sympy.sstr(p.result)}")
-            self.add(f"S{L} = numpy.sum(P{L}, axis=1, keepdims=True)", "sum_k P_k (softmax Jacobian)")
+            self.add(f"S{L} = {row_sum(f'P{L}', self.width)}", "(m, 1): sum_k P_k (softmax Jacobian)")
             names = self.names(last, h, out, clip=False)  # the Jacobian's a is the softmax itself
         code = self.src.code(delta.result, names)
-        if mlp.reduction == "mean":
-            code = f"({code})/X.shape[0]"
         d = f"D{L}"
-        self.add(f"{d} = {code}", f"dl/dz = {sympy.sstr(delta.result)}")
+        if mlp.reduction == "mean" and delta.result.is_Atom:  # a name: divide into a new array
+            self.add(f"{d} = {code}/X.shape[0]", f"dl/dz = {sympy.sstr(delta.result)}, over m")
+        else:
+            self.add(f"{d} = {code}", f"dl/dz = {sympy.sstr(delta.result)}")
+            if mlp.reduction == "mean":
+                self.add(f"{d} /= X.shape[0]", "the mean over the batch: dL/dz = (dl/dz)/m")
         if self.adjoints and self.head:
             self.keep_head(last, out)
         layers = list(zip(mlp.stack, self.inputs))
@@ -422,6 +389,8 @@ class _Generator:
                 break
         order = {name: k for k, name in enumerate(mlp.param_shapes())}
         items = ", ".join(f'"{p}": {g}' for p, g in sorted(self.grads, key=lambda pg: order[pg[0]]))
+        if self.ones:
+            self.src.lines.insert(self.after_x, ONES_LINE)
         self.add(f"return loss, {{{items}}}" + (", adj" if self.adjoints else ""))
 
 
@@ -438,7 +407,7 @@ class _Generator:
         self.add(f"adj[\"{last.out}\"] = ({code}){mean}", f"dL/da = {sympy.sstr(dl_da)}")
         if last.shared:
             self.add(f"adj[\"{last.shared}\"] = -numpy.sum(adj[\"{last.out}\"]*{out}, axis=1)"
-                     f"*numpy.exp(-M{L}[:, 0])/T{L}[:, 0]", "dL/dS = -sum_k dL/da_k*a_k/S")
+                     f"*numpy.exp(-MAX{L}[:, 0])/T{L}[:, 0]", "dL/dS = -sum_k dL/da_k*a_k/S")
 
 
 def _params_lines(mlp: Any) -> list[str]:
@@ -536,12 +505,12 @@ def _generate(mlp: Any, *, adjoints: bool = False) -> tuple[dict[str, Any], str,
     gen = _Generator(mlp, adjoints=adjoints)
     gen.loss_and_grads()
     grads_lines = gen.src.lines
-    gen.src = _Source()
+    gen.src = Source()
     out = gen.forward(need_log=False)
     gen.add(f"return {out}")
     forward_lines = gen.src.lines
     text = "\n".join(grads_lines + forward_lines)
-    helpers = [h for name, h in _HELPERS.items() if name in text]
+    helpers = [h for name, h in HELPERS.items() if name in text]
     header = [
         f'"""Compiled by symprop from the derived formulas: {_header(mlp)}',
         "",

@@ -8,7 +8,8 @@ import sympy
 
 import symprop
 from symprop.compiler import output_delta, softmax_p
-from symprop.nn import ACTIVATIONS, LOSSES, MLP, Network, get_activation, loss_numpy
+from symprop.numpy_code import NARROW
+from symprop.nn import ACTIVATIONS, LOSSES, MLP, Network, Sequential, get_activation, loss_numpy
 from symprop.nn.activations import softmax_jacobian
 
 ELEMENTWISE = [name for name, activation in ACTIVATIONS.items() if activation.elementwise]
@@ -122,7 +123,8 @@ def test_source_is_readable_python_from_the_derived_formulas():
     assert "gW1 = D1.T @ X" in src
     compile(src, "<test>", "exec")  # valid Python on its own
     softmax = symprop.compile(MLP([2, 5, 3], ["relu", "softmax"], "cross_entropy")).source
-    assert "numpy.max(Z2, axis=1, keepdims=True)" in softmax and "logA2 = Z2 - numpy.log(T2)" in softmax
+    assert "MAX2 = Z2.T.copy().max(axis=0)[:, None]" in softmax and "Z2 = Z2 - MAX2" in softmax
+    assert "logA2 = Z2 - numpy.log(T2)" in softmax
     assert "numpy.log(A2)" not in softmax
 
 
@@ -175,6 +177,69 @@ def test_softmax_cross_entropy_at_huge_logits():
     np.testing.assert_allclose(grads["b1"], [1.0, 0.0, -1.0], atol=1e-300)
 
 
+@pytest.mark.parametrize("classes", [3, NARROW + 8])
+def test_a_narrow_and_a_wide_softmax_shift_by_each_rows_maximum(classes):
+    mlp = MLP([2, 4, classes], ["tanh", "softmax"], "cross_entropy")
+    compiled = symprop.compile(mlp)
+    narrow = classes < NARROW  # a transposed copy for a few columns, numpy's row maximum for many
+    assert ("MAX2 = Z2.T.copy().max(axis=0)[:, None]" in compiled.source) is narrow
+    assert ("MAX2 = Z2.max(axis=1, keepdims=True)" in compiled.source) is not narrow
+    params = mlp.init_params(2, "xavier")
+    params["b2"] = np.linspace(-20.0, 20.0, classes)
+    y = np.eye(classes)[[0, classes - 1, 1]]
+    value, grads = compiled.loss_and_grads(params, X, y)
+    assert value == pytest.approx(loss_numpy(mlp, params, X, y), rel=1e-12)
+    exact = Network(mlp, params, X, y).exact_gradients()
+    for name in exact:
+        np.testing.assert_allclose(grads[name], exact[name], rtol=1e-10, atol=1e-13, err_msg=name)
+    # far out, each row's maximum keeps exp finite: all the probability on the last class
+    far = {"W1": np.zeros((classes, 1)), "b1": np.linspace(-1000.0, 1000.0, classes)}
+    value, grads = symprop.compile(MLP([1, classes], "softmax", "cross_entropy", "sum")).loss_and_grads(
+        far, [[1.0], [2.0]], np.eye(classes)[[0, 0]])
+    probabilities = np.exp(far["b1"] - 1000.0)  # the last class's share is 1 to 1e-22 or better
+    assert value == pytest.approx(2 * (1000.0 - (-1000.0)))  # twice -log(probability of class 0)
+    np.testing.assert_allclose(grads["b1"], 2 * (probabilities - np.eye(classes)[0]), rtol=1e-12, atol=1e-300)
+
+
+def test_the_source_sums_with_products_of_ones_and_the_loss_as_a_dot_product():
+    src = symprop.compile(MLP([2, 5, 3], ["relu", "softmax"], "cross_entropy")).source
+    assert "ONE = numpy.ones(X.shape[0])" in src and "gb1 = ONE @ D1" in src and "gb2 = ONE @ D2" in src
+    assert "T2 = E2 @ numpy.ones((3, 1))" in src and "S2 = P2 @ numpy.ones((3, 1))" in src
+    assert "loss = -numpy.vdot(logA2, Y)/X.shape[0]" in src
+    assert "D2 = P2 - A2*S2" in src and "D2 /= X.shape[0]" in src  # positive terms first, the mean in place
+    bce = symprop.compile(MLP([2, 3, 1], "sigmoid", "binary_cross_entropy")).source
+    assert ("loss = (numpy.vdot(Y, numpy.logaddexp(0, -Z2)) + numpy.vdot(1 - Y, numpy.logaddexp(0, Z2)))"
+            "/X.shape[0]") in bce
+
+
+def test_the_compiled_code_leaves_its_inputs_alone():
+    for out, loss in PAIRS:
+        mlp = MLP([2, 3, 2], ["relu", out], loss)
+        params, y = params_for(mlp), targets(out, loss)
+        before = ({k: v.copy() for k, v in params.items()}, X.copy(), y.copy())
+        compiled = symprop.compile(mlp)
+        compiled.loss_and_grads(params, X, y)
+        compiled.loss_grads_and_adjoints(params, X, y)
+        compiled.forward(params, X)
+        assert all(np.array_equal(params[k], before[0][k]) for k in params), (out, loss)
+        assert np.array_equal(X, before[1]) and np.array_equal(y, before[2]), (out, loss)
+
+
+def test_adjoints_keep_a_dropout_mask_apart_from_the_softmax_shift():
+    arch = Sequential(2, [{"linear": 3}, {"dropout": 0.5}, "softmax"], loss="cross_entropy")
+    compiled = symprop.compile(arch)
+    params = arch.init_params(0, "xavier")
+    masks = {"mask1": np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])}
+    y = np.eye(3)[[0, 1, 2]]
+    _, grads = compiled.loss_and_grads(params, X, y, masks)
+    _, again, adjoints = compiled.loss_grads_and_adjoints(params, X, y, masks)
+    numeric = central_differences(lambda p, x, t: compiled.loss_and_grads(p, x, t, masks), params, X, y)
+    for name in grads:
+        np.testing.assert_allclose(again[name], grads[name], rtol=1e-13, atol=1e-15, err_msg=name)
+        np.testing.assert_allclose(grads[name], numeric[name], rtol=1e-6, atol=1e-9, err_msg=name)
+    np.testing.assert_allclose(adjoints["z1"], adjoints["drop1"] * masks["mask1"] * 2.0)
+
+
 def test_the_source_uses_only_internal_names():
     import ast
     import re
@@ -184,6 +249,6 @@ def test_the_source_uses_only_internal_names():
         tree = ast.parse(symprop.compile(mlp).source)
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         names |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments) for a in n.args}
-        internal = re.compile(r"^(numpy|params|x|y|t|loss|X|Y|[WbZAEDTPS][0-9]+|logA[0-9]+|A[0-9]+c|g[Wb][0-9]+"
+        internal = re.compile(r"^(numpy|params|x|y|t|loss|X|Y|ONE|[WbZAEDTPS][0-9]+|MAX[0-9]+|logA[0-9]+|A[0-9]+c|g[Wb][0-9]+"
                               r"|_symprop_(sigmoid|heaviside))$")
         assert all(internal.match(name) for name in names), sorted(n for n in names if not internal.match(n))

@@ -128,7 +128,7 @@ class Linear(Layer):
         gen.grad(f"W{l}", f"gW{l}")
         gen.decay(f"W{l}")
         if self.bias == "neuron":
-            gen.add(f"gb{l} = numpy.sum({d}, axis=0)", "dL/db: delta summed over the batch")
+            gen.add(f"gb{l} = {gen.batch_sum(d)}", "dL/db: delta summed over the batch")
             gen.grad(f"b{l}", f"gb{l}")
         elif self.bias == "layer":
             gen.add(f"gb{l} = numpy.sum({d})", "one shared bias: summed over neurons and batch")
