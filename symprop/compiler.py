@@ -55,11 +55,13 @@ import sympy
 from sympy import Symbol
 
 from . import display
+from .blas import one_thread_when_small
 from .errors import SpecError
 from .nn.activations import A as _a
 from .nn.activations import Activation, exact_slope, get_activation
 from .nn.activations import Z as _z
 from .nn.losses import Y as _y
+from .nn.layers import walk
 from .nn.losses import get_loss
 from .numpy_code import HELPERS, ONES_LINE, Source, batch_sum, row_max, row_sum, shape
 from .numpy_code import total as sum_code
@@ -497,7 +499,10 @@ def compile(network: Any) -> Compiled:  # noqa: A001 - symprop.compile(network)
 
     mlp = getattr(network, "mlp", network)
     namespace, source, gen = _generate(mlp)
-    return Compiled(mlp, source, gen.derivations, namespace["loss_and_grads"], namespace["forward"], gen.clip)
+    # a small network's products run on one BLAS thread (see symprop.blas)
+    widest = max((layer.width_in * layer.width_out for layer in walk(mlp.stack) if layer.kind == "linear"), default=0)
+    step, forward = (one_thread_when_small(namespace[name], widest) for name in ("loss_and_grads", "forward"))
+    return Compiled(mlp, source, gen.derivations, step, forward, gen.clip)
 
 
 def _generate(mlp: Any, *, adjoints: bool = False) -> tuple[dict[str, Any], str, _Generator]:

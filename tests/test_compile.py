@@ -120,7 +120,7 @@ def test_source_is_readable_python_from_the_derived_formulas():
     assert "def loss_and_grads(params, x, y):" in src and "def forward(params, x):" in src
     assert "D2 = A2*(1 - A2)*(A2 - Y)" in src
     assert "D1 *= A1*(1 - A1)" in src
-    assert "gW1 = D1.T @ X" in src
+    assert "gW1 = (X.T @ D1).T" in src  # delta^T a_prev, as the transpose of a_prev^T delta
     compile(src, "<test>", "exec")  # valid Python on its own
     softmax = symprop.compile(MLP([2, 5, 3], ["relu", "softmax"], "cross_entropy")).source
     assert "MAX2 = Z2.T.copy().max(axis=0)[:, None]" in softmax and "Z2 = Z2 - MAX2" in softmax

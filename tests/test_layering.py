@@ -23,7 +23,7 @@ LAYERS = [
     ("trace",),  # a formula as one node per operation, as written
     ("graph",),  # ordered nodes, evaluation at a point
     ("backprop",),  # the exact backward pass
-    ("nn", "optim", "compiler", "numpy_code"),  # the tables, the MLP, its numpy reference and scalar graph; optimizers; codegen (numpy_code: how its lines are printed)
+    ("nn", "optim", "compiler", "numpy_code", "blas"),  # the tables, the MLP, its numpy reference and scalar graph; optimizers; codegen (numpy_code: how its lines are printed; blas: its thread count)
     ("spec", "matrix", "derive"),  # spec files; the matrix view; matrix calculus
     ("check", "train"),  # the checker; the training loop
     ("render",),  # renderers read finished data
