@@ -1,4 +1,4 @@
-"""One BLAS thread for a small network's step: OpenBLAS's threads cost more than they save there.
+"""How many BLAS threads a compiled step uses: one for a small network, the faster count for a big one.
 
 numpy hands each matrix product to its BLAS. OpenBLAS splits a product over
 its threads once it has about 2.6e5 multiply-adds (``m*k*n``), a threshold
@@ -10,11 +10,16 @@ samples, ten times the work a product, still gains from the second thread
 when the machine is idle.
 
 So the compiled functions (:func:`symprop.compile`) run on one thread when
-their largest product is below :data:`SMALL` multiply-adds, and give the
-thread count back when they return (numpy's own calls elsewhere keep it). The
-count is set with OpenBLAS's ``openblas_set_num_threads``, under the names
-numpy's wheels give it, in the library numpy loaded: environment variables
-such as ``OPENBLAS_NUM_THREADS`` are read only when numpy is first imported.
+their largest product is below :data:`SMALL` multiply-adds; from there up they
+time themselves now and then on one thread and on OpenBLAS's count, and keep
+the faster (:class:`_Faster`: on an idle machine the second core pays for a
+[784, 100, 10] step, on a busy one it does not). They give the count back when
+they return (numpy's own calls elsewhere keep it), and the results are the same
+bits either way (OpenBLAS splits a product's rows and columns over its threads,
+not the sums that make each entry). The count is set with OpenBLAS's
+``openblas_set_num_threads``, under the names numpy's wheels give it, in the
+library numpy loaded: environment variables such as ``OPENBLAS_NUM_THREADS``
+are read only when numpy is first imported.
 With any other BLAS (MKL, Apple's Accelerate) nothing is changed. While a
 small step runs, BLAS calls from other Python threads get one thread too.
 """
@@ -23,10 +28,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import time
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["SMALL", "LOW", "openblas_threads", "one_thread_when_small"]
+__all__ = ["SMALL", "LOW", "openblas_threads", "blas_threads_by_size"]
 
 #: Products below this many multiply-adds run on one thread (above it, OpenBLAS's threads may pay).
 SMALL = 2**21
@@ -77,16 +83,55 @@ def openblas_threads() -> tuple[Callable[[], int], Callable[[int], Any]] | None:
     return _controls
 
 
-def one_thread_when_small(function: Callable[..., Any], widest: int) -> Callable[..., Any]:
-    """``function(params, x, ...)`` run on one BLAS thread when ``len(x) * widest`` is below :data:`SMALL`.
+class _Faster:
+    """Which of one thread and OpenBLAS's own count runs a big step faster, timed now and then.
+
+    Times are per multiply-add of the largest product, so batches of other sizes
+    compare. The count in use is timed at every call (the lower envelope, so
+    that a moment's preemption does not count); the other one is timed again
+    after :attr:`interval` calls, which doubles (up to 1024) while it stays slower
+    and starts again at 4 when it wins. A busy machine makes one thread win; an
+    idle one, the threads.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[bool, float | None] = {True: None, False: None}  # by "one thread?"
+        self.one = False
+        self.interval = 4
+        self.wait = 0
+        self.trying = False
+
+    def pick(self) -> bool:
+        self.trying = self.seconds[self.one] is not None and self.wait <= 0
+        self.wait -= 1
+        return self.one != self.trying
+
+    def record(self, one: bool, seconds: float) -> None:
+        if not self.trying:
+            known = self.seconds[one]
+            self.seconds[one] = seconds if known is None or seconds < known else known + 0.1 * (seconds - known)
+            return
+        if seconds < self.seconds[self.one]:
+            self.one, self.interval = one, 4
+            self.seconds[one] = seconds
+        else:
+            self.interval = min(2 * self.interval, 1024)
+        self.wait = self.interval
+
+
+def blas_threads_by_size(function: Callable[..., Any], widest: int) -> Callable[..., Any]:
+    """``function(params, x, ...)`` on one BLAS thread when ``len(x) * widest`` is below :data:`SMALL`.
 
     ``widest`` is the largest ``n_in * n_out`` of the network's linear layers, so
-    ``len(x) * widest`` is the multiply-adds of its largest product.
+    ``len(x) * widest`` is the multiply-adds of its largest product. From
+    :data:`SMALL` up, the step runs on whichever of one thread and OpenBLAS's own
+    count was faster when last timed (see :class:`_Faster`).
     """
     controls = openblas_threads()
     if controls is None:
         return function
     get, put = controls
+    faster = _Faster()
 
     @functools.wraps(function)
     def run(params: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
@@ -94,15 +139,20 @@ def one_thread_when_small(function: Callable[..., Any], widest: int) -> Callable
             work = len(x) * widest
         except TypeError:
             work = 0
-        if not LOW <= work < SMALL:
-            return function(params, x, *args, **kwargs)
-        before = get()
+        before = get() if work >= LOW else 1
         if before <= 1:
             return function(params, x, *args, **kwargs)
-        put(1)
+        big = work >= SMALL
+        one = faster.pick() if big else True
+        start = time.perf_counter()
+        if one:
+            put(1)
         try:
             return function(params, x, *args, **kwargs)
         finally:
-            put(before)
+            if one:
+                put(before)
+            if big:
+                faster.record(one, (time.perf_counter() - start) / work)
 
     return run

@@ -55,7 +55,7 @@ import sympy
 from sympy import Symbol
 
 from . import display
-from .blas import one_thread_when_small
+from .blas import blas_threads_by_size
 from .errors import SpecError
 from .nn.activations import A as _a
 from .nn.activations import Activation, exact_slope, get_activation
@@ -499,9 +499,9 @@ def compile(network: Any) -> Compiled:  # noqa: A001 - symprop.compile(network)
 
     mlp = getattr(network, "mlp", network)
     namespace, source, gen = _generate(mlp)
-    # a small network's products run on one BLAS thread (see symprop.blas)
+    # one BLAS thread for a small network, the faster of one and OpenBLAS's count for a big one (symprop.blas)
     widest = max((layer.width_in * layer.width_out for layer in walk(mlp.stack) if layer.kind == "linear"), default=0)
-    step, forward = (one_thread_when_small(namespace[name], widest) for name in ("loss_and_grads", "forward"))
+    step, forward = (blas_threads_by_size(namespace[name], widest) for name in ("loss_and_grads", "forward"))
     return Compiled(mlp, source, gen.derivations, step, forward, gen.clip)
 
 

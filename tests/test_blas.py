@@ -27,7 +27,7 @@ def _seen_by(function_threads, rows, widest):
         seen.append(function_threads())
         return "done"
 
-    assert blas.one_thread_when_small(step, widest)(None, np.zeros((rows, 1))) == "done"
+    assert blas.blas_threads_by_size(step, widest)(None, np.zeros((rows, 1))) == "done"
     return seen[0]
 
 
@@ -46,7 +46,7 @@ def test_the_count_comes_back_when_the_step_raises(two_threads):
         raise ValueError("bad input")
 
     with pytest.raises(ValueError, match="bad input"):
-        blas.one_thread_when_small(failing, 64 * 32)(None, np.zeros((256, 1)))
+        blas.blas_threads_by_size(failing, 64 * 32)(None, np.zeros((256, 1)))
     assert two_threads() == 2
 
 
@@ -69,4 +69,24 @@ def test_without_openblas_the_function_is_left_as_it_is(monkeypatch):
     def step(params, x):
         return 1
 
-    assert blas.one_thread_when_small(step, 10) is step
+    assert blas.blas_threads_by_size(step, 10) is step
+
+
+def test_a_big_step_keeps_whichever_count_was_faster():
+    faster = blas._Faster()
+    seconds = {False: 2.0, True: 1.0}  # on OpenBLAS's threads, on one thread: a busy machine
+
+    def run(calls):
+        chosen = []
+        for _ in range(calls):
+            one = faster.pick()
+            faster.record(one, seconds[one])
+            chosen.append(one)
+        return chosen
+
+    chosen = run(300)
+    assert chosen[:2] == [False, True]  # each timed once, then the faster kept
+    assert chosen[100:].count(False) <= 3  # the threads timed again ever more rarely
+    seconds[False] = 0.5  # the machine went idle: the threads win when next timed
+    chosen = run(1100)
+    assert chosen[-100:].count(True) <= 1
