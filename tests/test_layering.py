@@ -23,7 +23,7 @@ LAYERS = [
     ("trace",),  # a formula as one node per operation, as written
     ("graph",),  # ordered nodes, evaluation at a point
     ("backprop",),  # the exact backward pass
-    ("nn", "optim", "compiler"),  # the tables, the MLP, its numpy reference and scalar graph; optimizers; codegen
+    ("nn", "optim", "compiler", "scalar_code"),  # the tables, the MLP, its numpy reference and scalar graph; optimizers; codegen (arrays; floats for tiny nets)
     ("spec", "matrix", "derive"),  # spec files; the matrix view; matrix calculus
     ("check", "train"),  # the checker; the training loop
     ("render",),  # renderers read finished data
