@@ -305,7 +305,7 @@ def _wrap(prefix: str, text: str, width: int) -> list[str]:
     """A long expression over several lines, broken at spaces, indented under its start."""
     indent = " " * min(len(prefix), width // 2)
     if text and _PLAIN.fullmatch(text):
-        return _fill_words(text.split(" "), prefix, indent, width)
+        return _fill_words(text, prefix, indent, width)
     return textwrap.wrap(
         text, width, initial_indent=prefix, subsequent_indent=indent,
         break_long_words=False, break_on_hyphens=False,
@@ -316,18 +316,21 @@ def _wrap(prefix: str, text: str, width: int) -> list[str]:
 _PLAIN = re.compile(r"[^\s]+(?: [^\s]+)*")
 
 
-def _fill_words(words: list[str], prefix: str, indent: str, width: int) -> list[str]:
-    """``textwrap.wrap`` of words joined by single spaces (no long word broken), in one pass:
-    each line takes the words that fit, a word longer than the line goes alone."""
-    lines, current, room = [], [], width - len(prefix)
-    used = -1
-    for word in words:
-        if current and used + 1 + len(word) > room:
-            lines.append((indent if lines else prefix) + " ".join(current))
-            current, used, room = [], -1, width - len(indent)
-        current.append(word)
-        used += 1 + len(word)
-    lines.append((indent if lines else prefix) + " ".join(current))
+def _fill_words(text: str, prefix: str, indent: str, width: int) -> list[str]:
+    """``textwrap.wrap`` of words joined by single spaces (no long word broken), a line at a time:
+    each line takes the words that fit (it ends at the last space within reach), a word longer
+    than the line goes alone. (A gradient's compact form can be a million words: this looks at
+    each line once, not at each word.)"""
+    lines, start, lead, room = [], 0, prefix, width - len(prefix)
+    while len(text) - start > room:
+        cut = text.rfind(" ", start, start + room + 1) if room > 0 else -1
+        if cut <= start:  # the next word alone is longer than the line
+            cut = text.find(" ", start)
+            if cut < 0:
+                break
+        lines.append(lead + text[start:cut])
+        start, lead, room = cut + 1, indent, width - len(indent)
+    lines.append(lead + text[start:])
     return lines
 
 
