@@ -22,6 +22,7 @@ from ..functions import KINKED
 from ..graph import Graph
 from ..nn import MLP, Network, loss_numpy, scalar_label, scalar_name
 from ..nn.reference import LossFrom, forward_values
+from ..notation import plus
 from .report import Derivation
 
 __all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps", "path_magnitudes"]
@@ -315,7 +316,7 @@ class NetworkSubject(Subject):
         k = max(shown, key=lambda i: abs(parts[i]))
         bp = self._sample_pass(k)
         mean = self.mlp.reduction == "mean"
-        terms = " + ".join(f"{v:.6g}" for v in parts) + (" + ..." if m > len(parts) else "")
+        terms = plus(f"{v:.6g}" for v in parts) + (" + ..." if m > len(parts) else "")
         total = (
             f"d{self.output}/d{label} = {'mean' if mean else 'sum'} over the {m} samples "
             f"= {'(' if mean else ''}{terms}{f')/{m}' if mean else ''} = {float(self.exact[name][index]):.6g}"
