@@ -35,6 +35,7 @@ WIDTH = 80
 #: ``grad --expanded`` shows an expanded form over at most this many lines, then cuts it with a note.
 MAX_EXPANDED_LINES = 6
 
+
 def _join(head: str, parts: list[str], width: int, indent: int) -> list[str]:
     """``head = p1 = p2 ...``, breaking before an ``=`` where a line would pass ``width``; a form equal
     to the one before it is written once."""
