@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symprop"
 
 #: Lowest first. A module's layer is the first prefix that matches its dotted name.
 LAYERS = [
-    ("errors", "limits", "registry", "display", "functions", "bounds"),  # exceptions, size bounds, tables, display hooks, SymPy functions, work bounds
+    ("errors", "limits", "registry", "display", "functions", "bounds", "notation"),  # exceptions, size bounds, tables, display hooks, SymPy functions, work bounds, parentheses in text
     ("expr", "rules"),  # safe parsing: text to SymPy (and to operations as written); the rules of differentiation
     ("node",),  # one named node, its formula as typed
     ("trace",),  # a formula as one node per operation, as written

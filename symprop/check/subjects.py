@@ -23,6 +23,7 @@ from ..graph import Graph
 from ..nn import MLP, Network, loss_numpy, scalar_label, scalar_name
 from ..nn.layers import walk
 from ..nn.reference import LossFrom, forward_values
+from ..notation import plus
 from .magnitudes import network_magnitudes
 from .report import Derivation
 
@@ -329,7 +330,7 @@ class NetworkSubject(Subject):
         k = max(shown, key=lambda i: abs(parts[i]))
         bp = self._sample_pass(k)
         mean = self.mlp.reduction == "mean"
-        terms = " + ".join(f"{v:.6g}" for v in parts) + (" + ..." if m > len(parts) else "")
+        terms = plus(f"{v:.6g}" for v in parts) + (" + ..." if m > len(parts) else "")
         total = (
             f"d{self.output}/d{label} = {'mean' if mean else 'sum'} over the {m} samples "
             f"= {'(' if mean else ''}{terms}{f')/{m}' if mean else ''} = {float(self.exact[name][index]):.6g}"

@@ -18,6 +18,7 @@ import sympy
 
 from ..backprop import BackwardPass
 from ..errors import LimitError
+from ..notation import paren
 from ..rules import TABLE
 from .numbers import DEFAULT_DIGITS, float_text, format_expr, format_value, is_long_exact
 from .walkthrough import StepRow, SumRow, Walkthrough, labelled, used_nodes
@@ -34,26 +35,20 @@ WIDTH = 80
 #: ``grad --expanded`` shows an expanded form over at most this many lines, then cuts it with a note.
 MAX_EXPANDED_LINES = 6
 
-#: One function call such as ``Heaviside(z, 0)``: needs no parentheses as a factor.
-_CALL = re.compile(r"[A-Za-z_]\w*\((?:[^()]|\([^()]*\))*\)")
-
-
-def paren(text: str) -> str:
-    """Parenthesise a factor unless it is a plain name or a non-negative number."""
-    if _CALL.fullmatch(text):
-        return text
-    simple = text.replace(".", "").replace("/", "").replace("*", "").replace("_", "")
-    simple = simple.replace("[", "").replace("]", "").replace(",", "")
-    if simple.isalnum() and not text.startswith("-"):
-        return text
-    return f"({text})"
-
 
 def _join(head: str, parts: list[str], width: int, indent: int) -> list[str]:
-    """``head = p1 = p2 ...``, breaking before an ``=`` where a line would pass ``width``."""
+    """``head = p1 = p2 ...``, breaking before an ``=`` where a line would pass ``width``; a form equal
+    to the one before it is written once."""
     lines = [head]
     pad = " " * (len(head.split(" = ")[0]) + 1)
+    last = head.split(" = ")[-1]
     for part in parts:
+        first, _, rest = part.partition(" = ")
+        if first == last:  # ``1 · 1/2 = 1 · 1/2``: the factors already were numbers; say it once
+            if not rest:
+                continue
+            part = rest
+        last = part.split(" = ")[-1]
         piece = f" = {part}"
         if indent + len(lines[-1]) + len(piece) > width and len(lines[-1].strip()) > 1:
             lines.append(f"{pad}= {part}")
