@@ -7,11 +7,14 @@ Four cases, each with sgd:
 * [64, 32, 10], tanh + softmax + cross-entropy, 256 samples (8x8 digits' size);
 * MNIST-size, [784, 100, 10], sigmoid + softmax + cross-entropy, 64 samples.
 
-The target: symprop's step within 1.0x the numpy step at every size.
+The targets: symprop's step within 1.0x the numpy step at every size, and
+within 0.6x on the XOR net (where symprop runs straight-line scalar code).
 
 A step is the forward pass, the loss, the gradients and the sgd update. For
-symprop it is one iteration of ``symprop.train.train``'s loop (compiled
-``loss_and_grads``, the finiteness check of the loss, ``SGD.step``); the
+symprop it is one iteration of ``symprop.train.train``'s loop (its ``Stepper``:
+the scalar code of ``symprop.scalar_code`` for a net of a few dozen parameters
+and samples, else the compiled array code; the finiteness check of the loss;
+``SGD.step``); the
 baseline is the same step written by hand in numpy, as XOR tutorials and CS231n do.
 JAX (float64, ``jit`` of the whole step), PyTorch (float64, autograd) and
 micrograd are timed too when they are installed, and skipped with a note
@@ -41,6 +44,7 @@ from symprop.compiler import output_delta, softmax_p  # noqa: E402
 from symprop.nn import activations  # noqa: E402
 from symprop.nn import MLP  # noqa: E402
 from symprop.optim import SGD  # noqa: E402
+from symprop.train import Stepper  # noqa: E402
 from spiral import spiral  # noqa: E402
 
 
@@ -137,19 +141,18 @@ def mnist_case():
 
 
 def symprop_step(mlp, params, x, y, lr):
-    """One iteration of symprop.train.train's loop."""
-    f = symprop.compile(mlp).loss_and_grads
-    opt = SGD(lr)
-    state = {"p": mlp.validate_params(params)}
+    """One iteration of symprop.train.train's loop: its ``Stepper`` (straight-line scalar code for the
+    XOR net, the compiled array code for the others), with the loop's finiteness check."""
+    stepper = Stepper(symprop.compile(mlp), mlp.validate_params(params), x, y, SGD(lr), steps=10**6)
 
     def step():
-        loss, grads = f(state["p"], x, y)
-        loss = float(loss)
+        loss = stepper.evaluate(0)
         if not math.isfinite(loss):
             raise RuntimeError("diverged")
-        state["p"] = opt.step(state["p"], grads)
+        stepper.advance()
         return loss
 
+    step.path = "scalar code" if stepper.scalar is not None else "array code"
     return step
 
 
@@ -248,11 +251,11 @@ def main() -> None:
     args = parser.parse_args()
     repeat = 3 if args.quick else 7
     print(f"numpy {np.__version__}, python {sys.version.split()[0]}; best of {repeat} runs, microseconds per step\n")
-    cases = ((xor_case, 2000), (spiral_case, 300), (digits_case, 300), (mnist_case, 50))
+    cases = ((xor_case, 2000, 0.6), (spiral_case, 300, 1.0), (digits_case, 300, 1.0), (mnist_case, 50, 1.0))
     if args.quick:
-        cases = ((xor_case, 200),)
+        cases = ((xor_case, 200, 0.6),)
     met = []
-    for make, number in cases:
+    for make, number, target in cases:
         case = make()
         check_same_first_steps(make())
         name, mlp, params, x, y, lr, numpy_step = case
@@ -265,8 +268,9 @@ def main() -> None:
         print(f"{name}")
         print(f"  hand-written numpy   {base:9.1f} us   1.00x")
         t = min(times["symprop"])
-        print(f"  symprop compiled     {t:9.1f} us   {t / base:.2f}x   (target <= 1.00x: {'met' if t <= base else 'NOT met'})")
-        met.append(t <= base)
+        print(f"  symprop compiled     {t:9.1f} us   {t / base:.2f}x   (target <= {target:.2f}x: "
+              f"{'met' if t <= target * base else 'NOT met'}; {ours.path})")
+        met.append(t <= target * base)
         peers = (("JAX (float64, jit)", jax_step, number), ("PyTorch (float64)", torch_step, number),
                  ("micrograd (relu)", micrograd_step, 200))
         for label, maker, n in peers:
@@ -281,7 +285,7 @@ def main() -> None:
             t = best_of(other, n, repeat)
             print(f"  {label:<20} {t:9.1f} us   {t / base:.2f}x")
         print()
-    print(f"symprop within 1.0x of hand-written numpy: {sum(met)} of {len(met)} sizes\n")
+    print(f"symprop within its target (0.6x numpy on the XOR net, 1.0x elsewhere): {sum(met)} of {len(met)} sizes\n")
 
     print("Deriving and compiling the gradients, [2, 8 x depth, 1] sigmoid (caches cleared):")
     for depth in (1, 2, 4) if args.quick else (1, 2, 4, 8, 16, 32):

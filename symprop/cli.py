@@ -15,11 +15,12 @@ import os
 import re
 import signal
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import __version__
 from .commands import COMMANDS, streams
 from .errors import SympropError
+from .registry import did_you_mean
 
 __all__ = ["main", "build_parser"]
 
@@ -49,6 +50,16 @@ class _Parser(argparse.ArgumentParser):
                 raise SystemExit(2) from None
         else:
             streams.say(message)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """argparse's check of a choice, naming the closest choice to a typo (``--format txt``: 'text')."""
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as error:
+            hint = did_you_mean(value, [str(c) for c in action.choices or ()])
+            if not hint:
+                raise
+            raise argparse.ArgumentError(action, f"{error.message}{hint}") from None
 
     def error(self, message: str) -> None:  # type: ignore[override]
         streams.say(f"symprop: error: {message} (see '{self.prog} --help')")

@@ -285,7 +285,7 @@ class Graph:
             values[symbol] = to_number(raw, name=name, exact=exact)
         missing = [s.name for s in self.leaves if s not in values]
         if missing:
-            raise PointError(f"no value for {', '.join(repr(m) for m in missing)}")
+            raise PointError(f"no value for {', '.join(repr(m) for m in missing)}{_euler_hint(self, missing)}")
         return values
 
     def evaluate(self, at: Mapping[str | Symbol, object], *, exact: bool = False) -> dict[Symbol, sympy.Expr]:
@@ -456,6 +456,27 @@ def finite_value(value: sympy.Expr, what: str, values: Mapping[Symbol, sympy.Exp
             kind = "is undefined"
         raise EvaluationError(f"{what} {kind} at {_at(graph, values)}{advice}")
     return value
+
+
+def _euler_hint(graph: "Graph", missing: Sequence[str]) -> str:
+    """``e**w`` where ``e`` has no value: Euler's number is written ``exp(w)`` (``e`` is a name like any
+    other, never silently the constant), so say so with the exponent as the user meant it."""
+    for name in ("e", "E"):
+        if name not in missing:
+            continue
+        for node in graph.nodes:
+            ops = [node.op] if node.op is not None else []
+            while ops:
+                op = ops.pop()
+                base = op.args[0] if op.kind == "**" else None
+                if base is not None and base.kind == "name" and base.names == (name,):
+                    try:
+                        exponent = sympy.sstr(graph.expand(op.args[1].value), order="none")
+                    except LimitError:
+                        exponent = sympy.sstr(op.args[1].value)
+                    return f"; did you mean exp({exponent})? ({name} is a variable here, not Euler's number)"
+                ops.extend(op.args)
+    return ""
 
 
 def _at(graph: "Graph", values: Mapping[Symbol, sympy.Expr]) -> str:

@@ -3,8 +3,9 @@
 Every part of symprop that needs an activation, a loss, an optimizer or a
 format looks it up in that concept's table, so adding one is one entry in one
 place. Looking up a name that is not there raises
-:class:`~symprop.errors.SpecError` naming it and the names there are: nothing
-falls through to a default.
+:class:`~symprop.errors.SpecError` naming it, the names there are and the
+closest of them (a typo such as ``txt`` for ``text``): nothing falls through
+to a default.
 
 >>> colours = Registry("colour")
 >>> colours.register("red", 1)
@@ -13,18 +14,36 @@ falls through to a default.
 Traceback (most recent call last):
 ...
 symprop.errors.SpecError: unknown colour 'blue'; expected one of: red
+>>> colours.lookup("rde")
+Traceback (most recent call last):
+...
+symprop.errors.SpecError: unknown colour 'rde'; expected one of: red; did you mean 'red'?
 """
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+import difflib
+from typing import Generic, Iterable, TypeVar
 
 from . import display
 from .errors import SpecError
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "did_you_mean"]
 
 T = TypeVar("T")
+
+
+def did_you_mean(name: object, names: Iterable[str]) -> str:
+    """``"; did you mean 'text'?"`` naming the closest of ``names`` to a mistyped ``name`` (as
+    :func:`difflib.get_close_matches` judges), or ``""`` where none is close: the end of an
+    "unknown name" message, for every table of names (formats, activations, spec keys, options)."""
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, list(names), n=1)
+    if not close:
+        lowered = {n.lower(): n for n in names}
+        close = [lowered[name.lower()]] if name.lower() in lowered else []
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class Registry(dict, Generic[T]):
@@ -58,9 +77,11 @@ class Registry(dict, Generic[T]):
         """The entry called ``name``.
 
         Raises:
-            SpecError: naming ``name`` and the names there are.
+            SpecError: naming ``name``, the names there are and the closest of them.
         """
         try:
             return self[name]
         except (KeyError, TypeError):
-            raise SpecError(f"unknown {self.kind} {name!r}; expected one of: {', '.join(self)}") from None
+            raise SpecError(
+                f"unknown {self.kind} {name!r}; expected one of: {', '.join(self)}{did_you_mean(name, self)}"
+            ) from None

@@ -31,6 +31,7 @@ from .graph import Graph
 from .limits import MAX_EXACT_STEPS, MAX_SPEC_INTEGER_BITS
 from .nn import MLP, Network, NetworkProblem, Sequential
 from .optim import OPTIMIZERS
+from .registry import did_you_mean
 
 __all__ = ["read_spec", "load_spec", "GraphSpec", "NetworkSpec", "TrainConfig", "known_keys", "network_spec", "graph_spec"]
 
@@ -175,6 +176,7 @@ def known_keys(table: Any, allowed: set[str], where: str) -> Mapping[str, Any]:
     if unknown:
         raise SpecError(
             f"unknown key {where + '.' if where else ''}{unknown[0]!r}; expected one of: {', '.join(sorted(allowed))}"
+            f"{did_you_mean(unknown[0], allowed)}"
         )
     return table
 
@@ -397,5 +399,6 @@ def _train(table: Any) -> TrainConfig:
         config.steps = steps
     config.optimizer = _name(table, "optimizer", "train", "sgd")
     if config.optimizer not in OPTIMIZERS:  # the optimizers' own table
-        raise SpecError(f"train.optimizer: unknown optimizer {config.optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}")
+        raise SpecError(f"train.optimizer: unknown optimizer {config.optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}"
+                        f"{did_you_mean(config.optimizer, OPTIMIZERS)}")
     return config

@@ -31,8 +31,9 @@ from .nn.metrics import Accuracy, accuracy
 from .nn.reference import outputs_in_domain, validate_outputs, validate_targets
 from .nn.size import limit_training_size
 from .optim import Optimizer, Params, make_optimizer
+from .scalar_code import ScalarStep, scalar_code
 
-__all__ = ["TrainResult", "TrainingDiverged", "train", "validate_steps", "MAX_STEPS"]
+__all__ = ["TrainResult", "TrainingDiverged", "Stepper", "train", "validate_steps", "MAX_STEPS"]
 
 
 @dataclass
@@ -178,34 +179,102 @@ def train(
     # A loss with a domain (binary cross-entropy: outputs in [0, 1]) after an output layer that does not
     # keep to it by construction (as sigmoid does): the outputs are checked at every step, under its mask.
     watch = not outputs_in_domain(mlp)
-    draw = _mask_drawer(compiled, seed)
-
-    def f(params: Params, step: int) -> Any:
-        masks = draw(x.shape[0]) if draw is not None else None
-        if watch:
-            validate_outputs(mlp, params, x, masks=masks, step=step)
-        return compiled.loss_and_grads(params, x, y, masks) if draw is not None else compiled.loss_and_grads(params, x, y)
+    stepper = Stepper(compiled, current, x, y, opt, seed=seed, watch=watch, steps=steps)
 
     history: list[float] = []
-    previous: Params | None = None  # the parameters the last step started from
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked below, by value
         for step in range(steps):
-            loss, grads = f(current, step)
-            loss = float(loss)
+            loss = stepper.evaluate(step)
             if not math.isfinite(loss):  # a NaN/inf gradient shows up here one step later
-                _diverged(step, f"the loss is {loss}", previous, history)
+                _diverged(step, f"the loss is {loss}", stepper.previous, history)
             history.append(loss)
             if callback is not None:
                 callback(step, loss)
-            previous, current = current, opt.step(current, grads)
-        final = float(f(current, steps)[0])
+            stepper.advance()
+        final = stepper.evaluate(steps)
     if not math.isfinite(final):
-        _diverged(steps, f"the loss is {final}", previous, history)
+        _diverged(steps, f"the loss is {final}", stepper.previous, history)
+    current = stepper.params
     name = optimizer if isinstance(optimizer, str) else type(optimizer).__name__.lower()
     with np.errstate(all="ignore"):  # a forward pass without dropout, on the training data
         start = accuracy(mlp, compiled.forward(mlp.validate_params(params), x), y)
         end = accuracy(mlp, compiled.forward(current, x), y) if start is not None else None
     return TrainResult(current, history, final, steps, optimizer=name, lr=opt.lr, accuracy=end, initial_accuracy=start)
+
+
+class Stepper:
+    """One training step at a time: the loss and gradients at the parameters, then the optimizer's move.
+
+    This is :func:`train`'s loop body (``benchmarks/train_step.py`` times it). For a
+    network of a few dozen parameters and samples it runs the straight-line scalar
+    code of :mod:`symprop.scalar_code` on one flat vector of parameters (numpy's
+    per-call overhead would cost more than the arithmetic there); otherwise the
+    compiled array code, with a fresh dropout mask each step.
+
+    Args:
+        compiled: the network's compiled gradients.
+        params: validated float64 parameters to start from.
+        x, y: the batch, as float64 arrays of shape ``(m, n0)`` and ``(m, nL)``.
+        opt: the optimizer.
+        seed: seeds the dropout masks.
+        watch: check the outputs against the loss's domain at every step.
+        steps: how many steps the run takes: writing the scalar code (milliseconds)
+            pays off only over a few hundred steps, so shorter runs take the array code.
+            (The two agree to rounding, within 1e-13 relative a step; a run whose learning
+            rate makes it chaotic can amplify that, as it would any change of summation order.)
+    """
+
+    #: Fewer steps than this take the array code.
+    SCALAR_MIN_STEPS = 300
+
+    def __init__(self, compiled: Compiled, params: Params, x: np.ndarray, y: np.ndarray, opt: Optimizer, *,
+                 seed: int | None = 0, watch: bool = False, steps: int = SCALAR_MIN_STEPS):
+        self.compiled, self.x, self.y, self.opt = compiled, x, y, opt
+        self.watch = watch
+        self.draw = _mask_drawer(compiled, seed)
+        self.scalar: ScalarStep | None = None
+        mlp = compiled.mlp
+        if self.draw is None and not watch and steps >= self.SCALAR_MIN_STEPS:
+            code = scalar_code(mlp, x.shape[0])
+            if code is not None:
+                self.scalar = ScalarStep(compiled, code, x, y)
+        self._current: Any = self.scalar.flatten(params) if self.scalar else params
+        self._previous: Any = None
+        self._grads: Any = None
+
+    def evaluate(self, step: int) -> float:
+        """The loss at the current parameters (under step ``step``'s mask); keeps the gradients for :meth:`advance`."""
+        if self.scalar is not None:
+            loss, self._grads = self.scalar(self._current)
+            return float(loss)
+        masks = self.draw(self.x.shape[0]) if self.draw is not None else None
+        if self.watch:
+            validate_outputs(self.compiled.mlp, self._current, self.x, masks=masks, step=step)
+        if self.draw is not None:
+            loss, self._grads = self.compiled.loss_and_grads(self._current, self.x, self.y, masks)
+        else:
+            loss, self._grads = self.compiled.loss_and_grads(self._current, self.x, self.y)
+        return float(loss)
+
+    def advance(self) -> None:
+        """The optimizer's step with the gradients :meth:`evaluate` found; the old parameters are kept."""
+        if self.scalar is not None:
+            moved = self.opt.step({"theta": self._current}, {"theta": self._grads})["theta"]
+        else:
+            moved = self.opt.step(self._current, self._grads)
+        self._previous, self._current = self._current, moved
+
+    @property
+    def params(self) -> Params:
+        """The current parameters, by name."""
+        return self.scalar.unflatten(self._current) if self.scalar else self._current
+
+    @property
+    def previous(self) -> Params | None:
+        """The parameters the last step started from (None before the first step)."""
+        if self._previous is None:
+            return None
+        return self.scalar.unflatten(self._previous) if self.scalar else self._previous
 
 
 def _mask_drawer(compiled: Compiled, seed: int | None) -> Callable[[int], dict[str, np.ndarray]] | None:

@@ -17,6 +17,7 @@ import symprop
 from symprop.check import DEFAULT_FLOOR, DEFAULT_RTOL, LoadError, load_function, relative_error
 from symprop.cli import main
 from symprop.nn import MLP, Network
+from symprop.render.check import check_text, derivation_lines
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 XOR_SPEC = EXAMPLES / "xor.toml"
@@ -341,3 +342,54 @@ def test_load_function_is_the_users_module(tmp_path):
     assert load_function(f"{user}:grads")(None, None, None) == 2  # its folder is importable while it loads
     with pytest.raises(LoadError, match="is a int, not a function"):
         load_function(f"{user}:NOT_CALLABLE")
+
+
+# -- how a derivation is written ------------------------------------------------------
+
+
+def test_a_derivation_writes_negative_factors_and_terms_as_explain_does_and_each_form_once():
+    """``0.141791 · (-0.994523)``, ``+ (-0.0351865)``; ``(-0.0351865) · 1 = -0.0351865`` (no ``· 1`` twice)."""
+    report = symprop.gradcheck(xor_network(), against=example("buggy_backprop.py", "grads_missing_derivative"))
+    b1 = next(f for f in report.findings if f.param == "b1")
+    lines = derivation_lines(b1.derivation)
+    assert lines[2] == ("dL/da1[2] = dL/dz2[0] · ∂z2[0]/∂a1[2] = 0.141791 · W2[0,2] = 0.141791 · (-0.994523)"
+                        " = -0.141014")
+    assert lines[3] == ("dL/dz1[2] = dL/da1[2] · ∂a1[2]/∂z1[2] = (-0.141014) · (a1[2]*(1 - a1[2]))"
+                        " = (-0.141014) · 0.249525 = -0.0351865")
+    assert lines[4] == "dL/db1[2] = dL/dz1[2] · ∂z1[2]/∂b1[2] = (-0.0351865) · 1 = -0.0351865"
+    assert lines[5] == ("dL/db1[2] = sum over the 4 samples = -0.0210315 + 0.0161085 + 0.0140777 + (-0.0351865)"
+                        " = -0.0260319")
+    assert b1.derivation.to_dict()["total"] == lines[5]  # --json says it the same way
+    assert not any("· -" in line or "+ -" in line for line in derivation_lines(b1.derivation))
+
+
+def test_a_fan_in_sum_and_exact_factors_in_a_formula_derivation():
+    graph = symprop.Graph.from_formulas(["c = w*x", "d = w*y", "J = c*d/2"], params=["w"])
+    report = symprop.gradcheck(graph, {"w": 1, "x": 2, "y": -3}, against={"w": 1.0})
+    assert derivation_lines(report.findings[0].derivation) == [
+        "dJ/dc = dJ/dJ · ∂J/∂c = 1 · d/2 = 1 · (-3/2) = -3/2",
+        "dJ/dd = dJ/dJ · ∂J/∂d = 1 · c/2 = 1 · 1 = 1",
+        "dJ/dw (via c) = dJ/dc · ∂c/∂w = (-3/2) · x = (-3/2) · 2 = -3",
+        "dJ/dw (via d) = dJ/dd · ∂d/∂w = 1 · y = 1 · (-3) = -3",
+        "dJ/dw = sum of 2 branches = -3 + (-3) = -6",
+    ]
+    split = symprop.Graph.trace("J = (w*x)**2/2")
+    report = symprop.gradcheck(split, {"w": 1, "x": 2}, against={"w": 1.0, "x": 1.0})
+    first = derivation_lines(report.findings[0].derivation)[0]
+    assert first == "dJ/dpow1 = dJ/dJ · ∂J/∂pow1 = 1 · 1/2 = 1/2"  # not "1 · 1/2 = 1 · 1/2 = 1/2"
+
+
+def test_a_hint_keeps_each_formula_on_one_line_at_80_columns():
+    """The hint names the steps to look at; at 80 columns none is cut at its ``·`` or ``=``."""
+    report = symprop.gradcheck(xor_network(), against=example("buggy_backprop.py", "grads_missing_derivative"))
+    lines = check_text(report, width=80).splitlines()
+    at = lines.index("  hint: W2, b2 agree, so dL/dz2 is right: the mistake is in the steps after it,")
+    assert lines[at + 1:at + 3] == ["    dL/da1 = dL/dz2 · ∂z2/∂a1, dL/dz1 = dL/da1 · ∂a1/∂z1 or",
+                                    "    dL/dW1 = dL/dz1 · ∂z1/∂W1"]
+    assert all(len(line) <= 80 for line in lines)
+    assert not any(line.rstrip().endswith(("·", "=")) for line in lines)
+    narrow = io.StringIO()  # rich wraps the same way at its console's width
+    Console(file=narrow, width=60, color_system=None).print(report)
+    text = narrow.getvalue().splitlines()
+    assert "    dL/dz1 = dL/da1 · ∂a1/∂z1 or dL/dW1 = dL/dz1 · ∂z1/∂W1" in text
+    assert all(len(line) <= 60 for line in text) and not any(line.rstrip().endswith(("·", "=")) for line in text)

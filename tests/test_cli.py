@@ -108,6 +108,8 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
 def test_bad_spec_files(tmp_path):
     cases = {
         "typo.toml": ('[graph]\nnodes = ["L = w*x"]\nparam = ["w"]\n', "unknown key graph.'param'"),
+        "node.toml": ('[graph]\nnode = ["L = w*x"]\n',
+                      "unknown key graph.'node'; expected one of: at, exact, nodes, params; did you mean 'nodes'?"),
         "broken.toml": ("[graph\n", "invalid TOML"),
         "nan.toml": ('[graph]\nnodes = ["L = w*x"]\n[graph.at]\nw = nan\nx = 1\n', "graph.at.w: nan is not a finite number"),
         "bad.json": ("{", "invalid JSON"),

@@ -21,7 +21,7 @@ from symprop.cli import main
 from symprop.commands.common import formula_graph
 from symprop.render.dot import choose_rankdir, fit_scale, render_dot
 from symprop.render.drawing import scalar_drawing
-from symprop.render.dot_layers import group_name, layer_drawing
+from symprop.render.dot_layers import group_name, has_layers, layer_drawing
 from symprop.spec import load_spec
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -112,6 +112,8 @@ def test_the_2_2_2_net_fits_a_slide_and_no_edge_crosses_a_label(tmp_path):
 def test_auto_picks_the_direction_that_fits_a_16_9_slide_best(view):
     """The estimate's choice is, by Graphviz's real layout, within 10% of the better direction's scale."""
     for name, bp in pictures():
+        if view == "layers" and not has_layers(bp.graph):  # a formula has no layers (refused)
+            continue
         scales = {}
         for rankdir in ("TB", "LR"):
             width, height, hits = geometry(render_dot(bp, rankdir=rankdir, view=view))
@@ -186,6 +188,13 @@ def test_the_layer_view_is_for_networks(capsys):
     assert main(["graph", "w*x", "--at", "w=1,x=2", "--view", "layers"]) == 2
     assert capsys.readouterr().err == (
         "symprop: error: --view layers is for a [network] spec (a formula's nodes have no layers)\n")
+    # from Python the same refusal, not a picture of one box per node
+    bp = symprop.backward(symprop.Graph.trace("L = (a*b + c)*f"), {"a": 2, "b": -3, "c": 10, "f": -2})
+    for source in (bp, bp.graph):
+        with pytest.raises(symprop.SpecError) as refused:
+            symprop.draw(source, view="layers")
+        assert str(refused.value) == "--view layers is for a [network] spec (a formula's nodes have no layers)"
+    assert "g0 [label=" in symprop.draw(load_spec(EXAMPLES / "xor.toml").problem().backward(), view="layers").dot
 
 
 @needs_dot

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import sympy
@@ -20,6 +21,8 @@ from symprop import Graph, LimitError, backward, parse_formula
 from symprop.cli import main
 from symprop.commands.common import MAX_WALKTHROUGH_STEPS, limit_walkthrough_size, walkthrough_steps
 from symprop.expr import MAX_DEPTH, MAX_FORMULA_LENGTH
+
+XOR = Path(__file__).resolve().parent.parent / "examples" / "xor.toml"
 
 
 def fails(capsys, args, message, code=2):
@@ -133,6 +136,10 @@ def test_H11_a_formula_of_the_maximum_length_from_a_file_works(tmp_path):
         ("H14", ["w*x", "--wrt", "w,,x", "--at", "w=1,x=2"], "--wrt: empty name in 'w,,x'"),
         ("H15", ["w*x", "--at", "w=1"], "no value for 'x'"),
         ("H15", ["w*x"], "no value for 'w', 'x'"),
+        ("H15", ["e**w", "--at", "w=1"],  # e is a name like any other: Euler's number to the w is exp(w)
+         "no value for 'e'; did you mean exp(w)? (e is a variable here, not Euler's number)"),
+        ("H15", ["1/(1 + E**(-w*x))", "--at", "w=1,x=2"], "no value for 'E'; did you mean exp(-w*x)?"),
+        ("H15", ["x/e + w", "--at", "w=1,x=2"], "no value for 'e'\n"),  # dividing by e is no power of it
         ("H16", ["w*x", "--at", "w=1,w=2,x=1"], "--at: 'w' is given twice"),
         ("H17", ["w*x", "--at", "w=abc,x=1"], "'w': 'abc' is not a number"),
         ("H17", ["w*x", "--at", "w=nan,x=1"], "'w': 'nan' is not a number"),
@@ -257,9 +264,31 @@ def test_H24_digits_extremes_that_are_allowed(capsys, digits):
 
 def test_H25_unknown_or_missing_command(capsys):
     fails(capsys, ["frobnicate"], "invalid choice: 'frobnicate'")
+    _, err = fails(capsys, ["expalin", "w*x"], "invalid choice: 'expalin'")
+    assert err.endswith("; did you mean 'explain'? (see 'symprop --help')\n")
     fails(capsys, [], "give a command: demo, explain, grad")
     fails(capsys, ["grad", "w*x", "--frobnicate"], "unrecognized arguments: --frobnicate")
     fails(capsys, ["grad", "w*x", "--spec", "f.toml"], "give either EXPR or --spec, not both")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["explain", "w*x", "--at", "w=1,x=2", "--format", "txt"], "invalid choice: 'txt' (choose from 'rich', "),
+        (["check", "w*x", "--at", "w=1,x=2", "--format", "txt"], "; did you mean 'text'? (see 'symprop check --help')"),
+        (["explain", "w*x", "--at", "w=1,x=2", "--format", "markdwon"], "; did you mean 'markdown'?"),
+        (["graph", "w*x", "--rankdir", "lr"], "invalid choice: 'lr' (choose from 'auto', 'TB', 'LR'); did you mean 'LR'?"),
+        (["explain", "w*x", "--at", "w=1,x=2", "--view", "matirx"], "; did you mean 'matrix'?"),
+        (["train", "--spec", str(XOR), "--optimizer", "adamw"], "; did you mean 'adam'?"),
+    ],
+)
+def test_H32_a_choice_that_is_a_typo_names_the_closest_choice(capsys, args, message):
+    fails(capsys, args, message)
+
+
+def test_H32_a_choice_nothing_is_close_to_is_listed_without_a_guess(capsys):
+    _, err = fails(capsys, ["explain", "w*x", "--at", "w=1,x=2", "--format", "docx"], "invalid choice: 'docx'")
+    assert "did you mean" not in err
 
 
 # -- files ------------------------------------------------------------------

@@ -17,13 +17,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symprop"
 
 #: Lowest first. A module's layer is the first prefix that matches its dotted name.
 LAYERS = [
-    ("errors", "limits", "registry", "display", "functions", "bounds"),  # exceptions, size bounds, tables, display hooks, SymPy functions, work bounds
+    ("errors", "limits", "registry", "display", "functions", "bounds", "notation"),  # exceptions, size bounds, tables, display hooks, SymPy functions, work bounds, parentheses in text
     ("expr", "rules"),  # safe parsing: text to SymPy (and to operations as written); the rules of differentiation
     ("node",),  # one named node, its formula as typed
     ("trace",),  # a formula as one node per operation, as written
     ("graph",),  # ordered nodes, evaluation at a point
     ("backprop",),  # the exact backward pass
-    ("nn", "optim", "compiler", "numpy_code", "blas"),  # the tables, the MLP, its numpy reference and scalar graph; optimizers; codegen (numpy_code: how its lines are printed; blas: its thread count)
+    ("nn", "optim", "compiler", "numpy_code", "blas", "scalar_code"),  # the tables, the MLP, its numpy reference and scalar graph; optimizers; codegen (arrays, printed by numpy_code, BLAS threads by blas; floats for tiny nets)
     ("spec", "matrix", "derive"),  # spec files; the matrix view; matrix calculus
     ("check", "train"),  # the checker; the training loop
     ("render",),  # renderers read finished data

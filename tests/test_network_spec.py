@@ -104,6 +104,9 @@ DATA = '[data]\nx = [[0.5, 1.0]]\ny = [[1.0]]\n'
     "text, message",
     [
         (NET + "activaton = 'relu'\n" + DATA, "unknown key network.'activaton'"),
+        (NET + "activaton = 'relu'\n" + DATA, "; did you mean 'activation'?"),
+        (NET + "reduction = 'mena'\n" + DATA, "network.reduction: expected one of: mean, sum, got 'mena'; did you mean 'mean'?"),
+        (NET + DATA + "[train]\noptimizer = 'momentun'\n", "unknown optimizer 'momentun'; expected one of: sgd, momentum, rmsprop, adam; did you mean 'momentum'?"),
         (NET + DATA + "[params]\nW2 = [[1.0], [2.0]]\n", "params.W2: expected shape (1, 2), got (2, 1)"),
         ("[network]\nlayers = [2, 0, 1]\n" + DATA, "network.layers[1]: a layer width must be a whole number >= 1, got 0"),
         (NET + "activation = ['softmax', 'sigmoid']\n" + DATA, "network.activation: softmax is for the last layer only"),

@@ -22,6 +22,7 @@ from symprop.nn import ACTIVATIONS, LOSSES, MLP, Activation, Loss, Network, get_
 from symprop.nn.activations import Z
 from symprop.nn.losses import Output
 from symprop.optim import OPTIMIZERS, make_optimizer
+from symprop.registry import did_you_mean
 from symprop.render.formats import FORMATS, formats_for, renderer
 
 RNG = np.random.default_rng(7)
@@ -108,6 +109,25 @@ def test_a_loss_missing_a_part_is_refused_naming_it(change, message):
     good = dict(name="quartic", formula=lambda a, y: a[0], numpy=lambda y, out: y[:, 0], math="m", pytorch="p")
     with pytest.raises(SpecError, match=message):
         Loss(**{**good, **change})
+
+
+def test_a_mistyped_name_in_any_table_names_the_closest_one():
+    """Every table looks names up the same way: a typo is answered with the name meant."""
+    with pytest.raises(SpecError, match=r"unknown activation 'rellu'; expected one of: .*; did you mean 'relu'\?$"):
+        get_activation("rellu")
+    with pytest.raises(SpecError, match=r"; did you mean 'cross_entropy'\?$"):
+        get_loss("crossentropy")
+    with pytest.raises(SpecError, match=r"unknown optimizer 'adamw'; .*; did you mean 'adam'\?$"):
+        make_optimizer("adamw", 0.1)
+    with pytest.raises(SpecError, match=r"unknown format 'txt'; .*; did you mean 'text'\?$"):
+        FORMATS.lookup("txt")
+    with pytest.raises(symprop.SympropError, match=r"unknown format 'txt'; expected one of: .*; did you mean 'text'\?$"):
+        renderer("txt", "walkthrough")
+    with pytest.raises(SpecError) as far:  # nothing close: no guess
+        get_activation("swish")
+    assert "did you mean" not in str(far.value)
+    assert did_you_mean("TEXT", ["rich", "text"]) == "; did you mean 'text'?"
+    assert did_you_mean(3, ["rich", "text"]) == ""
 
 
 def test_unknown_names_raise_naming_them():

@@ -154,6 +154,16 @@ def test_long_fan_in_sums_wrap_at_80_columns():
     assert "  dL/dw = (via a13) + (via a12)" in text and "(via\n" not in text
 
 
+def test_a_step_whose_factors_already_are_numbers_says_its_product_once():
+    """``1 · 1/2 = 1/2``, not ``1 · 1/2 = 1 · 1/2 = 1/2``, in the text and in LaTeX."""
+    bp = backward(Graph.trace("J = (w*x + b - y)**2/2"), {"w": -2, "x": 2, "b": 8, "y": 1})
+    text = render_text(bp)
+    assert "  dJ/dpow1 = dJ/dJ · ∂J/∂pow1 = 1 · 1/2 = 1/2  [constant multiple]\n" in text
+    assert "  dJ/dsub1 = dJ/dpow1 · ∂pow1/∂sub1 = 1/2 · 2*sub1 = 1/2 · 6 = 3  [power]\n" in text
+    assert "  dJ/dx = dJ/dmul1 · ∂mul1/∂x = sub1 · w = 3 · (-2) = -6  [product]\n" in text
+    assert r"= 1 \cdot \frac{1}{2} = \frac{1}{2}\tag*{[constant multiple]}" in render_latex(bp)
+
+
 def test_labels_show_in_formulas_not_internal_names():
     text = render_text(network_231_pass())
     assert "W1[0,0]*x[0]" in text and "W1_0_0" not in text

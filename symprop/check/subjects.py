@@ -21,7 +21,10 @@ from ..errors import EvaluationError, GraphError
 from ..functions import KINKED
 from ..graph import Graph
 from ..nn import MLP, Network, loss_numpy, scalar_label, scalar_name
+from ..nn.layers import walk
 from ..nn.reference import LossFrom, forward_values
+from ..notation import plus
+from .magnitudes import network_magnitudes
 from .report import Derivation
 
 __all__ = ["Subject", "GraphSubject", "NetworkSubject", "derivation_steps", "path_magnitudes"]
@@ -73,6 +76,11 @@ class Subject:
     def kink_values(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         """The arguments of every kink (relu, leaky_relu, abs) at the point."""
         raise NotImplementedError
+
+    @property
+    def has_kinks(self) -> bool:
+        """False when no function with a kink is anywhere in the problem (nothing for :meth:`kink_values` to find)."""
+        return True
 
     def user_arguments(self) -> tuple[Any, Any, Any]:
         raise NotImplementedError
@@ -201,10 +209,13 @@ class NetworkSubject(Subject):
 
     @property
     def scale(self) -> float:
-        """The gradient scale (see :class:`Subject`), found when first asked: it takes each sample's
-        scalar backward pass, which finite differences do not need."""
+        """The gradient scale (see :class:`Subject`), found when first asked (finite differences do not
+        need it): in matrix form where it applies (:mod:`symprop.check.magnitudes`), else from each
+        sample's scalar backward pass."""
         if self._scale is None:
-            magnitude = self.network.reduce_passes(self._magnitudes, self.sample, passes=self._sample_pass)
+            magnitude = network_magnitudes(self.network, self.sample)
+            if magnitude is None:
+                magnitude = self.network.reduce_passes(self._magnitudes, self.sample, passes=self._sample_pass)
             self._scale = max((float(np.max(magnitude[name], initial=0.0)) for name in self.exact), default=0.0)
         return self._scale
 
@@ -236,6 +247,10 @@ class NetworkSubject(Subject):
                 return float(rest({**self.all_values, **values}))
 
         return loss
+
+    @property
+    def has_kinks(self) -> bool:
+        return any(layer.kind == "activation" and layer.kink for layer in walk(self.mlp.stack))
 
     def kink_values(self, values):
         """The pre-activations ``z`` of the layers whose activation has a kink, for every sample, flattened."""
@@ -315,7 +330,7 @@ class NetworkSubject(Subject):
         k = max(shown, key=lambda i: abs(parts[i]))
         bp = self._sample_pass(k)
         mean = self.mlp.reduction == "mean"
-        terms = " + ".join(f"{v:.6g}" for v in parts) + (" + ..." if m > len(parts) else "")
+        terms = plus(f"{v:.6g}" for v in parts) + (" + ..." if m > len(parts) else "")
         total = (
             f"d{self.output}/d{label} = {'mean' if mean else 'sum'} over the {m} samples "
             f"= {'(' if mean else ''}{terms}{f')/{m}' if mean else ''} = {float(self.exact[name][index]):.6g}"

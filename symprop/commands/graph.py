@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import LimitError, SympropError
+from ..errors import LimitError, SpecError, SympropError
 from ..render.dot import RANKDIRS, VIEWS
+from ..render.dot_layers import NOT_A_NETWORK
 from ..render.formats import RenderOptions, formats_for, renderer
 from . import streams
 from .common import (
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     captions = None
     if args.view == "layers":
         if isinstance(problem, Problem):
-            raise SympropError("--view layers is for a [network] spec (a formula's nodes have no layers)")
+            raise SpecError(NOT_A_NETWORK)
         captions = layer_captions(problem)
     steps = walkthrough_steps(problem)
     if steps > MAX_WALKTHROUGH_STEPS:

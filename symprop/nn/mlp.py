@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import SpecError
+from ..registry import did_you_mean
 from . import layer_kinds, norms  # noqa: F401 - registers the layer kinds
 from .activations import get_activation
 from .layers import BIAS_MODES, INITS, REDUCTIONS, Architecture, Layer, build_stack, scalar_label, scalar_name
@@ -44,7 +45,8 @@ def _validate_head(loss: str, reduction: str, last: str | None) -> None:
     if entry.requires is not None and last != entry.requires:
         raise SpecError(f"network.loss: {entry.name} needs activation {entry.requires!r} on the last layer")
     if reduction not in REDUCTIONS:
-        raise SpecError(f"network.reduction: expected one of: {', '.join(REDUCTIONS)}, got {reduction!r}")
+        raise SpecError(f"network.reduction: expected one of: {', '.join(REDUCTIONS)}, got {reduction!r}"
+                        f"{did_you_mean(reduction, REDUCTIONS)}")
 
 
 @dataclass
@@ -93,7 +95,8 @@ class MLP(Architecture):
         self.activations = names
         _validate_head(self.loss, self.reduction, names[-1])
         if self.bias not in BIAS_MODES:
-            raise SpecError(f"network.bias: expected one of: {', '.join(BIAS_MODES)}, got {self.bias!r}")
+            raise SpecError(f"network.bias: expected one of: {', '.join(BIAS_MODES)}, got {self.bias!r}"
+                            f"{did_you_mean(self.bias, BIAS_MODES)}")
         self.stack = build_stack(self.layer_list(), self.layers[0], defaults={"bias": self.bias, "slope": self.slope})
         limit_parameters(self)  # before anything is allocated
 
@@ -151,7 +154,8 @@ class Sequential(Architecture):
         if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
             raise SpecError(f"network.inputs: the input width must be a whole number >= 1, got {width!r}")
         if self.bias not in BIAS_MODES:
-            raise SpecError(f"network.bias: expected one of: {', '.join(BIAS_MODES)}, got {self.bias!r}")
+            raise SpecError(f"network.bias: expected one of: {', '.join(BIAS_MODES)}, got {self.bias!r}"
+                            f"{did_you_mean(self.bias, BIAS_MODES)}")
         decay = self.weight_decay
         if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not math.isfinite(decay) or decay < 0:
             raise SpecError(f"network.weight_decay: expected a number >= 0, got {decay!r}")

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import textwrap
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import sympy
 
 from ..backprop import FanIn, Step
+from ..notation import chain, paren, plus
 from .matrix import fitted
 from .numbers import format_expr, format_value
 
@@ -88,26 +90,26 @@ def _labelled(bp, expr) -> str:
     """An expression with each symbol written as its label (``a1_2`` as ``a1[2]``)."""
     graph = bp.graph
     relabel = {s: sympy.Symbol(graph.label(s)) for s in expr.free_symbols if graph.label(s) != s.name}
-    text = format_expr(expr.xreplace(relabel) if relabel else expr)
-    return f"({text})" if expr.is_Add or text.startswith("-") else text
+    return format_expr(expr.xreplace(relabel) if relabel else expr)
 
 
 def _step(bp, step: Step, digits: int) -> str:
-    """``dL/dz1[0] = dL/da1[0] · ∂a1[0]/∂z1[0] = 0.12 · a1[0]*(1 - a1[0]) = 0.12 · 0.25 = 0.03``."""
+    """``dL/dz1[0] = dL/da1[0] · ∂a1[0]/∂z1[0] = 0.12 · (a1[0]*(1 - a1[0])) = 0.12 · 0.25 = 0.03``,
+    factors written as ``explain`` writes them (``0.5 · (-2)``), a repeated form once."""
     out, label = bp.graph.output.name, bp.graph.label
     n, v = label(step.node), label(step.input)
     via = f" (via {n})" if bp.adjoints[step.input].is_fan_in else ""
-    value = lambda x: format_value(x, digits)  # noqa: E731
-    upstream, local = value(step.upstream.value), value(step.local.value)
-    return (
-        f"d{out}/d{v}{via} = d{out}/d{n} · ∂{n}/∂{v} = {upstream} · {_labelled(bp, step.local.expr)}"
-        f" = {upstream} · {local} = {value(step.product.value)}"
-    )
+    value = lambda x: paren(format_value(x, digits))  # noqa: E731
+    upstream = value(step.upstream.value)
+    return f"d{out}/d{v}{via} = " + chain([
+        f"d{out}/d{n} · ∂{n}/∂{v}", f"{upstream} · {paren(_labelled(bp, step.local.expr))}",
+        f"{upstream} · {value(step.local.value)}", format_value(step.product.value, digits),
+    ])
 
 
 def _fan_in(bp, event: FanIn, digits: int) -> str:
     out, adjoint = bp.graph.output.name, event.adjoint
-    parts = " + ".join(format_value(s.product.value, digits) for s in adjoint.steps)
+    parts = plus(format_value(s.product.value, digits) for s in adjoint.steps)
     total = format_value(adjoint.value, digits)
     return f"d{out}/d{bp.graph.label(adjoint.symbol)} = sum of {len(adjoint.steps)} branches = {parts} = {total}"
 
@@ -133,12 +135,20 @@ def _derivation_title(report: "GradcheckReport", finding: "Finding") -> str:
     return f"the exact derivation of d{report.output}/d{d.entry if d else ''}{source}, right to left:"
 
 
+#: A formula in a sentence: names joined by `` = `` and `` · `` (``dL/dW1 = dL/dz1 · ∂z1/∂W1``).
+_FORMULA = re.compile(r"[^\s,;:]+(?: [=·] [^\s,;:]+)+")
+
+
 def _words(text: str, width: int | None, first: str = "", more: str = "  ") -> list[str]:
-    """A sentence within ``width`` columns (None: one line), its further lines after ``more``."""
+    """A sentence within ``width`` columns (None: one line), its further lines after ``more``; a
+    formula in it that fits on a line is kept whole (``dL/dz1 · ∂z1/∂W1`` is never cut at its ``·``)."""
     if width is None:
         return [first + text]
-    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=more,
-                         break_on_hyphens=False, break_long_words=False) or [first.rstrip()]
+    room = width - len(more)
+    glued = _FORMULA.sub(lambda m: m.group().replace(" ", "\x00") if len(m.group()) <= room else m.group(), text)
+    lines = textwrap.wrap(glued, width, initial_indent=first, subsequent_indent=more,
+                          break_on_hyphens=False, break_long_words=False) or [first.rstrip()]
+    return [line.replace("\x00", " ") for line in lines]
 
 
 def _chain(text: str, width: int | None, indent: int) -> list[str]:
@@ -191,13 +201,27 @@ def check_rich(report: "GradcheckReport"):
     parts: list[Any] = [Text(_title(report), style="bold"), table, verdict]
     for finding in report.findings:
         parts.append(Text(""))
-        parts.append(Text(finding.message, style="yellow" if finding.kind == "kink" else "red"))
-        parts.extend(Text(f"  hint: {hint}", style="cyan") for hint in finding.hints)
+        parts.append(_Fitted(lambda w, m=finding.message: _words(m, w), "yellow" if finding.kind == "kink" else "red"))
+        parts.extend(_Fitted(lambda w, h=hint: _words(h, w, "  hint: ", "    "), "cyan") for hint in finding.hints)
         steps = derivation_lines(finding.derivation)
         if steps:
-            parts.append(Text("  " + _derivation_title(report, finding), style="dim"))
-            parts.extend(Text(f"    {line}") for line in steps)
+            title = _derivation_title(report, finding)
+            parts.append(_Fitted(lambda w, t=title: _words(t, w, "  ", "    "), "dim"))
+            parts.append(_Fitted(lambda w, s=steps: [f"    {part}" for line in s for part in _chain(line, w, 4)]))
     return Group(*parts)
+
+
+class _Fitted:
+    """Lines rich lays out at its console's width as the text report wraps them (a formula kept whole)."""
+
+    def __init__(self, lines: Callable[[int], list[str]], style: str = ""):
+        self.lines, self.style = lines, style
+
+    def __rich_console__(self, console, options):
+        from rich.text import Text
+
+        for line in self.lines(options.max_width):
+            yield Text(line, style=self.style)
 
 
 def _md(text: str) -> str:

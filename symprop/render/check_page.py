@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..backprop import FanIn, Step
+from ..notation import once
 from .check import MAX_DERIVATION_LINES, _cells, _derivation_title, _headers, _title, _verdict
 from .mathml import math, mathml_expr, mathml_label, mathml_value, mo, mrow, mtext, paren, partial
 from .numbers import DEFAULT_DIGITS
@@ -35,8 +36,9 @@ def _step(derivation: "Derivation", event: Step | FanIn, digits: int) -> str:
     if isinstance(event, FanIn):
         adjoint = event.adjoint
         parts = []
-        for k, s in enumerate(adjoint.steps):
-            parts += ([mo("+")] if k else []) + [value(s.product.value)]
+        for k, s in enumerate(adjoint.steps):  # a negative term after the first in parentheses, as in the text
+            term = value(s.product.value)
+            parts += [mo("+"), paren(term, s.product.value)] if k else [term]
         return math(mrow(d(graph.label(adjoint.symbol)), mo("="), mtext(f"sum of {len(adjoint.steps)} branches "),
                          mo("="), *parts, mo("="), value(adjoint.value)))
     n, v = graph.label(event.node), graph.label(event.input)
@@ -44,9 +46,10 @@ def _step(derivation: "Derivation", event: Step | FanIn, digits: int) -> str:
     relabel = {s: s.func(graph.label(s)) for s in event.local.expr.free_symbols if graph.label(s) != s.name}
     local = event.local.expr.xreplace(relabel) if relabel else event.local.expr
     up = paren(value(event.upstream.value), event.upstream.value)
-    return math(mrow(d(v), *via, mo("="), d(n), mo("·"), partial(mathml_label(n), mathml_label(v)), mo("="), up,
-                     mo("·"), paren(mathml_expr(local, digits), local), mo("="), up, mo("·"),
-                     paren(value(event.local.value), event.local.value), mo("="), value(event.product.value)))
+    forms = once([mrow(d(n), mo("·"), partial(mathml_label(n), mathml_label(v))),
+                  mrow(up, mo("·"), paren(mathml_expr(local, digits), local)),
+                  mrow(up, mo("·"), paren(value(event.local.value), event.local.value)), value(event.product.value)])
+    return math(mrow(d(v), *via, *(piece for form in forms for piece in (mo("="), form))))
 
 
 def _derivation(report: "GradcheckReport", finding, digits: int) -> str:

@@ -25,6 +25,7 @@ from typing import Any, Mapping
 from ..backprop import BackwardPass
 from ..errors import SympropError
 from ..graph import Graph
+from ..registry import did_you_mean
 from .drawing import Box, Drawing, scalar_drawing
 from .dot_layers import layer_drawing
 from .numbers import DEFAULT_DIGITS
@@ -224,9 +225,10 @@ def render_dot(
         captions: for ``view="layers"``, a caption per group (``{"a1": "sigmoid"}``).
     """
     if rankdir not in RANKDIRS:
-        raise SympropError(f"unknown rankdir {rankdir!r}; expected one of: {', '.join(RANKDIRS)}")
+        raise SympropError(f"unknown rankdir {rankdir!r}; expected one of: {', '.join(RANKDIRS)}"
+                           f"{did_you_mean(rankdir, RANKDIRS)}")
     if view not in VIEWS:
-        raise SympropError(f"unknown view {view!r}; expected one of: {', '.join(VIEWS)}")
+        raise SympropError(f"unknown view {view!r}; expected one of: {', '.join(VIEWS)}{did_you_mean(view, VIEWS)}")
     if view == "layers":
         drawing = layer_drawing(bp, digits=digits, captions=captions)
     else:

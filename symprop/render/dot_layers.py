@@ -17,13 +17,17 @@ from typing import Mapping
 
 from sympy import Symbol
 
+from ..errors import SpecError
 from .drawing import Box, Drawing, Wire, parts
 from .numbers import DEFAULT_DIGITS, format_value
 
-__all__ = ["layer_drawing", "group_name", "MAX_LISTED"]
+__all__ = ["layer_drawing", "group_name", "has_layers", "MAX_LISTED", "NOT_A_NETWORK"]
 
 #: A box lists its values when it has at most this many, else gives their range.
 MAX_LISTED = 4
+
+#: The refusal of the layer view for a formula, from the command line and from Python alike.
+NOT_A_NETWORK = "--view layers is for a [network] spec (a formula's nodes have no layers)"
 
 _SAMPLE = re.compile(r"\(s(\d+)\)$")
 _INDEX = re.compile(r"\[([0-9, ]*)\]")
@@ -32,6 +36,12 @@ _INDEX = re.compile(r"\[([0-9, ]*)\]")
 def group_name(label: str) -> str:
     """The layer a node's label belongs to: ``z1[0](s2)`` -> ``z1``, ``W1[0,1]`` -> ``W1``, ``L`` -> ``L``."""
     return _INDEX.sub("", _SAMPLE.sub("", label))
+
+
+def has_layers(graph) -> bool:
+    """True when some label has an index (``W1[0,1]``): a network's graph, whose nodes group into
+    layers. A formula's names are identifiers, so each would be a box of its own: the scalar view."""
+    return any(_INDEX.search(graph.label(s)) for s in (*graph.leaves, *(n.symbol for n in graph.nodes)))
 
 
 def _position(label: str) -> tuple[int | None, tuple[int, ...]]:
@@ -80,8 +90,13 @@ def layer_drawing(
         source: a :class:`~symprop.backprop.BackwardPass` or a bare graph.
         digits: significant digits of listed values.
         captions: a caption per group, after its shape (``{"a1": "sigmoid"}``).
+
+    Raises:
+        SpecError: the graph is a formula's (:data:`NOT_A_NETWORK`): it has no layers to group.
     """
     graph, bp = parts(source)
+    if not has_layers(graph):
+        raise SpecError(NOT_A_NETWORK)
     captions = captions or {}
     params = set(graph.params)
     output = graph.output

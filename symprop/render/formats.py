@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping
 from rich.console import Console
 
 from ..errors import SympropError
-from ..registry import Registry
+from ..registry import Registry, did_you_mean
 from . import check as check_render
 from . import (check_page, derive_json, derive_tex, derive_text, dot, html, json, latex, markdown, matrix_html,
                matrix_latex, matrix_parts, matrix_rich, rich, svg, text)
@@ -181,7 +181,7 @@ def renderer(name: str, kind: str) -> Callable[[Any, RenderOptions], str]:
     """
     able = ", ".join(f.name for f in formats_for(kind))
     if name not in FORMATS:
-        raise SympropError(f"unknown format {name!r}; expected one of: {able}")
+        raise SympropError(f"unknown format {name!r}; expected one of: {able}{did_you_mean(name, FORMATS)}")
     if not FORMATS[name].can(kind):
         raise SympropError(f"the {name} format cannot show a {kind}; use one of: {able}")
     return FORMATS[name].renderers[kind]

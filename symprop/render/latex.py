@@ -21,6 +21,7 @@ from sympy import Symbol
 
 from ..backprop import BackwardPass
 from ..errors import SympropError
+from ..notation import once
 from ..rules import TABLE
 from .numbers import DEFAULT_DIGITS, FLOAT_DIGITS, decimal, is_long_exact
 from .tex_layout import ARTICLE_WIDTH, BREAK_ADD, BREAK_MUL, SLIDE_WIDTH, align, align_rows, breakable, tex_width
@@ -180,6 +181,7 @@ def math_rows(walk: Walkthrough) -> dict[str, list[Row]]:
                  short(step.product.value)]
         if step.upstream.expr.is_Number and step.local.expr.is_Number:  # the symbols are the numbers
             del forms[1]
+        forms = once(forms)  # ``1 \cdot \frac{1}{2}`` twice where the factors already are numbers
         rule = rf"\tag*{{[{escape_text(row.rule.name)}]}}" if row.rule else ""
         backward.append((f"{d(row.input)}{via}", forms, rule))
     used = {rule.name for rule in walk.rules}

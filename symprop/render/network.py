@@ -17,6 +17,7 @@ import sympy
 
 from ..backprop import BackwardPass
 from ..nn import Batch, NetworkProblem, scalar_label, scalar_name
+from ..notation import plus
 from .numbers import DEFAULT_DIGITS, format_value, to_float
 from .text import fit
 from .walkthrough import labelled
@@ -97,10 +98,9 @@ def batch_dict(batch: Batch) -> dict[str, Any]:
 def _combine(values: list[sympy.Expr], reduction: str, digits: int) -> str:
     """``(a + b + c)/3`` or ``a + b + c``, with the values written out (the first few of many)."""
     texts = [format_value(v, digits) for v in values]
-    texts = [f"({t})" if t.startswith("-") and i else t for i, t in enumerate(texts)]
     if len(texts) > MAX_SAMPLES_SHOWN:
         texts = texts[: MAX_SAMPLES_SHOWN - 2] + [f"... ({len(values) - MAX_SAMPLES_SHOWN + 2} more)"]
-    total = " + ".join(texts)
+    total = plus(texts)
     return f"({total})/{len(values)}" if reduction == "mean" else total
 
 

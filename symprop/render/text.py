@@ -18,6 +18,7 @@ import sympy
 
 from ..backprop import BackwardPass
 from ..errors import LimitError
+from ..notation import paren
 from ..rules import TABLE
 from .numbers import DEFAULT_DIGITS, float_text, format_expr, format_value, is_long_exact
 from .walkthrough import StepRow, SumRow, Walkthrough, labelled, used_nodes
@@ -34,26 +35,20 @@ WIDTH = 80
 #: ``grad --expanded`` shows an expanded form over at most this many lines, then cuts it with a note.
 MAX_EXPANDED_LINES = 6
 
-#: One function call such as ``Heaviside(z, 0)``: needs no parentheses as a factor.
-_CALL = re.compile(r"[A-Za-z_]\w*\((?:[^()]|\([^()]*\))*\)")
-
-
-def paren(text: str) -> str:
-    """Parenthesise a factor unless it is a plain name or a non-negative number."""
-    if _CALL.fullmatch(text):
-        return text
-    simple = text.replace(".", "").replace("/", "").replace("*", "").replace("_", "")
-    simple = simple.replace("[", "").replace("]", "").replace(",", "")
-    if simple.isalnum() and not text.startswith("-"):
-        return text
-    return f"({text})"
-
 
 def _join(head: str, parts: list[str], width: int, indent: int) -> list[str]:
-    """``head = p1 = p2 ...``, breaking before an ``=`` where a line would pass ``width``."""
+    """``head = p1 = p2 ...``, breaking before an ``=`` where a line would pass ``width``; a form equal
+    to the one before it is written once."""
     lines = [head]
     pad = " " * (len(head.split(" = ")[0]) + 1)
+    last = head.split(" = ")[-1]
     for part in parts:
+        first, _, rest = part.partition(" = ")
+        if first == last:  # ``1 · 1/2 = 1 · 1/2``: the factors already were numbers; say it once
+            if not rest:
+                continue
+            part = rest
+        last = part.split(" = ")[-1]
         piece = f" = {part}"
         if indent + len(lines[-1]) + len(piece) > width and len(lines[-1].strip()) > 1:
             lines.append(f"{pad}= {part}")
@@ -305,7 +300,7 @@ def _wrap(prefix: str, text: str, width: int) -> list[str]:
     """A long expression over several lines, broken at spaces, indented under its start."""
     indent = " " * min(len(prefix), width // 2)
     if text and _PLAIN.fullmatch(text):
-        return _fill_words(text.split(" "), prefix, indent, width)
+        return _fill_words(text, prefix, indent, width)
     return textwrap.wrap(
         text, width, initial_indent=prefix, subsequent_indent=indent,
         break_long_words=False, break_on_hyphens=False,
@@ -316,18 +311,21 @@ def _wrap(prefix: str, text: str, width: int) -> list[str]:
 _PLAIN = re.compile(r"[^\s]+(?: [^\s]+)*")
 
 
-def _fill_words(words: list[str], prefix: str, indent: str, width: int) -> list[str]:
-    """``textwrap.wrap`` of words joined by single spaces (no long word broken), in one pass:
-    each line takes the words that fit, a word longer than the line goes alone."""
-    lines, current, room = [], [], width - len(prefix)
-    used = -1
-    for word in words:
-        if current and used + 1 + len(word) > room:
-            lines.append((indent if lines else prefix) + " ".join(current))
-            current, used, room = [], -1, width - len(indent)
-        current.append(word)
-        used += 1 + len(word)
-    lines.append((indent if lines else prefix) + " ".join(current))
+def _fill_words(text: str, prefix: str, indent: str, width: int) -> list[str]:
+    """``textwrap.wrap`` of words joined by single spaces (no long word broken), a line at a time:
+    each line takes the words that fit (it ends at the last space within reach), a word longer
+    than the line goes alone. (A gradient's compact form can be a million words: this looks at
+    each line once, not at each word.)"""
+    lines, start, lead, room = [], 0, prefix, width - len(prefix)
+    while len(text) - start > room:
+        cut = text.rfind(" ", start, start + room + 1) if room > 0 else -1
+        if cut <= start:  # the next word alone is longer than the line
+            cut = text.find(" ", start)
+            if cut < 0:
+                break
+        lines.append(lead + text[start:cut])
+        start, lead, room = cut + 1, indent, width - len(indent)
+    lines.append(lead + text[start:])
     return lines
 
 
