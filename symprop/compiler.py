@@ -436,6 +436,9 @@ class Compiled:
             ``y`` of shape ``(m, nL)``. With dropout it takes ``masks`` too
             (``{"mask1": (m, n) array}``; without them, no dropout).
         forward: ``f(params, x) -> yhat`` of shape ``(m, nL)`` (with dropout: ``masks=None``).
+
+    Both run the generated functions with the BLAS thread count :mod:`symprop.blas`
+    picks for the batch's size (one thread for a small network).
     """
 
     mlp: Any
