@@ -9,6 +9,7 @@ and bias mode it writes.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,3 +159,17 @@ def test_every_optimizer_moves_the_flat_vector_as_it_moves_the_arrays(optimizer,
     np.testing.assert_allclose(fast.loss_history, losses, rtol=rtol)
     for name, p in slow.params.items():
         np.testing.assert_allclose(fast.params[name], p, rtol=rtol, atol=1e-12 if rtol < 1e-6 else 1e-6)
+
+
+def test_show_code_prints_the_float_code_when_the_run_trains_on_it(capsys):
+    from symprop.cli import main
+
+    spec = str(Path(__file__).resolve().parent.parent / "examples" / "xor.toml")
+    assert main(["train", "--spec", spec, "--show-code"]) == 0  # 2,500 steps: the float code
+    out = capsys.readouterr().out
+    assert "def loss_and_grads(params, x, y):" in out and "def loss_and_grads(p, xs, ys):" in out
+    assert "# This run (2,500 steps on 4 samples) trains on the straight-line float code" in out
+    assert "dz2_0_0 = a2_0_0*(1 - a2_0_0)*(a2_0_0 - y_0_0)" in out
+    assert main(["train", "--spec", spec, "--show-code", "--steps", "10"]) == 0  # too short to pay for it
+    out = capsys.readouterr().out
+    assert "def loss_and_grads(params, x, y):" in out and "def loss_and_grads(p, xs, ys):" not in out
