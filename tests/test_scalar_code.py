@@ -143,7 +143,8 @@ def test_a_divergence_on_the_scalar_path_is_reported_as_on_the_array_path():
 def test_every_optimizer_moves_the_flat_vector_as_it_moves_the_arrays(optimizer, lr, rtol):
     """rmsprop divides each gradient by its running size, so a gradient that is 0 up to rounding (1e-17 one
     way, 1e-17 the other) takes a step of about lr either way: its runs part at that step, for any two
-    summation orders (hence its looser tolerance)."""
+    summation orders (hence its looser tolerance: 2e-6 apart after 400 steps here, the array code summing
+    over the batch with BLAS)."""
     mlp = MLP([2, 3, 1], "tanh", "half_squared_error")
     compiled = symprop.compile(mlp)
     params = mlp.validate_params(mlp.init_params(4))
@@ -158,7 +159,7 @@ def test_every_optimizer_moves_the_flat_vector_as_it_moves_the_arrays(optimizer,
         slow.advance()
     np.testing.assert_allclose(fast.loss_history, losses, rtol=rtol)
     for name, p in slow.params.items():
-        np.testing.assert_allclose(fast.params[name], p, rtol=rtol, atol=1e-12 if rtol < 1e-6 else 1e-6)
+        np.testing.assert_allclose(fast.params[name], p, rtol=rtol, atol=1e-12 if rtol < 1e-6 else 1e-5)
 
 
 def test_show_code_prints_the_float_code_when_the_run_trains_on_it(capsys):
