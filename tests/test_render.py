@@ -147,6 +147,45 @@ def test_network_walkthrough_fits_80_columns():
     assert full.count("expanded:") == len(bp.gradients)
 
 
+STEP = re.compile(r"^  (d\w+/d\S+)(?: \(via [^)]*\))? = (d\w+/d\S+) · ∂(\S+)/∂\S+ = (.+?) · ")
+
+
+def upstream_forms(text: str) -> dict[str, set[str]]:
+    """Each node's upstream factor, as the text's steps out of that node write it."""
+    forms: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        match = STEP.match(line)
+        if match:
+            forms.setdefault(match.group(3), set()).add(match.group(4))
+    return forms
+
+
+@pytest.mark.parametrize("make, node, form", [
+    (lambda: backward(Graph.trace("L = 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))"),
+                      {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}), "mul1", "exp1/add3**2"),
+    (network_231_pass, "z1[0]", "dL/dz1[0]"),
+    (lambda: backward(Graph.trace("L = (a*b + c)*f"), {"a": 2, "b": -3, "c": 10, "f": -2}), "mul1", "f"),
+])
+def test_a_nodes_upstream_factor_reads_the_same_in_every_step_out_of_it(make, node, form):
+    """Two steps out of one node write its upstream factor one way: both ``exp1/add3**2 · x0`` and
+    ``exp1/add3**2 · w0``, never ``dL/dmul1 · x0`` beside ``exp1/add3**2 · w0``; the name where the
+    expression is long (a network's), the expression where it fits (CS231n's sigmoid, micrograd's)."""
+    for width in (80, 60, 100):
+        forms = upstream_forms(render_text(make(), width=width))
+        assert forms and all(len(written) == 1 for written in forms.values()), forms
+    assert forms[node] == {form}
+
+
+def test_the_sigmoid_neurons_steps_show_the_upstream_expression():
+    bp = backward(Graph.trace("L = 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))"),
+                  {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3})
+    text = render_text(bp)
+    assert "  dL/dw0 = dL/dmul1 · ∂mul1/∂w0 = exp1/add3**2 · x0\n" in text
+    assert "  dL/dx0 = dL/dmul1 · ∂mul1/∂x0 = exp1/add3**2 · w0\n" in text
+    assert "  dL/dexp1 = dL/dadd3 · ∂add3/∂exp1 = (-1/add3**2) · 1\n" in text
+    assert "dL/dmul1 · x0" not in text
+
+
 def test_long_fan_in_sums_wrap_at_80_columns():
     nodes = ["a0 = w*x"] + [f"a{i} = sigmoid(a{i-1})*w + a{i-1}" for i in range(1, 14)] + ["L = a13**2"]
     text = render_text(backward(Graph.from_formulas(nodes, params=["w"]), {"w": 0.3, "x": 0.5}))
