@@ -186,6 +186,26 @@ def test_the_sigmoid_neurons_steps_show_the_upstream_expression():
     assert "dL/dmul1 · x0" not in text
 
 
+@pytest.mark.parametrize("formula, point, title", [
+    ("f = 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))", {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3},
+     "f = 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))"),  # SymPy: 1/(exp(-w0*x0 - w1*x1 - w2) + 1)
+    ("x/x*w", {"x": 2, "w": 3}, "L = x/x*w"),  # SymPy: L = w
+    ("c = a + b; d = b + 1; e = c*d", {"a": 2, "b": 1}, "e = (a + b)*(b + 1)"),
+])
+def test_the_page_and_document_titles_show_the_formula_as_typed(formula, point, title):
+    graph = Graph.from_formulas(formula) if ";" in formula else Graph.trace(formula)
+    bp = backward(graph, point)
+    assert f"<title>Backpropagation through {html.escape(title)}</title>" in render_html(bp, graphviz=False)
+    assert f"{title}</h1>" not in render_html(bp, graphviz=False)  # the heading is MathML, not text
+
+
+def test_the_latex_title_is_the_typed_formula():
+    bp = backward(Graph.trace("f = 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))"),
+                  {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3})
+    assert (r"\section*{Backpropagation through $f = \frac{1}{1 + e^{- (w_{0} \cdot x_{0} + w_{1} \cdot x_{1}"
+            r" + w_{2})}}$}") in render_latex(bp, standalone="article")
+
+
 def test_long_fan_in_sums_wrap_at_80_columns():
     nodes = ["a0 = w*x"] + [f"a{i} = sigmoid(a{i-1})*w + a{i-1}" for i in range(1, 14)] + ["L = a13**2"]
     text = render_text(backward(Graph.from_formulas(nodes, params=["w"]), {"w": 0.3, "x": 0.5}))

@@ -300,7 +300,7 @@ def latex_title(walk: Walkthrough) -> str:
     formula = walk.loss_formula()
     if formula is None:
         return escape_text(walk.title())
-    return f"Backpropagation through ${latex_label(walk.out)} = {latex_expr(formula, walk.digits, walk.out)}$"
+    return f"Backpropagation through ${latex_label(walk.out)} = {latex_expr(formula, walk.digits, walk.out, written=walk.loss_written)}$"
 
 
 def document(fragment: str, *, title: str, documentclass: str = "article") -> str:
