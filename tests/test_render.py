@@ -404,7 +404,8 @@ def test_graph_command_writes_escaped_dot(capsys):
     assert main(["graph", "c = a + b; d = b + 1; e = c*d", "--at", "a=2,b=1"]) == 0
     dot = capsys.readouterr().out
     assert dot.startswith("digraph symprop {") and dot.rstrip().endswith("}")
-    assert '[label="b (parameter) | { value 1 | grad 5 }"' in dot  # left to right: the heading above value | grad
+    assert "rankdir=TB" in dot  # left to right it is a strip 3.6 times as wide as tall
+    assert '[label="{ b (parameter) | { value 1 | grad 5 } }"' in dot  # the heading above value | grad
     assert 'e3 [label="∂e/∂c\\n= d = 2\\nproduct"];\n  n2 -> e3 [arrowhead=none];\n  e3 -> n4;' in dot
     assert escape_record('a|b{c}<d>"e"\\') == 'a\\|b\\{c\\}\\<d\\>\\"e\\"\\\\'
     tricky = render_dot(tricky_pass())
