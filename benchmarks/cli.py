@@ -120,7 +120,7 @@ def main() -> None:
         startup = best(symprop_argv("grad", "x**2", "--at", "x=1"), 1 if args.quick else 5)[0]
         print(f"python {sys.version.split()[0]}, numpy {np.__version__}; best of {repeat}; "
               f"ratios to the start-up of symprop grad \"x**2\" --at x=1: {startup:.2f} s")
-        header = f"{'figure':<40} {'symprop':>16}  {'target':>8}  {'met':>3}"
+        header = f"{'figure':<40} {'symprop':>15}  {'target':>8}  {'met':>3}"
         for label in PEERS:
             header += f"  {label:>14}"
         print(header)

@@ -30,6 +30,7 @@ from sympy import Float, Integer, Rational, Symbol
 
 from .errors import FormulaError
 from .functions import FUNCTIONS
+from .registry import did_you_mean
 
 __all__ = [
     "Op",
@@ -314,7 +315,7 @@ class _Builder:
         name = node.func.id
         if name not in FUNCTIONS:
             allowed = ", ".join(FUNCTIONS)
-            raise FormulaError(f"unknown function {_short(name)}; allowed: {allowed}")
+            raise FormulaError(f"unknown function {_short(name)}; allowed: {allowed}{did_you_mean(name, FUNCTIONS)}")
         if node.keywords:
             raise FormulaError(f"{name}() takes no keyword arguments")
         function, arity = FUNCTIONS[name]

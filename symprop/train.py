@@ -31,9 +31,9 @@ from .nn.metrics import Accuracy, accuracy
 from .nn.reference import outputs_in_domain, validate_outputs, validate_targets
 from .nn.size import limit_training_size
 from .optim import Optimizer, Params, make_optimizer
-from .scalar_code import ScalarStep, scalar_code
+from .scalar_code import ScalarCode, ScalarStep, scalar_code
 
-__all__ = ["TrainResult", "TrainingDiverged", "Stepper", "train", "validate_steps", "MAX_STEPS"]
+__all__ = ["TrainResult", "TrainingDiverged", "Stepper", "scalar_code_for", "train", "validate_steps", "MAX_STEPS"]
 
 
 @dataclass
@@ -232,12 +232,8 @@ class Stepper:
         self.compiled, self.x, self.y, self.opt = compiled, x, y, opt
         self.watch = watch
         self.draw = _mask_drawer(compiled, seed)
-        self.scalar: ScalarStep | None = None
-        mlp = compiled.mlp
-        if self.draw is None and not watch and steps >= self.SCALAR_MIN_STEPS:
-            code = scalar_code(mlp, x.shape[0])
-            if code is not None:
-                self.scalar = ScalarStep(compiled, code, x, y)
+        code = None if watch else scalar_code_for(compiled, x.shape[0], steps)
+        self.scalar: ScalarStep | None = ScalarStep(compiled, code, x, y) if code is not None else None
         self._current: Any = self.scalar.flatten(params) if self.scalar else params
         self._previous: Any = None
         self._grads: Any = None
@@ -275,6 +271,15 @@ class Stepper:
         if self._previous is None:
             return None
         return self.scalar.unflatten(self._previous) if self.scalar else self._previous
+
+
+def scalar_code_for(compiled: Compiled, samples: int, steps: int) -> ScalarCode | None:
+    """The straight-line float code a run of ``steps`` steps on ``samples`` samples trains on (see
+    :class:`Stepper`), or None: that run trains on the compiled array code."""
+    mlp = compiled.mlp
+    if steps < Stepper.SCALAR_MIN_STEPS or mlp.dropouts() or not outputs_in_domain(mlp):
+        return None
+    return scalar_code(mlp, samples)
 
 
 def _mask_drawer(compiled: Compiled, seed: int | None) -> Callable[[int], dict[str, np.ndarray]] | None:

@@ -371,3 +371,11 @@ def test_H29_an_against_function_that_calls_sys_exit_is_not_a_pass(capsys, tmp_p
     user.write_text("import sys\ndef grads(params, x, y):\n    sys.exit(0)\n")
     fails(capsys, ["check", "w**2", "--at", "w=3", "--against", f"{user}:grads"],
           "the user's code called sys.exit(0); nothing was checked")
+
+
+def test_a_mistyped_function_or_against_name_gets_a_suggestion(capsys):
+    _, err = fails(capsys, ["grad", "sigmiod(w)", "--at", "w=1"], "unknown function 'sigmiod'; allowed: exp, log")
+    assert err.rstrip().endswith("; did you mean 'sigmoid'?")
+    xor = str(Path(__file__).resolve().parent.parent / "examples")
+    fails(capsys, ["check", "--spec", f"{xor}/xor.toml", "--against", f"{xor}/xor_backprop.py:grdas"],
+          "--against: xor_backprop.py has no function 'grdas'; did you mean 'grads'?")

@@ -7,6 +7,7 @@ absolute value, as matrices. They must agree on every parameter scalar.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -110,9 +111,16 @@ def test_check_against_compares_every_entry_of_an_mnist_size_network(tmp_path, c
     assert status == 0, err
     assert out.strip().endswith("passed: 79510 of 79510 agree")
     assert "0.0001 × 0.7147, the gradient scale" in out
+    # a table of 79,510 rows that agree says nothing: it is counted, and --json keeps every row
+    assert "(79,510 of the 79,510 rows agree and are not shown; --json lists every row)" in " ".join(out.split())
+    assert len(out.splitlines()) < 8
+    status, out, err = run_cli(capsys, "check", "--spec", spec, "--against", f"{code}:grads", "--json")
+    assert status == 0 and len(json.loads(out)["rows"]) == 79510
     status, out, err = run_cli(capsys, "check", "--spec", spec, "--against", f"{code}:forgot_the_sigmoid")
     assert status == 1, err
     assert "FAILED: 20210 of 79510 agree; wrong: W1, b1" in out
+    assert "the first 40 of the 59,300 others are" in " ".join(out.split())
+    assert sum(line.endswith("WRONG") for line in out.splitlines()) == 40
     assert "W2, b2 agree, so dL/dz2 is right" in out
     # the worst entry's derivation would take the scalar pass of 80,650 steps: it is left out, and said
     assert "the derivation of W1[94,432] is not shown: the exact backward pass of" in " ".join(out.split())

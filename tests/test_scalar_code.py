@@ -9,6 +9,7 @@ and bias mode it writes.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +137,39 @@ def test_a_divergence_on_the_scalar_path_is_reported_as_on_the_array_path():
     kept = caught.value.result
     assert kept.params["W1"].shape == (1, 1) and math.isfinite(kept.final_loss)
     assert "training diverged at step" in str(caught.value)
+
+
+@pytest.mark.parametrize("optimizer,lr,rtol", [("momentum", 0.05, 1e-9), ("adam", 0.01, 1e-9), ("rmsprop", 0.002, 1e-5)])
+def test_every_optimizer_moves_the_flat_vector_as_it_moves_the_arrays(optimizer, lr, rtol):
+    """rmsprop divides each gradient by its running size, so a gradient that is 0 up to rounding (1e-17 one
+    way, 1e-17 the other) takes a step of about lr either way: its runs part at that step, for any two
+    summation orders (hence its looser tolerance)."""
+    mlp = MLP([2, 3, 1], "tanh", "half_squared_error")
+    compiled = symprop.compile(mlp)
+    params = mlp.validate_params(mlp.init_params(4))
+    fast = train(compiled, params, XOR_X, XOR_Y, steps=400, lr=lr, optimizer=optimizer)
+    from symprop.optim import make_optimizer
+
+    slow = Stepper(compiled, params, XOR_X, XOR_Y, make_optimizer(optimizer, lr), steps=10)
+    assert slow.scalar is None
+    losses = []
+    for k in range(400):
+        losses.append(slow.evaluate(k))
+        slow.advance()
+    np.testing.assert_allclose(fast.loss_history, losses, rtol=rtol)
+    for name, p in slow.params.items():
+        np.testing.assert_allclose(fast.params[name], p, rtol=rtol, atol=1e-12 if rtol < 1e-6 else 1e-6)
+
+
+def test_show_code_prints_the_float_code_when_the_run_trains_on_it(capsys):
+    from symprop.cli import main
+
+    spec = str(Path(__file__).resolve().parent.parent / "examples" / "xor.toml")
+    assert main(["train", "--spec", spec, "--show-code"]) == 0  # 2,500 steps: the float code
+    out = capsys.readouterr().out
+    assert "def loss_and_grads(params, x, y):" in out and "def loss_and_grads(p, xs, ys):" in out
+    assert "# This run (2,500 steps on 4 samples) trains on the straight-line float code" in out
+    assert "dz2_0_0 = a2_0_0*(1 - a2_0_0)*(a2_0_0 - y_0_0)" in out
+    assert main(["train", "--spec", spec, "--show-code", "--steps", "10"]) == 0  # too short to pay for it
+    out = capsys.readouterr().out
+    assert "def loss_and_grads(params, x, y):" in out and "def loss_and_grads(p, xs, ys):" not in out

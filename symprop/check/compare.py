@@ -435,7 +435,8 @@ def _value_findings(
             derivation = subject.derivation(name, worst_abs.index)
         except LimitError as error:  # the narrated scalar pass is too big; the comparison above did not need it
             derivation = None
-            hints.append(f"the derivation of {worst_abs.param} is not shown: {str(error).split(';')[0]}")
+            hints.append(f"the derivation of {worst_abs.param} is not shown: {str(error).split(';')[0]}; "
+                         "the same mistake in a narrower network shows it step by step")
         findings.append(Finding(name, "wrong", message, hints, derivation=derivation))
     return findings
 

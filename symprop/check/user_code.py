@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import CheckError, SympropError
+from ..registry import did_you_mean
 
 __all__ = ["load_function", "run_user_code", "LoadError", "CheckError", "one_line", "describe", "DEFAULT_TIMEOUT"]
 
@@ -214,7 +215,8 @@ def load_function(target: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> Ca
         raise LoadError(f"--against: loading {path.name} raised {describe(error)}")
     function = getattr(module, func, None)
     if function is None:
-        raise LoadError(f"--against: {path.name} has no function {func!r}")
+        functions = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
+        raise LoadError(f"--against: {path.name} has no function {func!r}{did_you_mean(func, functions)}")
     if not callable(function):
         raise LoadError(f"--against: {path.name}: {func!r} is a {type(function).__name__}, not a function")
     return function

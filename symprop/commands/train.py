@@ -37,7 +37,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--plot", metavar="FILE.png", help="save the loss curve (needs matplotlib: symprop[plot])")
     parser.add_argument("--plot-scale", choices=["log", "linear"], default="log",
                         help="the loss axis of --plot (default log)")
-    parser.add_argument("--show-code", action="store_true", help="print the compiled numpy code and exit")
+    parser.add_argument("--show-code", action="store_true",
+                        help="print the compiled numpy code (and, for a tiny net trained 300 steps or more, the "
+                             "straight-line float code the run trains on) and exit")
     add_output_arguments(parser, digits_option=False)
     return parser
 
@@ -57,13 +59,13 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError("train needs a [network] spec; a [graph] has nothing to train")
     network, config = spec.network, spec.train
     compiled = compile_network(network.mlp)
+    steps = config.steps if args.steps is None else args.steps
+    validate_steps(steps, "train.steps" if args.steps is None else "--steps")
     if args.show_code:
-        write_output(compiled.source, args.output)
+        write_output(_code(compiled, network, steps), args.output)
         return 0
     if args.plot:
         _plot_format(args.plot)  # an unknown picture format is refused before the training
-    steps = config.steps if args.steps is None else args.steps
-    validate_steps(steps, "train.steps" if args.steps is None else "--steps")
     for path in (args.output, args.plot):  # before the training, not after it
         if path:
             streams.writable_target(path)
@@ -83,6 +85,20 @@ def run(args: argparse.Namespace) -> int:
         raise
     _report(args, network, result, optimizer, lr, None)
     return 0
+
+
+def _code(compiled, network, steps: int) -> str:
+    """The compiled array code, and the straight-line float code too when this run would train on it."""
+    from ..train import scalar_code_for
+
+    scalar = scalar_code_for(compiled, network.samples, steps)
+    if scalar is None:
+        return compiled.source
+    note = (f"# This run ({steps:,} steps on {network.samples} samples) trains on the straight-line float code\n"
+            "# below (symprop.scalar_code): the same derived formulas, one line per value, sample by\n"
+            "# sample. The array code above gives the same values, to rounding, and the forward pass\n"
+            "# and the accuracy after training.\n")
+    return f"{compiled.source}\n\n{note}\n{scalar.source}"
 
 
 def _report(args, network, result, optimizer: str, lr: float, diverged: TrainingDiverged | None) -> None:

@@ -22,10 +22,15 @@ from .numbers import format_expr, format_value
 if TYPE_CHECKING:  # pragma: no cover
     from ..check import Derivation, Finding, GradcheckReport, Row
 
-__all__ = ["check_text", "check_rich", "check_markdown", "check_html", "derivation_lines"]
+__all__ = ["check_text", "check_rich", "check_markdown", "check_html", "derivation_lines", "shown_rows"]
 
 #: At most this many derivation lines per finding (a big batch has many).
 MAX_DERIVATION_LINES = 40
+#: A report of more rows than this shows only rows that do not agree (at most :data:`MAX_OTHERS_SHOWN`; the
+#: findings below the table say which entries and by how much) and counts the rest; ``--json`` (and
+#: ``report.rows``) keeps every row.
+MAX_ROWS_SHOWN = 500
+MAX_OTHERS_SHOWN = 40
 HEADERS = ("param", "exact", "numeric", "rel. error", "ok")
 AGAINST_HEADERS = ("param", "exact", "yours", "rel. error", "ok")
 MARKS = {"ok": "ok", "wrong": "WRONG", "kink": "kink", "nan": "NaN", "missing": "missing", "shape": "bad shape",
@@ -56,6 +61,23 @@ def _title(report: "GradcheckReport") -> str:
     else:
         floor = f"floor {report.floor:g}{'; every exact gradient is 0' if report.scale == 0 else ''}"
     return f"Gradient check of {report.output}: exact vs {report.against} (rtol {report.rtol:g}, {floor})"
+
+
+def shown_rows(report: "GradcheckReport") -> tuple[list["Row"], str | None]:
+    """The rows a report shows, and a line saying what it leaves out (None: every row is shown).
+
+    A check of every entry of a big network (``--against`` on 79,510 entries) would
+    otherwise print a table nobody reads before its verdict.
+    """
+    rows = report.rows
+    if len(rows) <= MAX_ROWS_SHOWN:
+        return list(rows), None
+    other = [r for r in rows if r.status != "ok"]
+    agree = len(rows) - len(other)
+    note = f"({agree:,} of the {len(rows):,} rows agree and are not shown"
+    if len(other) > MAX_OTHERS_SHOWN:
+        note += f"; the first {MAX_OTHERS_SHOWN} of the {len(other):,} others are"
+    return other[:MAX_OTHERS_SHOWN], note + "; --json lists every row)"
 
 
 def _headers(report: "GradcheckReport") -> tuple[str, ...]:
@@ -166,12 +188,15 @@ def check_text(report: "GradcheckReport", *, width: int | None = None) -> str:
     ``width``: lines wrap within it (the command line passes the terminal's,
     80 on a pipe); None keeps each sentence on one line, as ``str(report)`` does.
     """
-    rows = [_headers(report), *(_cells(r) for r in report.rows)]
+    shown, note = shown_rows(report)
+    rows = [_headers(report), *(_cells(r) for r in shown)]
     widths = [max(len(row[k]) for row in rows) for k in range(len(HEADERS))]
     lines = _words(_title(report), width)
-    for row in rows:
+    for row in rows if shown or not note else []:
         cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:4], widths[1:4])] + [row[4]]
         lines.append("  " + "  ".join(cells))
+    if note:
+        lines += _words(note, width, "  ", "  ")
     lines += _words(_verdict(report), width)
     for finding in report.findings:
         lines.append("")
@@ -194,11 +219,15 @@ def check_rich(report: "GradcheckReport"):
     table = Table(show_edge=False, highlight=False)
     for k, header in enumerate(_headers(report)):
         table.add_column(header, justify="left" if k in (0, 4) else "right", no_wrap=k == 0, overflow="fold")
-    for row in report.rows:
+    shown, note = shown_rows(report)
+    for row in shown:
         cells = _cells(row)
         table.add_row(*(Text(c) for c in cells[:4]), Text(cells[4], style=STYLES[row.status]))
     verdict = Text(_verdict(report), style="bold green" if report.passed else "bold red")
-    parts: list[Any] = [Text(_title(report), style="bold"), table, verdict]
+    parts: list[Any] = [Text(_title(report), style="bold")] + ([table] if shown or not note else [])
+    if note:
+        parts.append(_Fitted(lambda w: _words(note, w, "  ", "  "), "dim"))
+    parts.append(verdict)
     for finding in report.findings:
         parts.append(Text(""))
         parts.append(_Fitted(lambda w, m=finding.message: _words(m, w), "yellow" if finding.kind == "kink" else "red"))
@@ -231,8 +260,11 @@ def _md(text: str) -> str:
 def check_markdown(report: "GradcheckReport") -> str:
     """The report as Markdown (a table, the verdict, the findings with their derivations)."""
     lines = [f"**{_md(_title(report))}**", "", "| " + " | ".join(_headers(report)) + " |", "|---|---:|---:|---:|---|"]
-    for row in report.rows:
+    shown, note = shown_rows(report)
+    for row in shown:
         lines.append("| " + " | ".join(_md(c) for c in _cells(row)) + " |")
+    if note:
+        lines += ["", _md(note)]
     lines += ["", f"**{_md(_verdict(report))}**"]
     for finding in report.findings:
         lines += ["", f"- {_md(finding.message)}"]
@@ -251,7 +283,8 @@ def check_html(report: "GradcheckReport") -> str:
     colours = {"ok": "green", "kink": "darkorange"}
     out = [f"<div><p><b>{e(_title(report))}</b></p><table>"]
     out.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in _headers(report)) + "</tr>")
-    for row in report.rows:
+    shown, note = shown_rows(report)
+    for row in shown:
         cells = _cells(row)
         colour = colours.get(row.status, "red")
         out.append(
@@ -260,6 +293,8 @@ def check_html(report: "GradcheckReport") -> str:
             + f"<td style='color:{colour}'><b>{e(cells[4])}</b></td></tr>"
         )
     out.append("</table>")
+    if note:
+        out.append(f"<p>{e(note)}</p>")
     out.append(f"<p style='color:{'green' if report.passed else 'red'}'><b>{e(_verdict(report))}</b></p>")
     for finding in report.findings:
         out.append(f"<p>{e(finding.message)}</p>")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..backprop import FanIn, Step
 from ..notation import once
-from .check import MAX_DERIVATION_LINES, _cells, _derivation_title, _headers, _title, _verdict
+from .check import MAX_DERIVATION_LINES, _cells, _derivation_title, _headers, _title, _verdict, shown_rows
 from .mathml import math, mathml_expr, mathml_label, mathml_value, mo, mrow, mtext, paren, partial
 from .numbers import DEFAULT_DIGITS
 from .page import escape, page
@@ -72,7 +72,8 @@ def render_report_html(report: "GradcheckReport", *, digits: int = DEFAULT_DIGIT
     headers = "".join(f"<th{' class=num' if 0 < k < 4 else ''}>{escape(h)}</th>"
                       for k, h in enumerate(_headers(report)))
     rows = []
-    for row in report.rows:
+    shown, note = shown_rows(report)
+    for row in shown:
         cells = _cells(row)
         status = _CLASSES.get(row.status, "bad")
         rows.append("<tr>" + "".join(f"<td{' class=num' if 0 < k < 4 else ''}><code>{escape(c)}</code></td>"
@@ -80,7 +81,7 @@ def render_report_html(report: "GradcheckReport", *, digits: int = DEFAULT_DIGIT
                     + f'<td class="{status}">{escape(cells[4])}</td></tr>')
     verdict = _verdict(report)
     body = [f'<div class="scroll"><table class="report"><thead><tr>{headers}</tr></thead><tbody>{"".join(rows)}'
-            "</tbody></table></div>",
+            "</tbody></table></div>", *([f"<p>{escape(note)}</p>"] if note else []),
             f'<p class="{"ok" if report.passed else "bad"}">{escape(verdict)}</p>']
     for finding in report.findings:
         body.append(f"<h2>{escape(finding.param or 'the function')}</h2><p>{escape(finding.message)}</p>")
