@@ -484,6 +484,8 @@ _PATTERN_SYMBOLS = 8
 
 def _pattern_diff(formula: sympy.Expr, v: Symbol) -> sympy.Expr:
     """``sympy.diff(formula, v)``, found once per pattern: the formula with its symbols in slots (by name)."""
+    if v not in formula.free_symbols:  # cancelled as SymPy evaluates it (``c*x/x`` is ``c``)
+        return sympy.S.Zero
     symbols = sorted(formula.free_symbols, key=lambda s: s.name)
     if len(symbols) > _PATTERN_SYMBOLS:
         return sympy.diff(formula, v)

@@ -30,7 +30,7 @@ from .bounds import DECIMALS, limit_bits, substitute
 from .errors import EvaluationError, FormulaError, GraphError, LimitError, PointError
 from .expr import valid_name, make_symbol, parse_number
 from .node import Node, formula_text
-from .trace import formula_nodes, op_of, split_nodes, trace_nodes
+from .trace import formula_nodes, op_of, op_text, split_nodes, trace_nodes, typed_op, written
 
 __all__ = ["Node", "Graph", "to_number", "formula_text", "MAX_EXPANDED_OPS"]
 
@@ -333,6 +333,18 @@ class Graph:
                 if node.symbol == symbol:
                     break
         return self._expanded[symbol]
+
+    def typed_text(self, symbol: Symbol | None = None) -> str | None:
+        """A node's formula (default: the output's) in leaves, as the user typed it
+        (``1/(1 + exp(-(w0*x0 + w1*x1 + w2)))``, not SymPy's ``1/(exp(-w0*x0 - w1*x1 - w2) + 1)``);
+        None where a node on the way was built from a SymPy expression."""
+        op = typed_op(self.nodes, self.output if symbol is None else symbol)
+        return None if op is None else op_text(op)
+
+    def typed_formula(self, symbol: Symbol | None = None) -> sympy.Expr | None:
+        """:meth:`typed_text` as an unevaluated SymPy expression, to print in its own order."""
+        op = typed_op(self.nodes, self.output if symbol is None else symbol)
+        return None if op is None else written(op)
 
     def expand(self, expression: sympy.Expr) -> sympy.Expr:
         """Any expression in node symbols, rewritten in leaves only."""

@@ -32,7 +32,8 @@ from .expr import FUNCTIONS, Op, valid_name, make_symbol, parse_written, parse_w
 from .functions import leaky_relu, relu, sigmoid, softplus
 from .node import Node
 
-__all__ = ["trace_nodes", "split_nodes", "formula_nodes", "op_of", "written", "written_node", "DEFAULT_OUTPUT"]
+__all__ = ["trace_nodes", "split_nodes", "formula_nodes", "op_of", "written", "written_node", "typed_op",
+           "op_text", "DEFAULT_OUTPUT"]
 
 #: The output's name when the formula does not name it (``loss`` if a leaf is called ``L``).
 DEFAULT_OUTPUT = "L"
@@ -68,6 +69,79 @@ def written(op: Op) -> sympy.Expr:
     if op.kind == "leaky_relu" and len(args) == 1:
         args.append(op.value.args[1] if isinstance(op.value, function) else sympy.Rational(1, 100))
     return function(*args, evaluate=False)
+
+
+def typed_op(nodes: Sequence[Node], symbol: Symbol) -> Op | None:
+    """The formula of node ``symbol`` in leaves, as typed: each node's written operation with the
+    nodes it uses put back in place, a chain the tracer cut into gates (``add1 = mul1 + mul2``,
+    ``add2 = add1 + w2``) one chain again (``w0*x0 + w1*x1 + w2``), as the parser read it.
+
+    None where a node on the way was built from a SymPy expression (it has no typed form).
+    """
+    ops: dict[Symbol, Op] = {}
+    for node in nodes:
+        if node.op is None:
+            ops[node.symbol] = None
+        else:
+            ops[node.symbol] = _put_back(node.op, ops)
+        if node.symbol == symbol:
+            return ops[symbol]
+    return None
+
+
+def _put_back(op: Op, ops: dict) -> Op | None:
+    if op.kind == "name":
+        return ops.get(op.value, op) if op.value in ops else op
+    if op.is_leaf:
+        return op
+    args = [_put_back(a, ops) for a in op.args]
+    if any(a is None for a in args):
+        return None
+    signs = op.signs
+    first = args[0]
+    if op.kind in ("+", "*") and first.kind == op.kind:  # (a + b) + c is a + b + c, as Python reads it
+        args, signs = [*first.args, *args[1:]], (*first.signs, *signs)
+    return _op(op.kind, tuple(args), signs, op)
+
+
+#: How tightly each kind of operation binds, as Python reads it (a call or a name binds tightest).
+_LEVEL = {"+": 1, "*": 2, "neg": 3, "**": 4}
+
+
+def op_text(op: Op) -> str:
+    """An :class:`Op` as one line of text, as typed, with the parentheses Python needs and no others
+    (``1/(1 + exp(-(w0*x0 + w1*x1 + w2)))``, ``x/x*w``: SymPy's printer would write ``x*w/x``)."""
+    if op.kind == "name":
+        return op.value.name
+    if op.kind == "number":
+        value = op.value
+        return repr(float(value)) if value.is_Float else sympy.sstr(value)
+    args = op.args
+    if op.kind in ("+", "*"):
+        level = _LEVEL[op.kind]
+        text = _operand(args[0], level)
+        for sign, arg in zip(op.signs, args[1:]):
+            joint = f" {sign} " if op.kind == "+" else sign
+            text += joint + _operand(arg, level + 1)
+        return text
+    if op.kind == "neg":
+        return "-" + _operand(args[0], _LEVEL["neg"])
+    if op.kind == "**":  # right-associative: a**b**c is a**(b**c); a**-b needs none
+        exponent = op_text(args[1]) if _level(args[1]) >= _LEVEL["neg"] else f"({op_text(args[1])})"
+        return f"{_operand(args[0], _LEVEL['**'] + 1)}**{exponent}"
+    return f"{op.kind}({', '.join(op_text(a) for a in args)})"
+
+
+def _level(op: Op) -> int:
+    if op.kind == "number" and (op.value.is_negative or not (op.value.is_Integer or op.value.is_Float)):
+        return _LEVEL["*"] if op.value.is_positive else _LEVEL["neg"]  # 1/20 reads as a quotient, -1 as a negation
+    return _LEVEL.get(op.kind, 5)
+
+
+def _operand(op: Op, level: int) -> str:
+    """``op`` as an operand that needs at least ``level``: in parentheses where it binds looser."""
+    text = op_text(op)
+    return text if _level(op) >= level else f"({text})"
 
 
 def _negate(expression: sympy.Expr) -> sympy.Expr:

@@ -213,3 +213,10 @@ def test_relu_derivative_at_zero_is_zero_as_pytorch():
     assert bp.gradients["w"].value == 0
     bp = backward(Graph.from_formulas(["L = relu(w*x)"]), {"w": "1/10", "x": 3})
     assert bp.gradients["w"].value == 3
+
+
+def test_a_name_a_named_node_cancels_has_local_derivative_zero():
+    """``L = c*x/x`` is ``c`` as SymPy evaluates it: x's local derivative is 0, not an internal error."""
+    bp = backward(Graph.from_formulas("c = a*b; L = c*x/x"), {"a": 1, "b": 2, "x": 2})
+    assert bp.gradients["x"].value == 0
+    assert (bp.gradients["a"].value, bp.gradients["b"].value) == (2, 1)

@@ -69,7 +69,7 @@ def test_the_walkthrough_page_steps_through_the_backward_pass(browser, tmp_path,
     path.write_text(render_html(backward(demo_graph(), DEMO_POINT), lr=sympy.Rational(1, 10), graphviz=graphviz),
                     encoding="utf-8")
     _loads_cleanly(browser, path)
-    assert browser.evaluate("document.title") == "Backpropagation through J = (b + w*x - y)**2/2"
+    assert browser.evaluate("document.title") == "Backpropagation through J = (w*x + b - y)**2/2"
     assert browser.evaluate("document.querySelectorAll('math mfrac').length") > 20  # ∂J/∂w, as fractions
     assert browser.evaluate("!document.getElementById('stepper').hidden")
     assert browser.evaluate("document.querySelectorAll('svg [data-key]').length") == 8  # 4 leaves, 4 nodes

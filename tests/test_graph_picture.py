@@ -19,7 +19,7 @@ import pytest
 import symprop
 from symprop.cli import main
 from symprop.commands.common import formula_graph
-from symprop.render.dot import choose_rankdir, fit_scale, render_dot
+from symprop.render.dot import choose_rankdir, fit_scale, layout_size, render_dot
 from symprop.render.drawing import scalar_drawing
 from symprop.render.dot_layers import group_name, has_layers, layer_drawing
 from symprop.spec import load_spec
@@ -85,6 +85,8 @@ def pictures():
     yield "demo", symprop.backward(formula_graph("c = w*x; a = c + b; d = a - y; J = d**2/2", ["w", "b"]),
                                    {"w": -2, "x": 2, "b": 8, "y": 1})
     yield "fan-out", symprop.backward(formula_graph("c = a + b; d = b + 1; e = c*d", None), {"a": 2, "b": 1})
+    yield "a used twice", symprop.backward(formula_graph("c = a*b; L = c + a", None), {"a": 1, "b": 2})
+    yield "one gate", symprop.backward(formula_graph("w*x", None), {"w": 2, "x": 3})
     yield "neuron", symprop.backward(formula_graph("1/(1 + exp(-(w0*x0 + w1*x1 + w2)))", None),
                                      {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3})
     yield "chain", symprop.backward(formula_graph("sigmoid(sigmoid(sigmoid(sigmoid(w*x))))", None), {"w": 1, "x": 1})
@@ -123,6 +125,37 @@ def test_auto_picks_the_direction_that_fits_a_16_9_slide_best(view):
         chosen = choose_rankdir(drawing)
         assert scales[chosen] >= 0.9 * max(scales.values()), (name, chosen, scales)
         assert f"rankdir={chosen}" in render_dot(bp, view=view)
+
+
+SMALL = [
+    ("c = a + b; d = b + 1; e = c*d", "a=2,b=1"),  # was 501 x 139 pt (3.6:1), left to right
+    ("c = a*b; L = c + a", "a=1,b=2"),  # was 4.2:1
+    ("w*x", "w=2,x=3"),
+    ("x/x*w", "x=2,w=3"),
+    ("L = (a*b + c)*f", "a=2,b=-3,c=10,f=-2"),
+    ("1/(1 + exp(-(w0*x0 + w1*x1 + w2)))", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3"),
+]
+
+
+@needs_dot
+@pytest.mark.parametrize("formula, at", SMALL, ids=[f for f, _ in SMALL])
+def test_a_small_formula_fits_a_slide_too(formula, at, tmp_path):
+    """No strip across the slide: at most 3:1 wide where the other direction fits nearly as large."""
+    out = tmp_path / "graph.svg"
+    assert main(["graph", formula, "--at", at, "--output", str(out)]) == 0
+    root = ET.fromstring(out.read_text(encoding="utf-8"))
+    width, height = (float(root.get(k).removesuffix("pt")) for k in ("width", "height"))
+    assert width / height <= 3, (width, height)
+
+
+def test_a_near_tie_goes_to_the_direction_that_is_not_a_strip():
+    bp = symprop.backward(formula_graph("c = a + b; d = b + 1; e = c*d", None), {"a": 2, "b": 1})
+    drawing = scalar_drawing(bp)
+    assert fit_scale(layout_size(drawing, "LR")) > fit_scale(layout_size(drawing, "TB"))  # LR a little larger...
+    assert choose_rankdir(drawing) == "TB"  # ...but a strip 3.3 times as wide as tall
+    assert "rankdir=TB" in render_dot(bp)
+    # a picture far larger one way keeps it: the xor batch, one box per neuron, is 1.2:1 left to right
+    assert choose_rankdir(scalar_drawing(load_spec(EXAMPLES / "xor.toml").problem().backward())) == "LR"
 
 
 def test_rankdir_overrides_the_choice_and_records_turn_with_it(capsys):

@@ -168,3 +168,32 @@ def test_width_estimates_are_within_reach_of_tex():
     # measured with pdflatex (\settowidth in display math, 10pt): 20.6pt and 76.2pt
     assert 1.6 < tex_width(latex_label("add1")) < 2.4
     assert 6.8 < tex_width(r"\text{constant multiple}") < 8.6
+
+
+def _words_pass():
+    """A product of products: the gradients are products of node names of several letters."""
+    return backward(Graph.trace("L = ((a + b)*(c + d))**2"), {"a": 1, "b": 2, "c": 3, "d": 4})
+
+
+def test_a_product_of_names_of_several_letters_takes_dots_and_2x_stays_2x():
+    from symprop.render.html import render_html
+    from symprop.render.latex import latex_expr
+
+    tex = render_latex(_words_pass(), expanded=True)
+    assert r"2 \cdot \mathrm{add}_{2} \cdot \mathrm{mul}_{1}" in tex  # dL/dadd1's compact form
+    assert not re.search(r"\\mathrm\{\w+\}_\{\d\} \\mathrm", tex)  # never two names side by side
+    add1, add2, x, y, w0 = sympy.symbols("add1 add2 x y w0")
+    assert latex_expr(2 * add1 * add2) == r"2 \cdot \mathrm{add}_{1} \cdot \mathrm{add}_{2}"
+    assert latex_expr(2 * x * y) == "2 x y" and latex_expr(2 * w0 * x) == "2 w_{0} x"
+    assert latex_expr(add1 * w0 / add2) == r"\frac{\mathrm{add}_{1} \cdot w_{0}}{\mathrm{add}_{2}}"
+    page = render_html(_words_pass(), graphviz=False)
+    names = r"<msub><mi>(?:add|mul)</mi><mrow><mn>\d</mn></mrow></msub>"
+    assert re.search(names + "<mo[^>]*>&#xB7;</mo>" + names, page)
+    assert not re.search(names + "<mo[^>]*>&#x2062;</mo>" + names, page)  # no invisible times between names
+
+
+@needs_pdflatex
+def test_dotted_products_compile(tmp_path):
+    results = compile_both(tmp_path / "words", render_latex(_words_pass(), expanded=True))
+    for kind, (pdf, over) in results.items():
+        assert max(over, default=0) <= SLACK_PT, f"{kind}: lines too wide by {over} pt"

@@ -76,7 +76,7 @@ def assert_self_contained(text: str) -> _Page:
 def test_the_walkthrough_page_ties_each_step_to_the_graph(graphviz):
     text = render_html(demo_pass(), lr=sympy.Rational(1, 10), graphviz=graphviz)
     page = assert_self_contained(text)
-    assert page.all("title") and "<title>Backpropagation through J = (b + w*x - y)**2/2</title>" in text
+    assert page.all("title") and "<title>Backpropagation through J = (w*x + b - y)**2/2</title>" in text
     keys = {a["data-key"] for _, a in page.tags if "data-key" in a}
     edges = {a["data-edge"] for _, a in page.tags if "data-edge" in a}
     assert len(keys) == 8 and len(edges) >= 7  # 4 leaves and 4 nodes; an edge per input

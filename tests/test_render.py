@@ -147,6 +147,65 @@ def test_network_walkthrough_fits_80_columns():
     assert full.count("expanded:") == len(bp.gradients)
 
 
+STEP = re.compile(r"^  (d\w+/d\S+)(?: \(via [^)]*\))? = (d\w+/d\S+) · ∂(\S+)/∂\S+ = (.+?) · ")
+
+
+def upstream_forms(text: str) -> dict[str, set[str]]:
+    """Each node's upstream factor, as the text's steps out of that node write it."""
+    forms: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        match = STEP.match(line)
+        if match:
+            forms.setdefault(match.group(3), set()).add(match.group(4))
+    return forms
+
+
+@pytest.mark.parametrize("make, node, form", [
+    (lambda: backward(Graph.trace("L = 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))"),
+                      {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}), "mul1", "exp1/add3**2"),
+    (network_231_pass, "z1[0]", "dL/dz1[0]"),
+    (lambda: backward(Graph.trace("L = (a*b + c)*f"), {"a": 2, "b": -3, "c": 10, "f": -2}), "mul1", "f"),
+])
+def test_a_nodes_upstream_factor_reads_the_same_in_every_step_out_of_it(make, node, form):
+    """Two steps out of one node write its upstream factor one way: both ``exp1/add3**2 · x0`` and
+    ``exp1/add3**2 · w0``, never ``dL/dmul1 · x0`` beside ``exp1/add3**2 · w0``; the name where the
+    expression is long (a network's), the expression where it fits (CS231n's sigmoid, micrograd's)."""
+    for width in (80, 60, 100):
+        forms = upstream_forms(render_text(make(), width=width))
+        assert forms and all(len(written) == 1 for written in forms.values()), forms
+    assert forms[node] == {form}
+
+
+def test_the_sigmoid_neurons_steps_show_the_upstream_expression():
+    bp = backward(Graph.trace("L = 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))"),
+                  {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3})
+    text = render_text(bp)
+    assert "  dL/dw0 = dL/dmul1 · ∂mul1/∂w0 = exp1/add3**2 · x0\n" in text
+    assert "  dL/dx0 = dL/dmul1 · ∂mul1/∂x0 = exp1/add3**2 · w0\n" in text
+    assert "  dL/dexp1 = dL/dadd3 · ∂add3/∂exp1 = (-1/add3**2) · 1\n" in text
+    assert "dL/dmul1 · x0" not in text
+
+
+@pytest.mark.parametrize("formula, point, title", [
+    ("f = 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))", {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3},
+     "f = 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))"),  # SymPy: 1/(exp(-w0*x0 - w1*x1 - w2) + 1)
+    ("x/x*w", {"x": 2, "w": 3}, "L = x/x*w"),  # SymPy: L = w
+    ("c = a + b; d = b + 1; e = c*d", {"a": 2, "b": 1}, "e = (a + b)*(b + 1)"),
+])
+def test_the_page_and_document_titles_show_the_formula_as_typed(formula, point, title):
+    graph = Graph.from_formulas(formula) if ";" in formula else Graph.trace(formula)
+    bp = backward(graph, point)
+    assert f"<title>Backpropagation through {html.escape(title)}</title>" in render_html(bp, graphviz=False)
+    assert f"{title}</h1>" not in render_html(bp, graphviz=False)  # the heading is MathML, not text
+
+
+def test_the_latex_title_is_the_typed_formula():
+    bp = backward(Graph.trace("f = 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))"),
+                  {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3})
+    assert (r"\section*{Backpropagation through $f = \frac{1}{1 + e^{- (w_{0} \cdot x_{0} + w_{1} \cdot x_{1}"
+            r" + w_{2})}}$}") in render_latex(bp, standalone="article")
+
+
 def test_long_fan_in_sums_wrap_at_80_columns():
     nodes = ["a0 = w*x"] + [f"a{i} = sigmoid(a{i-1})*w + a{i-1}" for i in range(1, 14)] + ["L = a13**2"]
     text = render_text(backward(Graph.from_formulas(nodes, params=["w"]), {"w": 0.3, "x": 0.5}))
@@ -345,7 +404,8 @@ def test_graph_command_writes_escaped_dot(capsys):
     assert main(["graph", "c = a + b; d = b + 1; e = c*d", "--at", "a=2,b=1"]) == 0
     dot = capsys.readouterr().out
     assert dot.startswith("digraph symprop {") and dot.rstrip().endswith("}")
-    assert '[label="b (parameter) | { value 1 | grad 5 }"' in dot  # left to right: the heading above value | grad
+    assert "rankdir=TB" in dot  # left to right it is a strip 3.6 times as wide as tall
+    assert '[label="{ b (parameter) | { value 1 | grad 5 } }"' in dot  # the heading above value | grad
     assert 'e3 [label="∂e/∂c\\n= d = 2\\nproduct"];\n  n2 -> e3 [arrowhead=none];\n  e3 -> n4;' in dot
     assert escape_record('a|b{c}<d>"e"\\') == 'a\\|b\\{c\\}\\<d\\>\\"e\\"\\\\'
     tricky = render_dot(tricky_pass())

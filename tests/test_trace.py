@@ -246,3 +246,25 @@ def test_the_graph_command_draws_a_wire_per_operand(capsys):
     dot = run(capsys, "graph", "x/x*w", "--at", "x=2,w=3")
     assert '[label="∂div1/∂x\\n= 1/x = 1/2\\nquotient, as u"]' in dot
     assert '[label="∂div1/∂x\\n= -1/x = -1/2\\nquotient, as v"]' in dot
+
+
+@pytest.mark.parametrize("formula", [
+    "1/(1 + exp(-(w0*x0 + w1*x1 + w2)))", "(w*x + b - y)**2/2", "x/x*w", "a - (b - c)", "a/(b*c)", "1/x/y",
+    "2*x**-1", "-x**2", "(-x)**2", "a - (b + c)", "a*(b*c)", "2*3*x", "leaky_relu(x, 0.2)", "x**y**z",
+    "(x**y)**z", "x**(a*b)", "-(a*b)", "sigmoid(x)*2 + 1/2", "0.05*x",
+])
+def test_the_typed_formula_is_put_back_together_from_its_gates(formula):
+    """The graph writes its loss as typed, from the gates the tracer cut it into: the chains the
+    tracer cut (``add1 = mul1 + mul2``, ``add2 = add1 + w2``) one chain again, the parentheses typed
+    and no others (SymPy's printer would write ``x*w/x`` and ``1/(exp(-w0*x0 - w1*x1 - w2) + 1)``)."""
+    graph = Graph.trace(formula)
+    assert graph.typed_text() == formula
+    assert sympy.simplify(graph.typed_formula().doit() - graph.expanded(graph.output)) == 0
+
+
+def test_named_nodes_are_put_back_in_their_place():
+    graph = Graph.from_formulas("c = w*x; a = c + b; d = a - y; J = d**2/2")
+    assert graph.typed_text() == "(w*x + b - y)**2/2"
+    assert graph.typed_text(graph.node("a").symbol) == "w*x + b"
+    assert Graph.from_formulas("c = a + b; d = b + 1; e = c*d").typed_text() == "(a + b)*(b + 1)"
+    assert Graph.from_exprs([("L", sympy.Symbol("w") ** 2)]).typed_text() is None  # built from SymPy: not typed

@@ -11,7 +11,8 @@ clear which edge it belongs to.
 The picture is meant for a slide: ``rankdir="auto"`` lays it out top to
 bottom or left to right, whichever fits a 16:9 frame at the larger scale, by
 an estimate of both layouts (:func:`layout_size`; no Graphviz needed, so the
-DOT text is the same everywhere). ``view="layers"`` draws a network one box
+DOT text is the same everywhere), and not wider than 3:1 where the other
+direction fits nearly as large. ``view="layers"`` draws a network one box
 per layer (:mod:`symprop.render.dot_layers`). Every label is escaped, so any
 formula or name prints as written. :func:`to_svg` runs Graphviz's ``dot``.
 """
@@ -40,6 +41,7 @@ __all__ = [
     "quote",
     "layout_size",
     "choose_rankdir",
+    "MAX_ASPECT",
     "RANKDIRS",
     "VIEWS",
     "SLIDE",
@@ -51,6 +53,11 @@ RANKDIRS = ("auto", "TB", "LR")
 VIEWS = ("scalar", "layers")
 #: The frame a picture should fit: a 16:9 slide.
 SLIDE = (16.0, 9.0)
+
+#: The widest a picture is laid out for its height where the other direction fits nearly as large
+#: (:data:`NEARLY` of its scale or more).
+MAX_ASPECT = 3.0
+NEARLY = 0.9
 
 FONT_SIZE = 11
 LABEL_FONT_SIZE = 9
@@ -162,9 +169,19 @@ def fit_scale(size: tuple[float, float], frame: tuple[float, float] = SLIDE) -> 
 
 
 def choose_rankdir(drawing: Drawing, frame: tuple[float, float] = SLIDE) -> str:
-    """``TB`` or ``LR``: the direction whose layout fits ``frame`` at the larger scale (``TB`` on a tie)."""
-    tb, lr = (fit_scale(layout_size(drawing, d), frame) for d in ("TB", "LR"))
-    return "TB" if tb >= lr else "LR"
+    """``TB`` or ``LR``: the direction whose layout fits ``frame`` at the larger scale (``TB`` on a tie),
+    unless it is wider than :data:`MAX_ASPECT` times its height and the other is not and fits nearly
+    as large (a small formula fits a slide either way: a strip across it leaves the slide empty)."""
+    sizes = {d: layout_size(drawing, d) for d in ("TB", "LR")}
+    scales = {d: fit_scale(size, frame) for d, size in sizes.items()}
+    best, other = ("TB", "LR") if scales["TB"] >= scales["LR"] else ("LR", "TB")
+    if _aspect(sizes[best]) > MAX_ASPECT >= _aspect(sizes[other]) and scales[other] >= NEARLY * scales[best]:
+        return other
+    return best
+
+
+def _aspect(size: tuple[float, float]) -> float:
+    return size[0] / max(size[1], 1.0)
 
 
 # -- DOT text -------------------------------------------------------------

@@ -171,7 +171,7 @@ def _title_markup(walk: Walkthrough, w: _Writer) -> str:
     formula = walk.loss_formula()
     if formula is None:
         return escape(walk.title())
-    return f"Backpropagation through {math(mrow(w.label(walk.out), mo('='), w.expr(formula)))}"
+    return f"Backpropagation through {math(mrow(w.label(walk.out), mo('='), w.expr(formula, written=walk.loss_written)))}"
 
 
 def render_html(

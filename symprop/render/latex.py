@@ -24,7 +24,8 @@ from ..errors import SympropError
 from ..notation import once
 from ..rules import TABLE
 from .numbers import DEFAULT_DIGITS, FLOAT_DIGITS, decimal, is_long_exact
-from .tex_layout import ARTICLE_WIDTH, BREAK_ADD, BREAK_MUL, SLIDE_WIDTH, align, align_rows, breakable, tex_width
+from .tex_layout import (ARTICLE_WIDTH, BREAK_ADD, BREAK_MUL, SLIDE_WIDTH, WordsPrinter, align, align_rows,
+                         breakable, tex_width)
 from .walkthrough import StepRow, SumRow, Walkthrough, no_advice, reading_order
 
 __all__ = ["render_latex", "latex_label", "latex_symbol", "latex_expr", "latex_breakable", "latex_value",
@@ -105,6 +106,11 @@ def _prepare(expr: sympy.Expr, digits: int, out: str | None, written: bool) -> t
     return expr, settings
 
 
+def _words(settings: dict) -> set:
+    """The symbols whose LaTeX is a name of several letters (``\\mathrm{add}_{1}``, or text)."""
+    return {s for s, tex in settings["symbol_names"].items() if r"\mathrm{" in tex or tex.startswith(r"\text{")}
+
+
 def latex_expr(expr: sympy.Expr, digits: int = DEFAULT_DIGITS, out: str | None = None, *,
                written: bool = False) -> str:
     """``sympy.latex`` of an expression in display labels, floats rounded to ``digits``.
@@ -113,14 +119,14 @@ def latex_expr(expr: sympy.Expr, digits: int = DEFAULT_DIGITS, out: str | None =
     with ``\\cdot`` between factors.
     """
     expr, settings = _prepare(expr, digits, out, written)
-    return sympy.latex(expr, **settings)
+    return WordsPrinter(settings, words=_words(settings)).doprint(expr)
 
 
 def latex_breakable(expr: sympy.Expr, digits: int = DEFAULT_DIGITS, out: str | None = None, *,
                     written: bool = False) -> str:
     """:func:`latex_expr` with the marks where a long display may break (see :mod:`.tex_layout`)."""
     expr, settings = _prepare(expr, digits, out, written)
-    return breakable(expr, **settings)
+    return breakable(expr, words=_words(settings), **settings)
 
 
 def latex_value(value: sympy.Expr, digits: int = DEFAULT_DIGITS, *, exact: bool = False) -> str:
@@ -300,7 +306,7 @@ def latex_title(walk: Walkthrough) -> str:
     formula = walk.loss_formula()
     if formula is None:
         return escape_text(walk.title())
-    return f"Backpropagation through ${latex_label(walk.out)} = {latex_expr(formula, walk.digits, walk.out)}$"
+    return f"Backpropagation through ${latex_label(walk.out)} = {latex_expr(formula, walk.digits, walk.out, written=walk.loss_written)}$"
 
 
 def document(fragment: str, *, title: str, documentclass: str = "article") -> str:

@@ -25,7 +25,7 @@ from sympy import Symbol
 from sympy.printing.conventions import split_super_sub
 from sympy.printing.mathml import MathMLPresentationPrinter
 
-from .numbers import DEFAULT_DIGITS, FLOAT_DIGITS, decimal, is_long_exact
+from .numbers import DEFAULT_DIGITS, FLOAT_DIGITS, decimal, dotted_product, is_long_exact
 
 __all__ = ["math", "inline_math", "mathml_label", "mathml_name", "mathml_expr", "mathml_value", "mathml_matrix", "decimal_markup", "paren", "partial", "mo",
            "mtext", "mrow"]
@@ -151,7 +151,14 @@ def mathml_label(label: str, out: str | None = None) -> str:
 
 
 class _Printer(MathMLPresentationPrinter):
-    """SymPy's presentation MathML, each operator of a sum or product marked as a good place to break."""
+    """SymPy's presentation MathML, each operator of a sum or product marked as a good place to break,
+    and ``·`` between the factors of a product of names of several letters (``words``: 2·add₁·add₂,
+    not 2add₁add₂; 2xy as it is)."""
+
+    def __init__(self, settings: dict | None = None, *, words: set | frozenset = frozenset()):
+        super().__init__(settings)
+        self.words = words
+        self._plain = self._settings["mul_symbol"]
 
     def _mark(self, mrow, operators: tuple[str, ...]):
         for k, child in enumerate(mrow.childNodes):
@@ -163,8 +170,15 @@ class _Printer(MathMLPresentationPrinter):
         return self._mark(super()._print_Add(expr, order), ("+", "-"))
 
     def _print_Mul(self, expr):
-        return self._mark(super()._print_Mul(expr), ("&InvisibleTimes;", "\u2062", "&#xB7;", "·"))
+        self._settings["mul_symbol"] = "dot" if self.words and dotted_product(expr, self.words) else self._plain
+        try:
+            return self._mark(super()._print_Mul(expr), ("&InvisibleTimes;", "\u2062", "&#xB7;", "·"))
+        finally:
+            self._settings["mul_symbol"] = self._plain
 
+
+#: An ``<mi>`` of several letters: a name set upright, as a word (``add``, not σ or x).
+_WORD_MARKUP = re.compile(r"<mi[^>]*>[^<&]{2,}</mi>|<mtext")
 
 _TAG = re.compile(r"<(/?)([a-z]+)([^>]*?)(/?)>")
 
@@ -243,7 +257,8 @@ def mathml_expr(expr: sympy.Expr, digits: int = DEFAULT_DIGITS, out: str | None 
     with sympy.evaluate(not written):
         expr = expr.xreplace({**floats, **names})
     settings = {"order": "none", "mul_symbol": "dot"} if written else {}
-    markup = _Printer(settings).doprint(expr)
+    words = {names[s] for s in symbols if _WORD_MARKUP.search(_finish(mathml_label(s.name, out)))}
+    markup = _Printer(settings, words=words).doprint(expr)
     for symbol, placeholder in names.items():
         markup = markup.replace(f"<mi>{placeholder.name}</mi>", mathml_label(symbol.name, out))
     return _finish(markup)

@@ -28,7 +28,7 @@ from sympy.printing.str import StrPrinter
 from ..graph import limit_exact_value
 
 __all__ = ["format_value", "format_expr", "expr_text", "decimal", "float_text", "is_long_exact", "to_float", "DEFAULT_DIGITS",
-           "SHORT_RATIONAL", "SHORT_CLOSED_FORM"]
+           "dotted_product", "SHORT_RATIONAL", "SHORT_CLOSED_FORM"]
 
 DEFAULT_DIGITS = 6
 
@@ -139,3 +139,13 @@ def format_expr(expr: sympy.Expr, digits: int = DEFAULT_DIGITS, *, written: bool
         with sympy.evaluate(not written):
             expr = expr.xreplace(floats)
     return expr_text(expr, written=written)
+
+
+def dotted_product(expr: sympy.Expr, words: set) -> bool:
+    """True for a product whose numerator has two factors or more besides its number, one of them a
+    name of several letters (``words``): ``2*add1*add2`` set side by side reads as one long word
+    (``2add₁add₂``), so its factors take a dot; ``2*x*y`` stays ``2xy``."""
+    numerator, _ = sympy.fraction(expr)
+    factors = [f for f in sympy.Mul.make_args(numerator) if not f.is_Number]
+    bases = [f.base if f.is_Pow else f for f in factors]
+    return len(factors) >= 2 and any(b in words for b in bases)

@@ -25,7 +25,9 @@ from typing import Sequence
 import sympy
 from sympy.printing.latex import LatexPrinter
 
-__all__ = ["breakable", "strip_marks", "tex_width", "align_rows", "align", "fit_align", "mark_operators", "SLIDE_WIDTH", "ARTICLE_WIDTH", "BREAK_ADD",
+from .numbers import dotted_product
+
+__all__ = ["breakable", "WordsPrinter", "strip_marks", "tex_width", "align_rows", "align", "fit_align", "mark_operators", "SLIDE_WIDTH", "ARTICLE_WIDTH", "BREAK_ADD",
            "BREAK_MUL", "BREAK_EQ"]
 
 #: Break marks inside LaTeX text (never printed): before a sum's operator, between factors, before ``=``.
@@ -40,7 +42,29 @@ SLIDE_WIDTH = 25.0
 ARTICLE_WIDTH = 31.0
 
 
-class _BreakablePrinter(LatexPrinter):
+class WordsPrinter(LatexPrinter):
+    """SymPy's LaTeX printer, with ``\\cdot`` between the factors of a product of names of several
+    letters (``2 \\cdot \\mathrm{add}_{1} \\cdot \\mathrm{add}_{2}``, not ``2add₁add₂``); ``2 x y`` as it is.
+
+    ``words``: the symbols that print as such names.
+    """
+
+    def __init__(self, settings: dict | None = None, *, words: set | frozenset = frozenset()):
+        super().__init__(settings)
+        self.words = words
+        self._plain = self._settings["mul_symbol_latex"]
+
+    def _print_Mul(self, expr):
+        plain = self._plain
+        dotted = plain if r"\cdot" in plain else plain.rstrip() + r" \cdot "
+        self._settings["mul_symbol_latex"] = dotted if self.words and dotted_product(expr, self.words) else plain
+        try:
+            return super()._print_Mul(expr)
+        finally:
+            self._settings["mul_symbol_latex"] = plain
+
+
+class _BreakablePrinter(WordsPrinter):
     """SymPy's LaTeX printer, with a break mark before each operator of a sum."""
 
     def _print_Add(self, expr, order=None):  # as LatexPrinter._print_Add, marks added
@@ -61,11 +85,12 @@ class _BreakablePrinter(LatexPrinter):
         return tex
 
 
-def breakable(expr: sympy.Basic, **settings) -> str:
-    """``sympy.latex(expr, **settings)`` with break marks (see :func:`strip_marks` for the plain text)."""
+def breakable(expr: sympy.Basic, *, words: set | frozenset = frozenset(), **settings) -> str:
+    """``sympy.latex(expr, **settings)`` with break marks (see :func:`strip_marks` for the plain text);
+    ``words``: the symbols that print as names of several letters (see :class:`WordsPrinter`)."""
     written = settings.get("mul_symbol") == "dot"
     settings["mul_symbol"] = BREAK_MUL + r" \cdot " if written else BREAK_MUL
-    return _BreakablePrinter(settings).doprint(expr)
+    return _BreakablePrinter(settings, words=words).doprint(expr)
 
 
 def strip_marks(tex: str) -> str:

@@ -26,8 +26,8 @@ from .walkthrough import StepRow, SumRow, Walkthrough, labelled, used_nodes
 if TYPE_CHECKING:  # pragma: no cover
     from ..nn.forms import GradientForms
 
-__all__ = ["render_text", "render_gradients", "render_gradient_forms", "gradient_text", "step_line", "sum_line",
-           "rule_lines", "fit", "paren", "WIDTH", "MAX_EXPANDED_LINES"]
+__all__ = ["render_text", "render_gradients", "render_gradient_forms", "gradient_text", "step_line", "named_upstreams",
+           "sum_line", "rule_lines", "fit", "paren", "WIDTH", "MAX_EXPANDED_LINES"]
 
 #: Lines are kept to this many columns.
 WIDTH = 80
@@ -67,8 +67,33 @@ def _tag(lines: list[str], tag: str, width: int, indent: int) -> list[str]:
     return lines + [pad + tag]
 
 
-def step_line(walk: Walkthrough, row: StepRow, *, width: int = WIDTH, indent: int = 2) -> list[str]:
-    """``dJ/dc = dJ/da · ∂a/∂c = d · 1 = 3 · 1 = 3  [sum]``: total, factors, symbols, numbers, rule."""
+def step_line(walk: Walkthrough, row: StepRow, *, width: int = WIDTH, indent: int = 2,
+              by_name: bool | None = None) -> list[str]:
+    """``dJ/dc = dJ/da · ∂a/∂c = d · 1 = 3 · 1 = 3  [sum]``: total, factors, symbols, numbers, rule.
+
+    The upstream factor is written as its expression (``d``) or by its name
+    (``dJ/da``) the same way in every step out of a node: ``by_name`` says
+    which (None decides it from the walkthrough, as :func:`named_upstreams`).
+    """
+    if by_name is None:
+        by_name = row.node in named_upstreams(walk, width=width, indent=indent)
+    return _step_lines(walk, row, width, indent, by_name)
+
+
+def named_upstreams(walk: Walkthrough, *, width: int = WIDTH, indent: int = 2) -> set[str]:
+    """The nodes whose upstream factor the steps write by name ``dL/dn``: those whose expression
+    is long (the walkthrough leaves it out), or would take a step out of the node past two lines
+    (the symbols, then the numbers) where the name would not."""
+    named = set()
+    for row in walk.backward:
+        if isinstance(row, StepRow) and row.node not in named:
+            if row.upstream is None or (not walk.full and len(_step_lines(walk, row, width, indent, False))
+                                        > max(2, len(_step_lines(walk, row, width, indent, True)))):
+                named.add(row.node)
+    return named
+
+
+def _step_lines(walk: Walkthrough, row: StepRow, width: int, indent: int, by_name: bool) -> list[str]:
     digits, step, number = walk.digits, row.step, walk.number
     n, v = row.node, row.input
     via = f" (via {row.branch})" if row.via else ""
@@ -88,11 +113,12 @@ def step_line(walk: Walkthrough, row: StepRow, *, width: int = WIDTH, indent: in
 
     if step.upstream.expr.is_Number and step.local.expr.is_Number:  # the symbols are the numbers
         return tagged([numbers])
-    if row.upstream is not None:
-        full = [f"{paren(format_expr(row.upstream, digits))} · {local}", numbers]
-        if len(_join(head, full, width, indent)) == 1 or walk.full:
-            return tagged(full)
-    upstream = number(step.upstream.value) if step.upstream.expr.is_Number else walk.d(n)
+    if step.upstream.expr.is_Number:
+        upstream = number(step.upstream.value)
+    elif by_name or row.upstream is None:
+        upstream = walk.d(n)
+    else:
+        upstream = format_expr(row.upstream, digits)
     return tagged([f"{paren(upstream)} · {local}", numbers])
 
 
@@ -175,8 +201,10 @@ def lines(walk: Walkthrough, *, width: int = WIDTH) -> list[str]:
     result.append("")
     result.append("Backward pass, right to left: d(loss)/d(input) = d(loss)/d(node) · ∂node/∂input")
     result.append(f"  {walk.d(out)} = 1")
+    named = named_upstreams(walk, width=width)
     for row in walk.backward:
-        event = step_line(walk, row, width=width) if isinstance(row, StepRow) else sum_line(walk, row, width=width)
+        event = (step_line(walk, row, width=width, by_name=row.node in named) if isinstance(row, StepRow)
+                 else sum_line(walk, row, width=width))
         result += ["  " + line for line in event]
     rules = rule_lines(walk, width=width)
     if rules:

@@ -252,21 +252,31 @@ class Walkthrough:
             yield self.lr
 
     def loss_formula(self) -> sympy.Expr | None:
-        """The loss in its leaves (printed names) where it is short enough for a title, else None."""
+        """The loss in its leaves (printed names) where it is short enough for a title, else None:
+        as typed where it was typed (unevaluated; :attr:`loss_written`), else as SymPy writes it."""
         graph = self.bp.graph
         if len(graph.nodes) > 12:
             return None
+        if self.loss_written:
+            text = graph.typed_text()
+            return self.show(graph.typed_formula(), written=True) if len(text) <= 60 else None
         try:
             formula = self.show(graph.expanded(graph.output))
         except LimitError:
             return None
         return formula if len(format_expr(formula, self.digits)) <= 60 else None
 
+    @property
+    def loss_written(self) -> bool:
+        """True where the loss was typed (:meth:`loss_formula` is then unevaluated, as typed)."""
+        return self.bp.graph.typed_text() is not None
+
     def title(self) -> str:
         """One line naming the pass, for a page or a document."""
         formula = self.loss_formula()
         if formula is not None:
-            return f"Backpropagation through {self.out} = {format_expr(formula, self.digits)}"
+            text = self.bp.graph.typed_text() if self.loss_written else format_expr(formula, self.digits)
+            return f"Backpropagation through {self.out} = {text}"
         graph = self.bp.graph
         return f"Backpropagation through {self.out}: {len(graph.nodes)} nodes, {len(graph.leaves)} leaves"
 
