@@ -28,6 +28,7 @@ from sympy.core.evalf import PrecisionExhausted
 from . import display
 from .bounds import DECIMALS, limit_bits, substitute
 from .errors import EvaluationError, FormulaError, GraphError, LimitError, PointError
+from .registry import did_you_mean
 from .expr import valid_name, make_symbol, parse_number
 from .node import Node, formula_text
 from .trace import formula_nodes, op_of, op_text, split_nodes, trace_nodes, typed_op, written
@@ -259,10 +260,13 @@ class Graph:
         key = name.name if isinstance(name, Symbol) else str(name).strip()
         symbol = self._by_name.get(key)
         if symbol is None:
-            raise GraphError(f"parameter {key!r} is not in the formula")
+            raise GraphError(f"parameter {key!r} is not in the formula{did_you_mean(key, self._leaf_names())}")
         if symbol in self._by_symbol:
             raise GraphError(f"{key!r} is a node, not a leaf: only leaves can be parameters")
         return symbol
+
+    def _leaf_names(self) -> list[str]:
+        return [name for name, symbol in self._by_name.items() if symbol not in self._by_symbol]
 
     # -- values ---------------------------------------------------------
 
@@ -277,7 +281,7 @@ class Graph:
             name = key.name if isinstance(key, Symbol) else str(key).strip()
             symbol = self._by_name.get(name)
             if symbol is None:
-                raise PointError(f"{name!r} is not in the formula")
+                raise PointError(f"{name!r} is not in the formula{did_you_mean(name, self._leaf_names())}")
             if symbol in self._by_symbol:
                 raise PointError(f"{name!r} is a node, computed from its formula; give values for leaves only")
             if symbol in values:

@@ -379,3 +379,10 @@ def test_a_mistyped_function_or_against_name_gets_a_suggestion(capsys):
     xor = str(Path(__file__).resolve().parent.parent / "examples")
     fails(capsys, ["check", "--spec", f"{xor}/xor.toml", "--against", f"{xor}/xor_backprop.py:grdas"],
           "--against: xor_backprop.py has no function 'grdas'; did you mean 'grads'?")
+
+
+def test_a_name_in_another_case_gets_a_suggestion(capsys):
+    fails(capsys, ["explain", "exp(w)", "--at", "W=1"], "'W' is not in the formula; did you mean 'w'?")
+    fails(capsys, ["grad", "w*x", "--at", "w=1,x=2", "--wrt", "W"], "parameter 'W' is not in the formula; did you mean 'w'?")
+    _, err = fails(capsys, ["grad", "w*x", "--at", "w=1,x=2,q=3"], "'q' is not in the formula")
+    assert "did you mean" not in err  # nothing close: no guess
