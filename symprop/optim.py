@@ -58,7 +58,12 @@ class Optimizer:
         self.t = 0
         self.state: dict[str, tuple[np.ndarray, ...]] = {}
 
-    def step(self, params: Params, grads: Params) -> Params:
+    def step(self, params: Params, grads: Params, *, scratch: bool = False) -> Params:
+        """The new parameters (new arrays; ``params`` are left alone).
+
+        ``scratch=True`` says the caller will not read ``grads`` again, so the
+        step may write into them (sgd writes the new parameters there).
+        """
         self.t += 1
         return {name: self.update(name, p, grads[name]) for name, p in params.items()}
 
@@ -70,16 +75,23 @@ class Optimizer:
 class SGD(Optimizer):
     """Plain gradient descent: ``p - lr*g``."""
 
-    def step(self, params: Params, grads: Params) -> Params:
+    def step(self, params: Params, grads: Params, *, scratch: bool = False) -> Params:
         # the update inline, without a method call per parameter: a small network's step is mostly overhead
         import numpy
 
         self.t += 1
         new = {}
         for name, p in params.items():
-            step = self.lr * grads[name]
-            # p - lr*g, to the bit, written over lr*g: one new array a step instead of two (a big layer's
-            # weights are more memory traffic than its matrix product, and a fresh large array costs page faults)
+            g = grads[name]
+            if scratch and type(g) is numpy.ndarray and type(p) is numpy.ndarray and g.shape == p.shape \
+                    and g.dtype == p.dtype and g.flags.writeable:
+                # p - lr*g, to the bit, written over the gradient the caller gave up: no new array a step
+                # (a big layer's weights are more memory traffic than its matrix product, and a fresh large
+                # array costs page faults)
+                new[name] = numpy.subtract(p, numpy.multiply(g, self.lr, out=g), out=g)
+                continue
+            step = self.lr * g
+            # else written over lr*g: one new array a step instead of two
             if type(step) is numpy.ndarray and type(p) is numpy.ndarray and step.shape == p.shape and step.dtype == p.dtype:
                 new[name] = numpy.subtract(p, step, out=step)
             else:

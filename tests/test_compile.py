@@ -8,7 +8,7 @@ import sympy
 
 import symprop
 from symprop.compiler import output_delta, softmax_p
-from symprop.numpy_code import NARROW
+from symprop.numpy_code import HELPERS, NARROW
 from symprop.nn import ACTIVATIONS, LOSSES, MLP, Network, Sequential, get_activation, loss_numpy
 from symprop.nn.activations import softmax_jacobian
 
@@ -169,6 +169,31 @@ def test_sigmoid_bce_from_the_logits_is_exact_far_out():
     assert grads["W1"][0, 0] == pytest.approx(800.0)  # (a - y)*x = (0 - 1)*(-800)
 
 
+def test_the_compiled_tanh_is_within_two_units_in_the_last_place():
+    import mpmath
+
+    mlp = MLP([1, 1], "tanh", "half_squared_error", "sum", bias="none")  # no + 0.0 to turn -0.0 into 0.0
+    compiled = symprop.compile(mlp)
+    one = {"W1": np.ones((1, 1))}
+    assert "A1 = _symprop_tanh(Z1)" in compiled.source  # through expm1: numpy's float64 tanh is scalar libm
+    rng = np.random.default_rng(5)
+    z = np.concatenate([rng.standard_normal(400) * scale for scale in (1e-12, 1e-5, 1e-2, 0.3, 1.0, 4.0, 25.0)])
+    a = compiled.forward(one, z[:, None])[:, 0]
+    exact = np.array([float(mpmath.tanh(mpmath.mpf(float(v)))) for v in z])
+    units = np.abs(a - exact) / np.spacing(np.abs(exact))
+    assert units.max() <= 2, z[np.argmax(units)]
+    np.testing.assert_allclose(a, np.tanh(z), rtol=5e-16, atol=0)
+    # the ends and the signs, in the helper the source defines (a matrix product turns -0.0 into 0.0)
+    namespace = {"numpy": np}
+    exec(HELPERS["_symprop_tanh"], namespace)
+    ends = np.array([0.0, -0.0, np.inf, -np.inf, 800.0, -800.0, 1e-320, -1e-320])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        a = namespace["_symprop_tanh"](ends)
+    np.testing.assert_array_equal(a, [0.0, -0.0, 1.0, -1.0, 1.0, -1.0, 1e-320, -1e-320])
+    assert list(np.signbit(a[:2])) == [False, True]
+    assert np.isnan(namespace["_symprop_tanh"](np.array([np.nan]))[0])
+
+
 def test_softmax_cross_entropy_at_huge_logits():
     mlp = MLP([1, 3], "softmax", "cross_entropy", "sum")
     params = {"W1": np.array([[1000.0], [0.0], [-1000.0]]), "b1": np.zeros(3)}
@@ -255,5 +280,5 @@ def test_the_source_uses_only_internal_names():
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         names |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments) for a in n.args}
         internal = re.compile(r"^(numpy|params|x|y|t|loss|X|Y|ONE|[WbZAEDTPS][0-9]+|MAX[0-9]+|logA[0-9]+|A[0-9]+c|g[Wb][0-9]+"
-                              r"|_symprop_(sigmoid|heaviside))$")
+                              r"|_symprop_(sigmoid|tanh|heaviside))$")
         assert all(internal.match(name) for name in names), sorted(n for n in names if not internal.match(n))

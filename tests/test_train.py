@@ -207,3 +207,49 @@ def test_sgd_steps_to_the_bit_and_leaves_its_inputs_alone():
     new = SGD(0.1).step(p, g)
     assert np.array_equal(new["W"], before["W"] - 0.1 * g["W"]) and new["b"] == 0.25 - 0.1 * 2.0
     assert all(np.array_equal(p[k], before[k]) for k in p) and new["W"] is not g["W"] and new["W"] is not p["W"]
+
+
+def test_sgd_on_gradients_given_up_writes_into_them_with_the_same_bits():
+    """``scratch=True``: the caller will not read the gradients again, so sgd's new parameters go there."""
+    from symprop.optim import SGD
+
+    rng = np.random.default_rng(4)
+    p = {"W": rng.normal(size=(5, 7)), "b": rng.normal(size=5)}
+    g = {"W": rng.normal(size=(7, 5)).T, "b": rng.normal(size=5)}  # a transposed view, as the compiled code gives
+    expected = SGD(0.3).step(p, {k: v.copy() for k, v in g.items()})
+    kept = {k: v.copy() for k, v in p.items()}
+    new = SGD(0.3).step(p, g, scratch=True)
+    assert all(new[k] is g[k] and np.array_equal(new[k], expected[k]) for k in p)
+    assert all(np.array_equal(p[k], kept[k]) for k in p)
+
+
+def test_training_writes_each_step_into_the_gradients_and_gives_the_same_run():
+    """The training loop lets sgd reuse the compiled gradients' arrays (no new array a step); the run is
+    the one a plain loop of ``loss_and_grads`` and ``SGD.step`` gives, to the bit, and an optimizer whose
+    ``step`` takes no ``scratch`` still trains."""
+    from symprop.optim import SGD, Optimizer
+    from symprop.train import Stepper
+
+    mlp = MLP([4, 6, 3], ["tanh", "softmax"], "cross_entropy")
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(9, 4)), np.eye(3)[rng.integers(0, 3, 9)]
+    params = mlp.init_params(2, "xavier")
+    compiled = symprop.compile(mlp)
+    result = train(compiled, params, x, y, steps=40, lr=0.3)
+    current = {k: np.asarray(v, dtype=float) for k, v in params.items()}
+    for _ in range(40):
+        current = SGD(0.3).step(current, compiled.loss_and_grads(current, x, y)[1])
+    assert all(np.array_equal(result.params[k], current[k]) for k in current)
+
+    stepper = Stepper(compiled, mlp.validate_params(params), x, y, SGD(0.3))
+    stepper.evaluate(0)
+    grads = stepper._grads
+    stepper.advance()
+    assert stepper._scratch and stepper.params["W1"] is grads["W1"]  # the new weights live in the gradient's array
+
+    class Plain(Optimizer):  # a user's optimizer, written before ``scratch`` existed
+        def step(self, params, grads):
+            return {k: p - self.lr * grads[k] for k, p in params.items()}
+
+    plain = train(compiled, params, x, y, steps=40, lr=0.3, optimizer=Plain(0.3))
+    assert all(np.array_equal(plain.params[k], current[k]) for k in current)
