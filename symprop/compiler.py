@@ -204,10 +204,12 @@ class _Generator:
     together (:func:`output_delta`).
     """
 
-    def __init__(self, mlp: Any, *, adjoints: bool = False):
+    def __init__(self, mlp: Any, *, adjoints: bool = False, into: bool = False):
         self.mlp = mlp
         #: also keep ``dL/dv`` of every named value that depends on a parameter (in ``adj``)
         self.adjoints = adjoints
+        #: write each weight gradient's product into the caller's spare array (``work``), when it gives one
+        self.into = into
         self.slope = exact_slope(mlp.slope)
         last = mlp.stack[-1]
         self.head = last if last.kind == "activation" else None  # the output activation, joined to the loss
@@ -256,6 +258,13 @@ class _Generator:
 
     def grad(self, param: str, variable: str) -> None:
         self.grads.append((param, variable))
+
+    def product(self, param: str, left: str, right: str) -> str:
+        """``(left @ right)``, the product that makes ``param``'s gradient; with ``into``, written into
+        ``work[param]`` when the caller gives that array (see :meth:`Compiled.loss_and_grads_into`)."""
+        if self.into:
+            return f'numpy.matmul({left}, {right}, out=work.get("{param}"))'
+        return f"({left} @ {right})"
 
     def decay(self, weight: str) -> None:
         """With weight decay, ``dL/dW += λ·W``."""
@@ -449,6 +458,7 @@ class Compiled:
     #: True when the loss clips ``yhat`` to ``[BCE_CLIP, 1 - BCE_CLIP]`` (a log of an output without a stable form)
     clip: bool = False
     _adjoints: Callable[..., Any] | None = field(default=None, repr=False)
+    _into: Callable[..., Any] | None = field(default=None, repr=False)
 
     def loss_grads_and_adjoints(self, params: dict[str, Any], x: Any, y: Any, masks: Any = None
                                 ) -> tuple[float, dict[str, Any], dict[str, Any]]:
@@ -462,6 +472,23 @@ class Compiled:
             self._adjoints = _generate(self.mlp, adjoints=True)[0]["loss_and_grads"]
         args = (params, x, y, masks) if self.mlp.dropouts() else (params, x, y)
         return self._adjoints(*args)
+
+    def loss_and_grads_into(self, params: dict[str, Any], x: Any, y: Any, work: dict[str, Any],
+                            masks: Any = None) -> tuple[float, dict[str, Any]]:
+        """:attr:`loss_and_grads`, each weight gradient's product written into ``work[name]`` where given.
+
+        ``work["W1"]`` is a C-contiguous float64 array of the product's shape, ``W1``'s
+        transposed (``gW1`` is returned as its transpose, a view, as ever). The training
+        loop (:class:`symprop.train.Stepper`) gives the arrays of the parameters of two
+        steps before, so that a step of a big network makes no large array: a fresh one
+        costs page faults. The code is generated on first use, and :attr:`source` does
+        not show it (it differs in ``out=`` only). Same bits as :attr:`loss_and_grads`.
+        """
+        if self._into is None:
+            self._into = _threads(self.mlp, _generate(self.mlp, into=True)[0]["loss_and_grads"])
+        if self.mlp.dropouts():
+            return self._into(params, x, y, masks, work=work)
+        return self._into(params, x, y, work=work)
 
     def loss(self, params: dict[str, Any], x: Any, y: Any, masks: Any = None) -> float:
         """The loss at ``params`` (through the compiled forward pass)."""
@@ -502,15 +529,19 @@ def compile(network: Any) -> Compiled:  # noqa: A001 - symprop.compile(network)
 
     mlp = getattr(network, "mlp", network)
     namespace, source, gen = _generate(mlp)
-    # one BLAS thread for a small network, the faster of one and OpenBLAS's count for a big one (symprop.blas)
-    widest = max((layer.width_in * layer.width_out for layer in walk(mlp.stack) if layer.kind == "linear"), default=0)
-    step, forward = (blas_threads_by_size(namespace[name], widest) for name in ("loss_and_grads", "forward"))
+    step, forward = (_threads(mlp, namespace[name]) for name in ("loss_and_grads", "forward"))
     return Compiled(mlp, source, gen.derivations, step, forward, gen.clip)
 
 
-def _generate(mlp: Any, *, adjoints: bool = False) -> tuple[dict[str, Any], str, _Generator]:
+def _threads(mlp: Any, function: Callable[..., Any]) -> Callable[..., Any]:
+    """One BLAS thread for a small network, the faster of one and OpenBLAS's count for a big one (symprop.blas)."""
+    widest = max((layer.width_in * layer.width_out for layer in walk(mlp.stack) if layer.kind == "linear"), default=0)
+    return blas_threads_by_size(function, widest)
+
+
+def _generate(mlp: Any, *, adjoints: bool = False, into: bool = False) -> tuple[dict[str, Any], str, _Generator]:
     """Generate, and execute, the source of ``loss_and_grads`` and ``forward`` (see :func:`compile`)."""
-    gen = _Generator(mlp, adjoints=adjoints)
+    gen = _Generator(mlp, adjoints=adjoints, into=into)
     gen.loss_and_grads()
     grads_lines = gen.src.lines
     gen.src = Source()
@@ -532,7 +563,8 @@ def _generate(mlp: Any, *, adjoints: bool = False) -> tuple[dict[str, Any], str,
     ]
     masks = ", masks=None" if mlp.dropouts() else ""
     parts = header + [h + "\n" for h in helpers]
-    parts += _function("loss_and_grads", f"params, x, y{masks}", "The loss and dL/dparam for every parameter.",
+    work = ", *, work" if into else ""
+    parts += _function("loss_and_grads", f"params, x, y{masks}{work}", "The loss and dL/dparam for every parameter.",
                        _params_lines(mlp), grads_lines)
     parts += ["", ""]
     parts += _function("forward", f"params, x{masks}", "The network's output for a batch x.",

@@ -210,11 +210,15 @@ class Stepper:
     network of a few dozen parameters and samples it runs the straight-line scalar
     code of :mod:`symprop.scalar_code` on one flat vector of parameters (numpy's
     per-call overhead would cost more than the arithmetic there); otherwise the
-    compiled array code, with a fresh dropout mask each step. The compiled code
-    makes each gradient a new array, which the loop gives up to the optimizer
-    (``scratch=True``): sgd writes the new parameters there, so a step makes no
-    array of its own (for a [784, 100, 10] net a fresh 627 kB array a step, paid in
-    page faults, was about a tenth of the step).
+    compiled array code, with a fresh dropout mask each step.
+
+    No large array is made a step, once the run is under way: the loop gives each
+    step's gradients up to the optimizer (``scratch=True``), and sgd writes the new
+    parameters there; the weights of two steps before, no longer needed, take the
+    next step's weight gradients (:meth:`Compiled.loss_and_grads_into`). A fresh
+    627 kB array a step ([784, 100, 10]) cost 41 page faults a step in a long run.
+    So the arrays of :attr:`params` and :attr:`previous` are written over two steps
+    later: copy them to keep them.
 
     Args:
         compiled: the network's compiled gradients.
@@ -243,6 +247,9 @@ class Stepper:
         self._previous: Any = None
         self._grads: Any = None
         self._scratch: bool | None = None  # may sgd write into the gradients? (decided at the first step)
+        self._mine: tuple[set[str], set[str]] = (set(), set())  # which arrays of current, previous the loop made
+        self._spare: dict[str, np.ndarray] = {}  # arrays for the next step's weight gradients
+        self._weights = {name for name, shape in compiled.mlp.param_shapes().items() if len(shape) == 2}
 
     def evaluate(self, step: int) -> float:
         """The loss at the current parameters (under step ``step``'s mask); keeps the gradients for :meth:`advance`."""
@@ -252,7 +259,10 @@ class Stepper:
         masks = self.draw(self.x.shape[0]) if self.draw is not None else None
         if self.watch:
             validate_outputs(self.compiled.mlp, self._current, self.x, masks=masks, step=step)
-        if self.draw is not None:
+        if self._spare:
+            loss, self._grads = self.compiled.loss_and_grads_into(self._current, self.x, self.y, self._spare, masks)
+            self._spare = {}
+        elif self.draw is not None:
             loss, self._grads = self.compiled.loss_and_grads(self._current, self.x, self.y, masks)
         else:
             loss, self._grads = self.compiled.loss_and_grads(self._current, self.x, self.y)
@@ -265,10 +275,18 @@ class Stepper:
         """The optimizer's step with the gradients :meth:`evaluate` found; the old parameters are kept."""
         if self.scalar is not None:
             moved = self.opt.step({"theta": self._current}, {"theta": self._grads})["theta"]
-        else:
-            moved = (self.opt.step(self._current, self._grads, scratch=True) if self._scratch
-                     else self.opt.step(self._current, self._grads))
+            self._previous, self._current = self._current, moved
+            return
+        if not self._scratch:
+            self._previous, self._current = self._current, self.opt.step(self._current, self._grads)
+            return
+        moved = self.opt.step(self._current, self._grads, scratch=True)
+        dropped, (current, previous) = self._previous, self._mine
+        self._mine = ({name for name, array in moved.items() if array is self._grads[name]}, current)
         self._previous, self._current, self._grads = self._current, moved, None
+        if dropped is not None:  # its weights, where the loop made them, take the next weight gradients
+            self._spare = {name: dropped[name].T for name in previous & self._weights
+                           if dropped[name].T.flags.c_contiguous}
 
     @property
     def params(self) -> Params:

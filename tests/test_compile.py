@@ -194,6 +194,22 @@ def test_the_compiled_tanh_is_within_two_units_in_the_last_place():
     assert np.isnan(namespace["_symprop_tanh"](np.array([np.nan]))[0])
 
 
+def test_loss_and_grads_into_writes_the_weight_products_into_the_arrays_given():
+    """The training loop's variant: the same bits, each weight gradient a view of the array given for it."""
+    net = Sequential(inputs=3, layers=[{"linear": 5}, "relu", {"linear": 4}, "tanh", {"linear": 2}, "softmax"],
+                     loss="cross_entropy", weight_decay=0.01)  # gW += λ·W then adds into the array given
+    compiled = symprop.compile(net)
+    params = compiled.mlp.init_params(6, "he")
+    x, y = np.random.default_rng(6).normal(size=(7, 3)), np.eye(2)[[0, 1, 1, 0, 1, 0, 0]]
+    loss, grads = compiled.loss_and_grads(params, x, y)
+    work = {"W1": np.full((3, 5), np.nan), "W3": np.full((4, 2), np.nan)}  # no array for W2: a new one
+    loss_into, into = compiled.loss_and_grads_into(params, x, y, work)
+    assert loss_into == loss and all(np.array_equal(into[k], grads[k]) for k in grads)
+    assert into["W1"].base is work["W1"] and into["W3"].base is work["W3"]
+    assert not any(np.shares_memory(into["W2"], array) for array in work.values())
+    assert "work.get" not in compiled.source and "gW1 += 0.01*W1" in compiled.source  # the source shown is the plain one
+
+
 def test_softmax_cross_entropy_at_huge_logits():
     mlp = MLP([1, 3], "softmax", "cross_entropy", "sum")
     params = {"W1": np.array([[1000.0], [0.0], [-1000.0]]), "b1": np.zeros(3)}

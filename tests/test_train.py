@@ -241,11 +241,21 @@ def test_training_writes_each_step_into_the_gradients_and_gives_the_same_run():
         current = SGD(0.3).step(current, compiled.loss_and_grads(current, x, y)[1])
     assert all(np.array_equal(result.params[k], current[k]) for k in current)
 
-    stepper = Stepper(compiled, mlp.validate_params(params), x, y, SGD(0.3))
+    given = {k: np.asarray(v, dtype=float) for k, v in params.items()}
+    kept = {k: v.copy() for k, v in given.items()}
+    stepper = Stepper(compiled, given, x, y, SGD(0.3))
     stepper.evaluate(0)
     grads = stepper._grads
     stepper.advance()
     assert stepper._scratch and stepper.params["W1"] is grads["W1"]  # the new weights live in the gradient's array
+    first = stepper.params
+    for step in (1, 2, 3):
+        stepper.evaluate(step)
+        stepper.advance()
+    # three steps on, the first step's weight arrays hold the fourth step's new weights; the biases are new arrays
+    assert np.shares_memory(stepper.params["W1"], first["W1"]) and np.shares_memory(stepper.params["W2"], first["W2"])
+    assert not np.shares_memory(stepper.params["b1"], first["b1"])
+    assert all(np.array_equal(given[k], kept[k]) for k in kept)  # the caller's arrays are never written
 
     class Plain(Optimizer):  # a user's optimizer, written before ``scratch`` existed
         def step(self, params, grads):

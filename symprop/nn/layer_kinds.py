@@ -126,7 +126,8 @@ class Linear(Layer):
         l = self.stage
         # (a_prev^T delta)^T: the product hand-written numpy makes (X.T.dot(dscores)), which OpenBLAS's threads
         # split better than delta^T a_prev; gW is a transposed view, and sgd's new W keeps its layout
-        gen.add(f"gW{l} = ({h}.T @ {d}).T", f"{gen.shape(self.width_out, self.width_in)}: dL/dW = delta^T a_prev")
+        gen.add(f"gW{l} = {gen.product(f'W{l}', f'{h}.T', d)}.T",
+                f"{gen.shape(self.width_out, self.width_in)}: dL/dW = delta^T a_prev")
         gen.grad(f"W{l}", f"gW{l}")
         gen.decay(f"W{l}")
         if self.bias == "neuron":
