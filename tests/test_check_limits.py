@@ -290,6 +290,28 @@ def test_C3_a_correct_float64_computation_always_passes(network):
     assert symprop.gradcheck(network, against=compiled).passed
 
 
+def test_C3_a_wrong_gradient_whose_derivation_leaves_float64_is_still_reported():
+    """Found by the property above: the output saturates (a2 is about 1e-3224, 0 in float64), so the
+    vectorized gradients, from the logits, are finite while one sample's step-by-step pass overflows at
+    dL/da2 = -y/a2. The check reports the factor of 2 and says why the derivation is missing, instead of
+    raising."""
+    mlp = MLP([2, 2, 1], ["softplus", "sigmoid"], "binary_cross_entropy")
+    params = {"W1": np.array([[23.98393712075313, 62.059148554631726], [-53.349525038259046, 4.303445988881305]]),
+              "b1": np.array([88.26243719837841, 61.41789669057269]),
+              "W2": np.array([[-95.1173118942638, 39.367059470890965]]), "b2": np.array([-47.07231007071484])}
+    network = Network(mlp, params, [[-0.6153574890935634, 0.7142834678309127]], [[1.0]])
+    exact = network.exact_gradients()
+    assert exact["b2"][0] == pytest.approx(-1.0)  # a2 - y with y = 1: a2 is 0 to float64's precision
+    with pytest.raises(EvaluationError, match="overflows float64"):
+        network.backward(0)
+    report = symprop.gradcheck(network, against={k: 2 * v for k, v in exact.items()})
+    assert not report.passed and {f.param for f in report.findings} == {"W1", "b1", "W2", "b2"}
+    for finding in report.findings:
+        assert finding.derivation is None and "2 times the exact gradient" in " ".join(finding.hints)
+        assert finding.hints[-1].endswith("is too large for floating point (it overflows float64)")
+    assert symprop.gradcheck(network, against=exact).passed
+
+
 def test_C3_a_trained_network_whose_gradient_cancels_to_near_zero_still_passes():
     mlp = MLP([2, 3, 1], "sigmoid", "half_squared_error", reduction="sum")
     x, y = [[1, 1], [0, 1], [1, 0], [0, 0]], [[0], [1], [1], [0]]

@@ -61,7 +61,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import CheckError, LimitError
+from ..errors import CheckError, EvaluationError, LimitError
 from .entries import Entries, choose_entries
 from .intermediates import check_intermediates
 from .report import DEFAULT_FLOOR, Finding, GradcheckReport, Row, relative_error
@@ -437,6 +437,10 @@ def _value_findings(
             derivation = None
             hints.append(f"the derivation of {worst_abs.param} is not shown: {str(error).split(';')[0]}; "
                          "the same mistake in a narrower network shows it step by step")
+        except EvaluationError as error:  # one sample's scalar pass leaves float64 where the vectorized values did not
+            derivation = None
+            hints.append(f"the derivation of {worst_abs.param} is not shown: in one sample's step-by-step pass "
+                         f"{str(error).split(' at ')[0]}")
         findings.append(Finding(name, "wrong", message, hints, derivation=derivation))
     return findings
 
