@@ -75,11 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"symprop {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.commands = {}  # type: ignore[attr-defined]  # name -> its parser, for the unrecognized-option hint
     for name in COMMANDS:
         module = importlib.import_module(f".commands.{name}", __package__)
         sub = module.add_parser(subparsers)
         sub.set_defaults(run=module.run)
+        parser.commands[name] = sub  # type: ignore[attr-defined]
     return parser
+
+
+def _unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace, extras: list[str]) -> str:
+    """argparse's "unrecognized arguments", naming the command's closest option (``--stpes``: '--steps')
+    and pointing at that command's help."""
+    command = getattr(parser, "commands", {}).get(getattr(args, "command", None), parser)
+    options = [option for action in command._actions for option in action.option_strings]
+    typed = next((extra for extra in extras if extra.startswith("-")), "")
+    hint = did_you_mean(typed.split("=", 1)[0], options) if typed else ""
+    return f"unrecognized arguments: {' '.join(extras)}{hint} (see '{command.prog} --help')"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,7 +129,10 @@ def _interrupted_at_exit(signum, frame) -> None:  # pragma: no cover - runs in t
 
 def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        streams.say(f"symprop: error: {_unrecognized(parser, args, extras)}")
+        return 2
     if not getattr(args, "run", None):
         parser.print_help()
         streams.say(f"symprop: error: give a command: {', '.join(COMMANDS)}")

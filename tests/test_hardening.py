@@ -267,7 +267,12 @@ def test_H25_unknown_or_missing_command(capsys):
     _, err = fails(capsys, ["expalin", "w*x"], "invalid choice: 'expalin'")
     assert err.endswith("; did you mean 'explain'? (see 'symprop --help')\n")
     fails(capsys, [], "give a command: demo, explain, grad")
-    fails(capsys, ["grad", "w*x", "--frobnicate"], "unrecognized arguments: --frobnicate")
+    _, err = fails(capsys, ["grad", "w*x", "--frobnicate"], "unrecognized arguments: --frobnicate")
+    assert err.endswith("--frobnicate (see 'symprop grad --help')\n")  # nothing close; the command's own help
+    _, err = fails(capsys, ["train", "--spec", "f.toml", "--stpes", "100"], "unrecognized arguments: --stpes 100")
+    assert err.endswith("; did you mean '--steps'? (see 'symprop train --help')\n")
+    _, err = fails(capsys, ["grad", "w*x", "--att=w=1"], "unrecognized arguments: --att=w=1")
+    assert "did you mean '--at'?" in err
     fails(capsys, ["grad", "w*x", "--spec", "f.toml"], "give either EXPR or --spec, not both")
 
 
