@@ -486,7 +486,8 @@ class Compiled:
         """
         if self._into is None:
             self._into = _threads(self.mlp, _generate(self.mlp, into=True)[0]["loss_and_grads"])
-        if self.mlp.dropouts():
+            self._into_masks = bool(self.mlp.dropouts())
+        if self._into_masks:
             return self._into(params, x, y, masks, work=work)
         return self._into(params, x, y, work=work)
 

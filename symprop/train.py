@@ -214,9 +214,10 @@ class Stepper:
 
     No large array is made a step, once the run is under way: the loop gives each
     step's gradients up to the optimizer (``scratch=True``), and sgd writes the new
-    parameters there; the weights of two steps before, no longer needed, take the
-    next step's weight gradients (:meth:`Compiled.loss_and_grads_into`). A fresh
-    627 kB array a step ([784, 100, 10]) cost 41 page faults a step in a long run.
+    parameters there; a weight of :attr:`SPARE_MIN` entries or more takes the next
+    step's gradient in its arrays of two steps before, no longer needed
+    (:meth:`Compiled.loss_and_grads_into`). A fresh 627 kB array a step
+    ([784, 100, 10]) cost 41 page faults a step in a long run.
     So the arrays of :attr:`params` and :attr:`previous` are written over two steps
     later: copy them to keep them.
 
@@ -235,6 +236,8 @@ class Stepper:
 
     #: Fewer steps than this take the array code.
     SCALAR_MIN_STEPS = 300
+    #: Weights of at least this many entries take the arrays of two steps before for their gradients.
+    SPARE_MIN = 2**14
 
     def __init__(self, compiled: Compiled, params: Params, x: np.ndarray, y: np.ndarray, opt: Optimizer, *,
                  seed: int | None = 0, watch: bool = False, steps: int = SCALAR_MIN_STEPS):
@@ -249,7 +252,9 @@ class Stepper:
         self._scratch: bool | None = None  # may sgd write into the gradients? (decided at the first step)
         self._mine: tuple[set[str], set[str]] = (set(), set())  # which arrays of current, previous the loop made
         self._spare: dict[str, np.ndarray] = {}  # arrays for the next step's weight gradients
-        self._weights = {name for name, shape in compiled.mlp.param_shapes().items() if len(shape) == 2}
+        # the weights a fresh array of which costs page faults: at least glibc's first mmap threshold, 128 kB
+        self._big = {name for name, shape in compiled.mlp.param_shapes().items()
+                     if len(shape) == 2 and math.prod(shape) >= self.SPARE_MIN}
 
     def evaluate(self, step: int) -> float:
         """The loss at the current parameters (under step ``step``'s mask); keeps the gradients for :meth:`advance`."""
@@ -281,12 +286,12 @@ class Stepper:
             self._previous, self._current = self._current, self.opt.step(self._current, self._grads)
             return
         moved = self.opt.step(self._current, self._grads, scratch=True)
-        dropped, (current, previous) = self._previous, self._mine
-        self._mine = ({name for name, array in moved.items() if array is self._grads[name]}, current)
+        if self._big:
+            dropped, (current, previous) = self._previous, self._mine
+            self._mine = ({name for name in self._big if moved[name] is self._grads[name]}, current)
+            if dropped is not None:  # its big weights, where the loop made them, take the next weight gradients
+                self._spare = {name: dropped[name].T for name in previous if dropped[name].T.flags.c_contiguous}
         self._previous, self._current, self._grads = self._current, moved, None
-        if dropped is not None:  # its weights, where the loop made them, take the next weight gradients
-            self._spare = {name: dropped[name].T for name in previous & self._weights
-                           if dropped[name].T.flags.c_contiguous}
 
     @property
     def params(self) -> Params:

@@ -223,7 +223,7 @@ def test_sgd_on_gradients_given_up_writes_into_them_with_the_same_bits():
     assert all(np.array_equal(p[k], kept[k]) for k in p)
 
 
-def test_training_writes_each_step_into_the_gradients_and_gives_the_same_run():
+def test_training_writes_each_step_into_the_gradients_and_gives_the_same_run(monkeypatch):
     """The training loop lets sgd reuse the compiled gradients' arrays (no new array a step); the run is
     the one a plain loop of ``loss_and_grads`` and ``SGD.step`` gives, to the bit, and an optimizer whose
     ``step`` takes no ``scratch`` still trains."""
@@ -243,6 +243,8 @@ def test_training_writes_each_step_into_the_gradients_and_gives_the_same_run():
 
     given = {k: np.asarray(v, dtype=float) for k, v in params.items()}
     kept = {k: v.copy() for k, v in given.items()}
+    assert not Stepper(compiled, given, x, y, SGD(0.3))._big  # weights this small are allocated without page faults
+    monkeypatch.setattr(Stepper, "SPARE_MIN", 1)  # as if they were big enough to be worth reusing
     stepper = Stepper(compiled, given, x, y, SGD(0.3))
     stepper.evaluate(0)
     grads = stepper._grads
@@ -263,3 +265,28 @@ def test_training_writes_each_step_into_the_gradients_and_gives_the_same_run():
 
     plain = train(compiled, params, x, y, steps=40, lr=0.3, optimizer=Plain(0.3))
     assert all(np.array_equal(plain.params[k], current[k]) for k in current)
+
+
+def test_a_big_weight_takes_the_arrays_of_two_steps_before_with_the_same_run():
+    """W1 of [130, 128, 2] has 16,640 entries (past ``Stepper.SPARE_MIN``): from the fourth step its gradient
+    is written into the weights of two steps before; the run is the plain loop's, to the bit."""
+    from symprop.optim import SGD
+    from symprop.train import Stepper
+
+    mlp = MLP([130, 128, 2], ["sigmoid", "softmax"], "cross_entropy")
+    rng = np.random.default_rng(9)
+    x, y = rng.uniform(size=(6, 130)), np.eye(2)[[0, 1, 1, 0, 1, 0]]
+    params = mlp.init_params(3, "xavier")
+    compiled = symprop.compile(mlp)
+    stepper = Stepper(compiled, mlp.validate_params(params), x, y, SGD(0.2))
+    assert stepper._big == {"W1"}
+    seen = []
+    for step in range(6):
+        stepper.evaluate(step)
+        stepper.advance()
+        seen.append(stepper.params["W1"])
+    assert np.shares_memory(seen[4], seen[1]) and np.shares_memory(seen[5], seen[2])
+    current = {k: np.asarray(v, dtype=float) for k, v in params.items()}
+    for _ in range(6):
+        current = SGD(0.2).step(current, compiled.loss_and_grads(current, x, y)[1])
+    assert all(np.array_equal(stepper.params[k], current[k]) for k in current)
