@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
 import symprop  # noqa: E402
 from symprop.compiler import output_delta, softmax_p  # noqa: E402
-from symprop.nn import activations  # noqa: E402
+from symprop.nn import activations, losses  # noqa: E402
 from symprop.nn import MLP  # noqa: E402
 from symprop.optim import SGD  # noqa: E402
 from symprop.train import Stepper  # noqa: E402
@@ -299,7 +299,7 @@ def main() -> None:
 
     print("Deriving and compiling the gradients, [2, 8 x depth, 1] sigmoid (caches cleared):")
     for depth in (1, 2, 4) if args.quick else (1, 2, 4, 8, 16, 32):
-        for cached in (activations._derivative, output_delta, softmax_p):
+        for cached in (activations._derivative, output_delta, softmax_p, losses._checked_term):
             cached.cache_clear()
         mlp = MLP([2] + [8] * depth + [1], "sigmoid", "binary_cross_entropy")
         start = time.perf_counter()

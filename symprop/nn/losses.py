@@ -21,6 +21,7 @@ Look a loss up with :func:`get_loss`: an unknown name raises, naming it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -136,19 +137,26 @@ class Loss:
         """The per-output term ``l(a, y)`` with ``loss = sum_k l(a_k, y_k)`` over ``width`` outputs.
 
         The compiled code applies it elementwise; SymPy checks that the sum of
-        the terms is the formula.
+        the terms is the formula (once per loss and width: the check costs tens of
+        milliseconds, and a command compiles a network more than once).
 
         Raises:
             SpecError: if the loss is not such a sum.
         """
-        outputs = sympy.symbols(f"a0:{width}", real=True)
-        targets = sympy.symbols(f"y0:{width}", real=True)
-        term = self.formula([A] * width, [Y] * width) / width
-        whole = self.formula(list(outputs), list(targets))
-        rebuilt = sympy.Add(*(term.xreplace({A: o, Y: t}) for o, t in zip(outputs, targets)))
-        if sympy.expand(whole - rebuilt) != 0:
-            raise SpecError(f"loss {self.name!r} is not a sum over the outputs; it cannot be vectorised")
-        return term
+        return _checked_term(self, width)
+
+
+@functools.lru_cache(maxsize=None)
+def _checked_term(loss: Loss, width: int) -> sympy.Expr:
+    """:meth:`Loss.term`, checked by SymPy once per loss and width."""
+    outputs = sympy.symbols(f"a0:{width}", real=True)
+    targets = sympy.symbols(f"y0:{width}", real=True)
+    term = loss.formula([A] * width, [Y] * width) / width
+    whole = loss.formula(list(outputs), list(targets))
+    rebuilt = sympy.Add(*(term.xreplace({A: o, Y: t}) for o, t in zip(outputs, targets)))
+    if sympy.expand(whole - rebuilt) != 0:
+        raise SpecError(f"loss {loss.name!r} is not a sum over the outputs; it cannot be vectorised")
+    return term
 
 
 LOSSES: Registry[Loss] = Registry("loss")
