@@ -15,7 +15,8 @@ import os
 import re
 import signal
 import sys
-from typing import Any, Sequence
+import threading
+from typing import Any, Callable, Sequence
 
 from . import __version__
 from .commands import COMMANDS, streams
@@ -102,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     interrupted (Ctrl-C, at any moment: one line, no traceback).
     """
     the_command = argv is None  # the process itself, not a caller in Python
+    if the_command:
+        sys.unraisablehook = _interrupt_again(sys.unraisablehook)
     try:
         try:
             streams.prepare()
@@ -110,15 +113,52 @@ def main(argv: Sequence[str] | None = None) -> int:
             if the_command:  # from here on a Ctrl-C ends the process at once, with its line
                 signal.signal(signal.SIGINT, _interrupted_at_exit)
     except KeyboardInterrupt:
-        streams.say("symprop: interrupted")
-        streams.finish(130)  # what was written so far goes out (or is dropped), and the code stays 130
-        if the_command:  # an interrupt that came through exec()'d code (lambdify) would end the process by SIGINT
-            os._exit(130)
-        return 130
+        return _interrupted(the_command)
+    except Exception as error:  # a Ctrl-C while a class was being made comes wrapped ("Error calling __set_name__")
+        if not _from_interrupt(error):
+            raise
+        return _interrupted(the_command)
     except SystemExit as exit_:  # argparse: --help, --version (0) and usage errors (2)
         code = exit_.code if isinstance(exit_.code, int) else 2
         raise SystemExit(streams.finish(code)) from None
     return streams.finish(code)
+
+
+def _interrupted(the_command: bool) -> int:
+    streams.say("symprop: interrupted")
+    streams.finish(130)  # what was written so far goes out (or is dropped), and the code stays 130
+    if the_command:  # an interrupt that came through exec()'d code (lambdify) would end the process by SIGINT
+        os._exit(130)
+    return 130
+
+
+def _from_interrupt(error: BaseException) -> bool:
+    """True when a Ctrl-C is among the causes of ``error``."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _interrupt_again(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``sys.unraisablehook`` that sends a Ctrl-C which Python had to ignore again, a moment later.
+
+    A Ctrl-C that lands while Python runs a callback (an import's module lock has
+    one) cannot be raised there: Python prints "Exception ignored" and goes on, and
+    the command would run to its end and exit 0. Sent again from another thread, it
+    arrives where it can stop the command: one line, exit 130.
+    """
+    def handle(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            hook(unraisable)
+            return
+        threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    return handle
 
 
 def _interrupted_at_exit(signum, frame) -> None:  # pragma: no cover - runs in the command's process only
@@ -157,7 +197,7 @@ def _run(argv: Sequence[str] | None) -> int:
         streams.say("symprop: error: out of memory (the problem is too large for this machine)")
         return 2
     except Exception as error:  # a bug in symprop: still no traceback unless asked
-        if os.environ.get("SYMPROP_DEBUG"):
+        if os.environ.get("SYMPROP_DEBUG") or _from_interrupt(error):  # main() says "interrupted"
             raise
         streams.say(
             f"symprop: internal error: {type(error).__name__}: {error} "

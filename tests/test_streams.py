@@ -369,3 +369,30 @@ def test_S8_steps_past_the_bound_are_refused_before_training(tmp_path, capsys):
         "symprop: error: train.steps: 1,000,000,000,000 steps is past the limit")
     with pytest.raises(LimitError, match="past the limit of 1,000,000"):
         train(MLP([1, 1], "identity", "mse"), {"W1": [[0.0]], "b1": [0.0]}, [[1.0]], [[1.0]], steps=MAX_STEPS + 1, lr=0.1)
+
+
+def test_S7_a_ctrl_c_python_had_to_ignore_or_wrap_still_stops_the_command(monkeypatch, capsys):
+    """Two moments the test above can hit: a Ctrl-C inside a callback (an import's module lock) is ignored
+    by Python and sent again; one inside class creation comes wrapped in a RuntimeError. Both end as one
+    line and 130."""
+    import threading
+    import weakref
+
+    from symprop import cli
+
+    sent = []
+    monkeypatch.setattr(threading, "Timer", lambda delay, kill, args: type("T", (), {"start": lambda self: sent.append(args)})())
+    hook = cli._interrupt_again(lambda unraisable: sent.append("default"))
+    hook(type("U", (), {"exc_value": KeyboardInterrupt()})())
+    hook(type("U", (), {"exc_value": ValueError()})())
+    assert sent == [(os.getpid(), signal.SIGINT), "default"]
+
+    def wrapped(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise RuntimeError("Error calling __set_name__ on 'Field' instance") from interrupt
+
+    monkeypatch.setattr("symprop.commands.demo.run", wrapped)
+    assert main(["demo"]) == 130
+    assert capsys.readouterr().err == "symprop: interrupted\n"
